@@ -1,0 +1,146 @@
+"""Training loops: a standalone network from scratch, and the shared optimiser / schedule / batching helpers."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from nasbench_mt.datasets import Split
+from nasbench_mt.evaluate import task_loss
+from nasbench_mt.model import MultiTaskNet, build_model
+from nasbench_mt.space import Arch
+from nasbench_mt.supernet import Supernet
+from nasbench_mt.tasks import TaskSpec
+
+__all__ = ["TrainConfig", "multitask_loss", "train_batches", "train_standalone", "train_supernet"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Budget and optimiser of a training run (AdamW, linear warm-up then cosine decay, per step)."""
+
+    epochs: float = 3.0
+    batch_size: int = 128
+    lr: float = 3e-3
+    weight_decay: float = 5e-5
+    warmup_frac: float = 0.03
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.epochs > 0:
+            raise ValueError(f"invalid epochs: {self.epochs!r}; allowed: > 0")
+        if not isinstance(self.batch_size, int) or self.batch_size < 2:
+            raise ValueError(f"invalid batch_size: {self.batch_size!r}; allowed: int >= 2")
+        if not self.lr > 0:
+            raise ValueError(f"invalid lr: {self.lr!r}; allowed: > 0")
+
+
+def train_batches(split: Split, cfg: TrainConfig) -> Iterator[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
+    """Shuffled mini-batches for ``cfg.epochs`` epochs (fractional epochs allowed), deterministic in the seed."""
+    gen = torch.Generator().manual_seed(cfg.seed)
+    n = len(split)
+    total = max(1, int(cfg.epochs * n) // cfg.batch_size)
+    done = 0
+    while done < total:
+        perm = torch.randperm(n, generator=gen).numpy()
+        for start in range(0, n - cfg.batch_size + 1, cfg.batch_size):
+            if done == total:
+                return
+            x, y = split.tensors(perm[start : start + cfg.batch_size])
+            yield x.contiguous(memory_format=torch.channels_last), y
+            done += 1
+
+
+def num_steps(split: Split, cfg: TrainConfig) -> int:
+    return max(1, int(cfg.epochs * len(split)) // cfg.batch_size)
+
+
+def make_optimizer(params: Sequence[tuple[str, nn.Parameter]], cfg: TrainConfig, total_steps: int):
+    """AdamW without weight decay on norms and biases, and a warm-up + cosine LambdaLR schedule."""
+    decay = [p for n, p in params if p.ndim > 1]
+    no_decay = [p for n, p in params if p.ndim <= 1]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=cfg.lr,
+    )
+    warm = max(1, int(cfg.warmup_frac * total_steps))
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total_steps - warm))))
+
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+def multitask_loss(
+    out: dict[str, dict[int, torch.Tensor]], targets: dict[str, torch.Tensor], tasks: Sequence[TaskSpec]
+) -> torch.Tensor:
+    """Sum over tasks and exits of each exit's loss (every exit supervised, as in MSDNet)."""
+    return sum(task_loss(t, y, targets[t.name]) for t in tasks for y in out[t.name].values())
+
+
+def train_standalone(
+    arch: Arch,
+    train: Split,
+    tasks: Sequence[TaskSpec],
+    cfg: TrainConfig = TrainConfig(),
+    progress: bool = False,
+    on_step: Callable[[int, float], None] | None = None,
+) -> MultiTaskNet:
+    """Train ``arch`` from scratch on ``train`` under ``cfg`` (the standalone protocol); returns it in eval mode."""
+    torch.manual_seed(cfg.seed)
+    net = build_model(arch, tasks).to(memory_format=torch.channels_last).train()
+    total = num_steps(train, cfg)
+    opt, sched = make_optimizer(list(net.named_parameters()), cfg, total)
+    bar = tqdm(total=total, desc=f"standalone {arch.id}", disable=not progress, leave=False)
+    for step, (x, y) in enumerate(train_batches(train, cfg)):
+        loss = multitask_loss(net(x), y, tasks)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        bar.update()
+        if on_step is not None:
+            on_step(step, loss.item())
+    bar.close()
+    return net.eval()
+
+
+def train_supernet(
+    supernet: Supernet,
+    train: Split,
+    cfg: TrainConfig = TrainConfig(),
+    n_random: int = 2,
+    progress: bool = False,
+    on_step: Callable[[int, float], None] | None = None,
+) -> Supernet:
+    """Sandwich-rule training (BigNAS): every step back-propagates the largest, the smallest and ``n_random``
+    uniformly sampled subnets on the same batch, then takes one optimiser step."""
+    torch.manual_seed(cfg.seed)
+    rng = random.Random(cfg.seed)
+    supernet = supernet.to(memory_format=torch.channels_last).train()
+    total = num_steps(train, cfg)
+    opt, sched = make_optimizer(list(supernet.named_parameters()), cfg, total)
+    bar = tqdm(total=total, desc="supernet", disable=not progress, smoothing=0.02)
+    for step, (x, y) in enumerate(train_batches(train, cfg)):
+        opt.zero_grad(set_to_none=True)
+        total_loss = 0.0
+        for arch in supernet.sandwich(rng, n_random):
+            loss = multitask_loss(supernet(x, arch), y, supernet.tasks)
+            loss.backward()
+            total_loss += loss.item()
+        opt.step()
+        sched.step()
+        bar.update()
+        bar.set_postfix(loss=f"{total_loss:.2f}", refresh=False)
+        if on_step is not None:
+            on_step(step, total_loss)
+    bar.close()
+    return supernet.eval()

@@ -1,0 +1,65 @@
+import random
+
+import pytest
+import torch
+
+from nasbench_mt.datasets import SCENE_TASKS
+from nasbench_mt.evaluate import recalibrate_bn
+from nasbench_mt.space import V1
+from nasbench_mt.supernet import Supernet
+
+
+@pytest.fixture(scope="module")
+def supernet():
+    torch.manual_seed(0)
+    net = Supernet(SCENE_TASKS)
+    # perturb BN affine parameters so that slicing mistakes show up
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+    return net
+
+
+@pytest.mark.parametrize("arch", [V1.smallest(), V1.largest(), *V1.sample(6, seed=5)], ids=str)
+def test_extracted_subnet_computes_the_same_function(supernet, arch):
+    # in training mode both use batch statistics, so outputs must agree exactly up to float error
+    x = torch.randn(8, 3, 32, 32)
+    net = supernet.extract(arch).train()
+    with torch.no_grad():
+        ref = supernet.train()(x, arch)
+        out = net(x)
+    for task in out:
+        assert set(out[task]) == set(arch.all_exits)
+        for k, y in out[task].items():
+            torch.testing.assert_close(y, ref[task][k], rtol=1e-4, atol=1e-5)
+
+
+def test_extraction_copies_weights_not_views(supernet):
+    arch = V1.sample(1, seed=9)[0]
+    net = supernet.extract(arch)
+    before = [p.clone() for p in supernet.parameters()]
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(1.0)
+    assert all(torch.equal(a, b) for a, b in zip(before, supernet.parameters()))
+
+
+def test_bn_recalibration_is_cumulative():
+    # statistics after recalibration must equal the exact mean/var over all batches, not an EMA of the last ones
+    net = torch.nn.Sequential(torch.nn.BatchNorm2d(3))
+    batches = [torch.randn(16, 3, 4, 4) * (i + 1) + i for i in range(5)]
+    recalibrate_bn(net, batches)
+    bn = net[0]
+    means = torch.stack([b.mean((0, 2, 3)) for b in batches]).mean(0)
+    vars_ = torch.stack([b.var((0, 2, 3), unbiased=True) for b in batches]).mean(0)
+    torch.testing.assert_close(bn.running_mean, means)
+    torch.testing.assert_close(bn.running_var, vars_)
+    assert bn.momentum == 0.1  # restored
+    assert not net.training
+
+
+def test_sandwich_contains_largest_smallest_and_random(supernet):
+    archs = supernet.sandwich(random.Random(0), n_random=3)
+    assert archs[0] == V1.largest() and archs[1] == V1.smallest() and len(archs) == 5
