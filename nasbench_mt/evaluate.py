@@ -1,4 +1,4 @@
-"""Scoring a multi-task early-exit network: losses, BatchNorm recalibration, per-exit metrics, per-sample data."""
+"""Scoring a multi-task early-exit network: losses, BN recalibration, per-exit metrics, per-sample data."""
 
 from __future__ import annotations
 

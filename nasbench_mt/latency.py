@@ -3,8 +3,8 @@
 Method: set one intra-op thread, warm up, then run ``rounds`` rounds; each round times, in turn, the fixed
 reference network and a forward that stops after every exit position (``upto=k``).  Interleaving cancels slow
 drift (frequency scaling, other load) between the architecture and the reference.  Reported: the median and
-inter-quartile range per position, and the reference median, so rows can be normalised across runs and machines
-(``latency_norm = latency_ms / ref_latency_ms``).
+inter-quartile range per position, and the reference median, so rows can be normalised across runs and
+machines (``latency_norm = latency_ms / ref_latency_ms``).
 """
 
 from __future__ import annotations

@@ -148,7 +148,7 @@ class Supernet(nn.Module):
 
     @torch.no_grad()
     def extract(self, arch: Arch) -> MultiTaskNet:
-        """The concrete network of ``arch`` with this supernet's (sliced) weights, BatchNorm not yet calibrated."""
+        """The concrete network of ``arch`` with this supernet's sliced weights (BatchNorm not calibrated)."""
         net = build_model(arch, self.tasks)
         state: dict[str, torch.Tensor] = {}
         for name, value in self.stem.state_dict().items():

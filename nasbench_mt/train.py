@@ -1,4 +1,4 @@
-"""Training loops: a standalone network from scratch, and the shared optimiser / schedule / batching helpers."""
+"""Training loops: a standalone network from scratch, the supernet, and their shared helpers."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ class TrainConfig:
 
 
 def train_batches(split: Split, cfg: TrainConfig) -> Iterator[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
-    """Shuffled mini-batches for ``cfg.epochs`` epochs (fractional epochs allowed), deterministic in the seed."""
+    """Shuffled mini-batches for ``cfg.epochs`` epochs (fractional allowed), deterministic in the seed."""
     gen = torch.Generator().manual_seed(cfg.seed)
     n = len(split)
     total = max(1, int(cfg.epochs * n) // cfg.batch_size)
@@ -94,7 +94,7 @@ def train_standalone(
     progress: bool = False,
     on_step: Callable[[int, float], None] | None = None,
 ) -> MultiTaskNet:
-    """Train ``arch`` from scratch on ``train`` under ``cfg`` (the standalone protocol); returns it in eval mode."""
+    """Train ``arch`` afresh on ``train`` under ``cfg`` (standalone protocol), returned in eval mode."""
     torch.manual_seed(cfg.seed)
     net = build_model(arch, tasks).to(memory_format=torch.channels_last).train()
     total = num_steps(train, cfg)

@@ -47,7 +47,7 @@ def test_extraction_copies_weights_not_views(supernet):
 
 
 def test_bn_recalibration_is_cumulative():
-    # statistics after recalibration must equal the exact mean/var over all batches, not an EMA of the last ones
+    # recalibrated statistics must equal the exact mean/var over all batches, not an EMA of the last ones
     net = torch.nn.Sequential(torch.nn.BatchNorm2d(3))
     batches = [torch.randn(16, 3, 4, 4) * (i + 1) + i for i in range(5)]
     recalibrate_bn(net, batches)
