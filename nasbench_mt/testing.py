@@ -1,0 +1,248 @@
+"""SYNTHETIC benchmark releases for tests and speed benchmarks — not measurements.
+
+:func:`synthetic_release` writes a directory in exactly the release layout (see :mod:`nasbench_mt.manifest`):
+real architectures (``V1.sample``) and real costs, with every accuracy, latency and per-sample column drawn
+from a seeded toy model (accuracy grows with log-MACs and exit depth, latency with MACs).  The manifest says
+``"synthetic": true`` under ``generation``.  Use it to exercise code paths, never to draw conclusions.
+
+Costs are ``"exact"`` (``measure_costs(build_model(arch))`` per arch, ~0.15 s each) or ``"composed"``: MACs
+and parameters summed from exactly measured per-block / per-head segment costs (equal to the exact figures,
+since segments are independent), with a rough peak-memory estimate; use it for thousands of rows.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nasbench_mt.schema import EXIT_POSITIONS, latency_columns, score_column, segment_columns, table_columns
+from nasbench_mt.space import V1, Arch, Block
+from nasbench_mt.tasks import TaskSpec
+
+__all__ = ["composed_costs", "synthetic_release"]
+
+
+def _exact_costs(arch: Arch, tasks: Sequence[TaskSpec]) -> dict[str, Any]:
+    from nasbench_mt.costs import measure_costs
+    from nasbench_mt.model import build_model
+
+    return measure_costs(build_model(arch, tasks)).as_row()
+
+
+class _SegmentTable:
+    """Exact per-block and per-head MACs/params, measured once on 2 x |blocks| reference networks."""
+
+    def __init__(self, tasks: Sequence[TaskSpec]) -> None:
+        from nasbench_mt.costs import measure_costs
+        from nasbench_mt.model import build_model
+
+        self.tasks = tuple(tasks)
+        n = V1.num_stages
+        self.block: dict[tuple[int, bool, Block], tuple[int, int]] = {}
+        for blk in V1.block_choices:
+            one, two = (
+                measure_costs(build_model(Arch([[blk] * d] * n, (n,) * len(tasks), V1.exit_choices), tasks))
+                for d in (1, 2)
+            )
+            for s in range(1, n + 1):
+                seg = f"trunk_s{s}"
+                first = (one.segment_macs[seg], one.segment_params[seg])
+                both = (two.segment_macs[seg], two.segment_params[seg])
+                self.block[(s, True, blk)] = first
+                self.block[(s, False, blk)] = (both[0] - first[0], both[1] - first[1])
+        self.stem = (one.segment_macs["stem"], one.segment_params["stem"])
+        self.head = {
+            (t.name, k): (one.segment_macs[f"{t.name}_e{k}"], one.segment_params[f"{t.name}_e{k}"])
+            for t in tasks
+            for k in EXIT_POSITIONS
+        }
+
+    def stage(self, s: int, blocks: Sequence[Block]) -> tuple[int, int]:
+        costs = [self.block[(s, i == 0, b)] for i, b in enumerate(blocks)]
+        return sum(c[0] for c in costs), sum(c[1] for c in costs)
+
+
+def composed_costs(arch: Arch, table: _SegmentTable) -> dict[str, Any]:
+    """Cost columns of ``arch`` summed from exact segment costs (peak memory is a rough estimate)."""
+    macs: dict[str, int] = {"stem": table.stem[0]}
+    params: dict[str, int] = {"stem": table.stem[1]}
+    for s in range(1, max(arch.branches) + 1):
+        macs[f"trunk_s{s}"], params[f"trunk_s{s}"] = table.stage(s, arch.stages[s - 1])
+    per_task = {}
+    for t, bp in zip(table.tasks, arch.branches):
+        path = ["stem"] + [f"trunk_s{s}" for s in range(1, bp + 1)]
+        for s in range(bp + 1, V1.num_stages + 1):
+            macs[f"{t.name}_s{s}"], params[f"{t.name}_s{s}"] = table.stage(s, arch.stages[s - 1])
+            path.append(f"{t.name}_s{s}")
+        for k in arch.all_exits:
+            macs[f"{t.name}_e{k}"], params[f"{t.name}_e{k}"] = table.head[(t.name, k)]
+            path.append(f"{t.name}_e{k}")
+        per_task[t.name] = sum(params[p] for p in path)
+
+    def stage_of(seg: str) -> int:
+        return 0 if seg == "stem" else int(seg.rsplit("_", 1)[1][1:])
+
+    row: dict[str, Any] = {"params": sum(params.values()), "macs": sum(macs.values())}
+    row["flops"] = 2 * row["macs"]
+    row.update({f"params_{t}": v for t, v in per_task.items()})
+    row.update({f"macs_e{k}": sum(v for s, v in macs.items() if stage_of(s) <= k) for k in arch.all_exits})
+    row.update({f"macs_seg_{s}": v for s, v in macs.items()})
+    # rough estimate, not measured: input + stage-1 expanded activations (16x16), more with early branches
+    hidden = 16 * 16 * V1.stages[0].channels * max(b.expand for b in arch.stages[0])
+    own_early = sum(bp < 1 for bp in arch.branches)
+    row["peak_mem_bytes"] = int(4 * (3 * 32 * 32 + 2 * hidden) * (1 + 0.3 * own_early))
+    return row
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def synthetic_release(
+    directory: str | os.PathLike[str],
+    n: int = 30,
+    seed: int = 0,
+    n_samples: int = 200,
+    costs: str = "exact",
+    shards: int = 2,
+    calibration: int = 10,
+    noise: int = 20,
+    tasks: Sequence[TaskSpec] | None = None,
+    version: str = "synthetic",
+    command: str | None = None,
+) -> dict[str, Any]:
+    """Write a SYNTHETIC release of ``n`` real architectures to ``directory``; returns its manifest."""
+    import pandas as pd
+
+    from nasbench_mt.manifest import write_manifest
+    from nasbench_mt.model import default_tasks
+
+    if costs not in ("exact", "composed"):
+        raise ValueError(f"invalid costs: {costs!r}; allowed: ['exact', 'composed']")
+    tasks = tuple(default_tasks() if tasks is None else tasks)
+    root = Path(directory)
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    archs = V1.sample(n, seed=seed)
+    seg_table = _SegmentTable(tasks) if costs == "composed" else None
+    cost_rows = [_exact_costs(a, tasks) if seg_table is None else composed_costs(a, seg_table) for a in archs]
+    log_macs = np.log([c["macs"] for c in cost_rows])
+    z = (log_macs - log_macs.mean()) / (log_macs.std() + 1e-9)
+    difficulty = {t.name: rng.normal(size=n_samples) for t in tasks}  # per test scene, shared by archs
+    base = {t.name: b for t, b in zip(tasks, (1.2, 0.4, 0.8, 0.0, 0.6))}
+
+    rows, exit_rows = [], []
+    for i, (arch, cost) in enumerate(zip(archs, cost_rows)):
+        row: dict[str, Any] = {
+            "arch_id": arch.id,
+            "arch": arch.to_string(),
+            "protocol": "supernet",
+            "seed": seed,
+        }
+        row.update({c: 0 for c in segment_columns(tasks)})
+        row.update(cost)
+        arch_skill = z[i] * 0.5 + rng.normal(scale=0.2)
+        for t in tasks:
+            jitter = rng.normal(scale=0.6, size=n_samples)
+            for k in EXIT_POSITIONS:
+                if k not in arch.all_exits:
+                    row[score_column(t.name, "test", k)] = row[score_column(t.name, "val", k)] = np.nan
+                    continue
+                p = _sigmoid(base[t.name] + arch_skill + 0.5 * (k - 1) - 1.2 * difficulty[t.name] + jitter)
+                if t.kind == "dense":
+                    score = np.clip(p + rng.normal(scale=0.05, size=n_samples), 0, 1)
+                    conf = np.clip(score + rng.normal(scale=0.08, size=n_samples), 0, 1)
+                    test = 80 * score.mean()
+                else:
+                    score = (rng.random(n_samples) < p).astype(float)
+                    conf = np.clip(0.35 + 0.6 * p + rng.normal(scale=0.1, size=n_samples), 0, 1)
+                    test = 100 * score.mean()
+                row[score_column(t.name, "test", k)] = test
+                row[score_column(t.name, "val", k)] = test + rng.normal(scale=1.0)
+                exit_rows.append(
+                    {
+                        "arch_id": arch.id,
+                        "task": t.name,
+                        "exit": k,
+                        "conf": np.round(conf * 255).astype(np.uint8).tobytes(),
+                        "score": np.round(score * 255).astype(np.uint8).tobytes(),
+                    }
+                )
+            for split in ("test", "val"):
+                row[score_column(t.name, split)] = row[score_column(t.name, split, 4)]
+        hib = [t.name for t in tasks if t.higher_is_better]
+        row["mean_acc"] = float(np.mean([row[score_column(t, "test")] for t in hib]))
+        row["val_mean_acc"] = float(np.mean([row[score_column(t, "val")] for t in hib]))
+        speed = rng.lognormal(mean=0.0, sigma=0.1)
+        for k in EXIT_POSITIONS:
+            row[f"macs_e{k}"] = cost.get(f"macs_e{k}", np.nan)
+            row[f"latency_e{k}_ms"] = (0.3 + 1.5e-7 * row[f"macs_e{k}"]) * speed
+        row["latency_ms"] = row["latency_e4_ms"]
+        row["latency_iqr_ms"] = 0.02 * row["latency_ms"]
+        row["ref_latency_ms"] = 1.0 + abs(rng.normal(scale=0.02))
+        row["latency_norm"] = row["latency_ms"] / row["ref_latency_ms"]
+        row["measure_s"] = 2.0 + abs(rng.normal(scale=0.5))
+        rows.append(row)
+
+    table = pd.DataFrame(rows)[table_columns(tasks)]
+    int_cols = ["seed", "params", "macs", "flops", "peak_mem_bytes"] + [f"params_{t.name}" for t in tasks]
+    table[int_cols + segment_columns(tasks)] = table[int_cols + segment_columns(tasks)].astype("int64")
+    files = []
+    lat = latency_columns()
+    for s, part in enumerate(np.array_split(np.arange(n), shards)):
+        name = f"archs-{s:05d}.parquet"
+        table.iloc[part].drop(columns=lat).to_parquet(root / name, index=False)
+        files.append((name, "archs"))
+    table[["arch_id", *lat]].to_parquet(root / "latency-00000.parquet", index=False)
+    files.append(("latency-00000.parquet", "latency"))
+    exits = pd.DataFrame(exit_rows)
+    exits["exit"] = exits["exit"].astype("int8")
+    exits.to_parquet(root / "exits-00000.parquet", index=False)
+    files.append(("exits-00000.parquet", "exits"))
+
+    score_cols = [c for c in table.columns if c.startswith(("test_", "val_")) or c.endswith("mean_acc")]
+    if calibration:
+        calib = table.iloc[:calibration].copy()
+        calib["protocol"] = "standalone"
+        calib[score_cols] = calib[score_cols] + rng.normal(scale=3.0, size=(len(calib), len(score_cols)))
+        calib.to_parquet(root / "calibration-00000.parquet", index=False)
+        files.append(("calibration-00000.parquet", "calibration"))
+    if noise:
+        again = table.iloc[:noise]
+        seed_rows = again[["arch_id", *score_cols]].copy()
+        seed_rows[score_cols] += rng.normal(scale=1.5, size=(len(again), len(score_cols)))
+        seed_rows.insert(1, "kind", "seed")
+        seed_rows.insert(2, "seed", seed + 1)
+        lat_rows = again[["arch_id", *lat]].copy()
+        lat_rows[lat] *= rng.lognormal(sigma=0.03, size=(len(again), 1))
+        lat_rows.insert(1, "kind", "latency")
+        lat_rows.insert(2, "seed", seed)
+        pd.concat([seed_rows, lat_rows], ignore_index=True).to_parquet(
+            root / "noise-00000.parquet", index=False
+        )
+        files.append(("noise-00000.parquet", "noise"))
+
+    import pyarrow
+
+    meta = {
+        "version": version,
+        "space": V1.name,
+        "tasks": tasks,
+        "n_samples": n_samples,
+        "generation": {
+            "synthetic": True,
+            "note": "SYNTHETIC accuracies/latencies from nasbench_mt.testing; costs are real",
+            "command": command
+            or f"synthetic_release(n={n}, seed={seed}, n_samples={n_samples}, costs={costs!r})",
+            "seeds": {"sample": seed},
+            "versions": {"numpy": np.__version__, "pandas": pd.__version__, "pyarrow": pyarrow.__version__},
+            "costs": costs,
+        },
+        "noise": {"seed_rows": noise, "latency_rows": noise},
+        "calibration": {"rows": calibration},
+    }
+    return write_manifest(root, files, meta)
