@@ -72,12 +72,13 @@ def _space(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from nasbench_mt import __version__
+    from nasbench_mt import __version__, cli_query  # noqa: F401  (cli_query registers query, info, sample)
+    from nasbench_mt.cli import COMMANDS as registry  # the registry, also under ``python -m nasbench_mt.cli``
 
     parser = argparse.ArgumentParser(prog="nasbench-mt", description=__doc__)
     parser.add_argument("--version", action="version", version=f"nasbench-mt {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, (setup, fn) in COMMANDS.items():
+    for name, (setup, fn) in registry.items():
         p = sub.add_parser(name, help=(fn.__doc__ or "").strip().splitlines()[0])
         setup(p)
         p.set_defaults(run=fn)
