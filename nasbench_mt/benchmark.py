@@ -76,6 +76,8 @@ def load_benchmark(
     else:
         root = Path(path)
     manifest = verify(root) if verify_files else read_manifest(root)
+    if path is None and manifest["version"] != version:
+        raise ReleaseError(f"shipped release {root} says version {manifest['version']!r}, expected {version!r}")
     tasks = tasks_from_manifest(manifest)
     lat = set(latency_columns())
     table = _read_role(root, manifest, "archs", required=[c for c in table_columns(tasks) if c not in lat])
