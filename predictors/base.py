@@ -1,0 +1,215 @@
+"""The estimator contract every predictor follows, and the input checks they share.
+
+A predictor is a scikit-learn estimator: ``__init__`` only stores its keyword arguments, ``fit(X, y)``
+validates them and the data and returns ``self``, learned state ends in ``_``, randomness comes from
+``random_state``.  ``X`` is a 2-D numeric array (``input_kind == "features"``) or a list of PyG graphs
+(``"graphs"``); ``y`` is ``(n,)`` for one target or ``(n, n_targets)``, and ``predict`` returns the same
+shape.  Larger predictions mean larger targets (ranking predictors return scores, not target units): negate a
+lower-is-better target.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import numbers
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
+from torch_geometric.data import Data
+
+__all__ = ["INPUT_KINDS", "Predictor", "check_graphs", "check_param"]
+
+INPUT_KINDS = ("features", "graphs")
+_FORMAT_VERSION = 1
+
+
+def check_param(name: str, value: Any, kind: str, low: float | None = None, choices: Sequence | None = None):
+    """Raise ``ValueError`` unless ``value`` is a valid ``kind``: int, float, bool, choice or seed."""
+    if kind == "choice":
+        if value not in choices:
+            raise ValueError(f"invalid {name}: {value!r}; allowed: one of {list(choices)}")
+        return value
+    if kind == "bool":
+        ok = isinstance(value, (bool, np.bool_))
+        allowed = "True or False"
+    elif kind == "seed":
+        ok = value is None or (
+            isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0
+        )
+        allowed = "None or an int >= 0"
+    else:
+        numeric = numbers.Integral if kind == "int" else numbers.Real
+        ok = isinstance(value, numeric) and not isinstance(value, bool) and np.isfinite(value)
+        ok = ok and (low is None or value >= low)
+        allowed = f"{'an int' if kind == 'int' else 'a number'}" + ("" if low is None else f" >= {low}")
+    if not ok:
+        raise ValueError(f"invalid {name}: {value!r}; allowed: {allowed}")
+    return value
+
+
+def check_features(X: Any, n_features: int | None = None) -> np.ndarray:
+    """``X`` as a finite float64 array of shape (n, n_features)."""
+    try:
+        arr = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"invalid X: {type(X).__name__} is not numeric; allowed: a 2-D numeric array "
+            "(n_samples, n_features)"
+        ) from None
+    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(
+            f"invalid X shape: {arr.shape}; allowed: a non-empty 2-D array (n_samples, n_features)"
+        )
+    if n_features is not None and arr.shape[1] != n_features:
+        raise ValueError(f"invalid X: {arr.shape[1]} features; allowed: {n_features}, as seen in fit")
+    bad = ~np.isfinite(arr).all(axis=1)
+    if bad.any():
+        raise ValueError(
+            f"invalid X: NaN or inf in rows {np.flatnonzero(bad)[:5].tolist()}; allowed: finite numbers"
+        )
+    return arr
+
+
+def check_graphs(X: Any, n_features: int | None = None) -> list[Data]:
+    """``X`` as a non-empty list of PyG graphs with float node features of equal width."""
+    if isinstance(X, Data) or not isinstance(X, Sequence) or len(X) == 0:
+        raise ValueError(
+            f"invalid X: {type(X).__name__}; allowed: a non-empty list of torch_geometric.data.Data graphs"
+        )
+    width = n_features
+    for i, g in enumerate(X):
+        if not isinstance(g, Data) or getattr(g, "x", None) is None or g.edge_index is None:
+            raise ValueError(f"invalid X[{i}]: {type(g).__name__}; allowed: a Data with x and edge_index")
+        if g.x.dim() != 2 or not g.x.is_floating_point() or g.x.shape[0] == 0:
+            raise ValueError(
+                f"invalid X[{i}].x: shape {tuple(g.x.shape)}; allowed: float (num_nodes, features)"
+            )
+        if width is None:
+            width = g.x.shape[1]
+        if g.x.shape[1] != width:
+            raise ValueError(f"invalid X[{i}].x: {g.x.shape[1]} node features; allowed: {width}")
+        ei = g.edge_index
+        if ei.dim() != 2 or ei.shape[0] != 2 or (ei.numel() and (ei.min() < 0 or ei.max() >= g.x.shape[0])):
+            raise ValueError(
+                f"invalid X[{i}].edge_index: shape {tuple(ei.shape)}; allowed: (2, E) node indices"
+            )
+        if not g.x.isfinite().all():
+            raise ValueError(f"invalid X[{i}].x: NaN or inf; allowed: finite numbers")
+    return list(X)
+
+
+def check_targets(y: Any, n_samples: int) -> np.ndarray:
+    """``y`` as a finite float64 array of shape (n,) or (n, n_targets)."""
+    try:
+        arr = np.asarray(y, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"invalid y: {type(y).__name__} is not numeric; allowed: numbers") from None
+    if arr.ndim not in (1, 2) or arr.shape[0] != n_samples or (arr.ndim == 2 and arr.shape[1] == 0):
+        raise ValueError(f"invalid y shape: {arr.shape}; allowed: ({n_samples},) or ({n_samples}, n_targets)")
+    if n_samples < 2:
+        raise ValueError(f"invalid y: {n_samples} samples; allowed: at least 2")
+    if not np.isfinite(arr).all():
+        rows = np.flatnonzero(~np.isfinite(arr.reshape(n_samples, -1)).all(axis=1))
+        raise ValueError(f"invalid y: NaN or inf in rows {rows[:5].tolist()}; allowed: finite numbers")
+    return arr
+
+
+class Predictor(BaseEstimator, abc.ABC):
+    """Base class; subclasses implement ``_fit``, ``_predict``, ``_save_state`` and ``_load_state``.
+
+    ``_fit`` receives checked inputs and a 2-D ``y``; ``_predict`` returns ``(n, n_targets_)``.
+    """
+
+    input_kind = "features"
+    registry_name = ""  # set by @register_predictor
+
+    def _validate_params(self) -> None:
+        """Check hyper-parameters (called by :meth:`fit`); subclasses extend it."""
+        check_param("random_state", getattr(self, "random_state", None), "seed")
+
+    def _check_X(self, X: Any, fitted: bool) -> Any:
+        n = self.n_features_in_ if fitted else None
+        return check_graphs(X, n) if self.input_kind == "graphs" else check_features(X, n)
+
+    def fit(self, X: Any, y: Any) -> Predictor:
+        """Fit on ``X`` (features or graphs, see ``input_kind``) and targets ``y`` of shape (n,) or (n, t)."""
+        self._validate_params()
+        X = self._check_X(X, fitted=False)
+        y = check_targets(y, len(X))
+        self.y_ndim_ = y.ndim
+        y2 = y.reshape(len(X), -1)
+        self.n_targets_ = y2.shape[1]
+        self.n_features_in_ = X.shape[1] if self.input_kind == "features" else X[0].x.shape[1]
+        self._fit(X, y2)
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "n_targets_"):
+            raise NotFittedError(
+                f"{type(self).__name__} is not fitted yet; call fit(X, y) before predict or save"
+            )
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predictions of shape (n,) if ``y`` was 1-D in fit, else (n, n_targets); larger = larger target."""
+        self._check_fitted()
+        X = self._check_X(X, fitted=True)
+        pred = np.asarray(self._predict(X), dtype=np.float64).reshape(len(X), self.n_targets_)
+        return pred[:, 0] if self.y_ndim_ == 1 else pred
+
+    def rank(self, X: Any, target: int = 0) -> np.ndarray:
+        """Indices of ``X`` from the largest predicted ``target`` to the smallest (stable for ties)."""
+        self._check_fitted()
+        check_param("target", target, "int", low=0)
+        if target >= self.n_targets_:
+            raise ValueError(f"invalid target: {target}; allowed: 0..{self.n_targets_ - 1}")
+        pred = self.predict(X).reshape(len(X), self.n_targets_)[:, target]
+        return np.argsort(-pred, kind="stable")
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> Path:
+        """Save the fitted predictor into directory ``path`` (JSON config + native model files, no pickle)."""
+        self._check_fitted()
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        config = {
+            "format_version": _FORMAT_VERSION,
+            "predictor": self.registry_name,
+            "params": self.get_params(deep=False),
+            "fitted": {
+                "n_targets_": self.n_targets_,
+                "n_features_in_": self.n_features_in_,
+                "y_ndim_": self.y_ndim_,
+            },
+            "state": self._save_state(path),
+        }
+        (path / "config.json").write_text(json.dumps(config, indent=1, default=_json_default))
+        return path
+
+    @abc.abstractmethod
+    def _fit(self, X: Any, y: np.ndarray) -> None: ...
+
+    @abc.abstractmethod
+    def _predict(self, X: Any) -> np.ndarray: ...
+
+    @abc.abstractmethod
+    def _save_state(self, path: Path) -> dict[str, Any]:
+        """Write model files under ``path``; return JSON-able state needed to load them."""
+
+    @abc.abstractmethod
+    def _load_state(self, path: Path, state: dict[str, Any]) -> None:
+        """Restore fitted attributes from ``path`` and ``state`` (what :meth:`_save_state` returned)."""
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"cannot save {type(obj).__name__} in a predictor config; allowed: JSON values")

@@ -1,0 +1,126 @@
+"""Flat feature encoder of an :class:`~nasbench_mt.space.Arch` (one row per architecture).
+
+Layout, in order (see :func:`feature_names`):
+
+- per block slot ``s{stage}_b{slot}`` (every stage has ``max_depth`` slots): kernel and expand, one-hot
+  (``encoding="onehot"``: ``..._k3``, ``..._k5``, ... then ``..._e3``, ...) or ordinal
+  (``encoding="ordinal"``: ``..._kernel``, ``..._expand`` holding the raw value); slots beyond the stage's
+  depth are all zero;
+- ``depth_s{stage}``: each stage's depth;
+- ``branch_t{task}_b{point}``: each task's branch point, one-hot;
+- ``exit_{position}``: 1 if the early exit after that stage exists;
+- with ``costs=True``, the exact analytic costs (free, see :mod:`predictors.analytic_costs`): ``params``,
+  ``params_{task}`` per task path, ``macs`` (whole network) and ``macs_e{k}`` for each early-exit position
+  (0 when the architecture has no exit there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from nasbench_mt.model import default_tasks
+from nasbench_mt.space import V1, Arch, SearchSpace
+from nasbench_mt.tasks import TaskSpec
+from predictors.analytic_costs import analytic_costs
+
+__all__ = ["ENCODINGS", "encode_archs", "feature_names"]
+
+ENCODINGS = ("onehot", "ordinal")
+
+
+def _check_encoding(encoding: str) -> None:
+    if encoding not in ENCODINGS:
+        raise ValueError(f"invalid encoding: {encoding!r}; allowed: {list(ENCODINGS)}")
+
+
+def feature_names(
+    space: SearchSpace = V1,
+    costs: bool = True,
+    encoding: str = "onehot",
+    tasks: Sequence[TaskSpec] | None = None,
+) -> list[str]:
+    """Column names of :func:`encode_archs` for ``space`` (same arguments, same order).
+
+    Example::
+
+        >>> names = feature_names()
+        >>> names.index("macs") == len(names) - 1 - len(V1.exit_choices)
+        True
+    """
+    _check_encoding(encoding)
+    names = []
+    for s in range(1, space.num_stages + 1):
+        for b in range(1, space.max_depth + 1):
+            slot = f"s{s}_b{b}"
+            if encoding == "onehot":
+                names += [f"{slot}_k{k}" for k in space.kernels] + [f"{slot}_e{e}" for e in space.expands]
+            else:
+                names += [f"{slot}_kernel", f"{slot}_expand"]
+    names += [f"depth_s{s}" for s in range(1, space.num_stages + 1)]
+    names += [f"branch_t{t}_b{b}" for t in range(space.num_tasks) for b in space.branch_choices]
+    names += [f"exit_{x}" for x in space.exit_choices]
+    if costs:
+        tasks = default_tasks() if tasks is None else tasks
+        names += ["params"] + [f"params_{t.name}" for t in tasks]
+        names += ["macs"] + [f"macs_e{x}" for x in space.exit_choices]
+    return names
+
+
+def encode_archs(
+    archs: Sequence[Arch | str],
+    costs: bool = True,
+    encoding: str = "onehot",
+    tasks: Sequence[TaskSpec] | None = None,
+    space: SearchSpace | None = None,
+) -> np.ndarray:
+    """Encode architectures as a float64 array of shape ``(len(archs), len(feature_names(...)))``.
+
+    ``space`` defaults to the first architecture's space (strings are parsed in ``V1``); every architecture
+    must belong to it. ``tasks`` (for the cost columns) defaults to the built-in task suite. Example::
+
+        >>> X = encode_archs(V1.sample(4, seed=0))
+        >>> X.shape == (4, len(feature_names()))
+        True
+    """
+    _check_encoding(encoding)
+    if isinstance(archs, (str, Arch)) or not isinstance(archs, Sequence):
+        raise ValueError(f"invalid archs: {type(archs).__name__}; allowed: a sequence of Arch or strings")
+    if space is None:
+        space = next((a.space for a in archs if isinstance(a, Arch)), V1)
+    archs = [space.validate(a) for a in archs]
+    tasks = tuple(default_tasks() if tasks is None else tasks)
+    n_cols = len(feature_names(space, costs, encoding, tasks))
+    out = np.zeros((len(archs), n_cols), dtype=np.float64)
+    k_pos = {k: i for i, k in enumerate(space.kernels)}
+    e_pos = {e: i for i, e in enumerate(space.expands)}
+    n_k, n_e = len(space.kernels), len(space.expands)
+    per_slot = n_k + n_e if encoding == "onehot" else 2
+    per_stage = per_slot * space.max_depth
+    n_branch = len(space.branch_choices)
+    base = per_stage * space.num_stages
+    for i, arch in enumerate(archs):
+        row = out[i]
+        for s, stage in enumerate(arch.stages):
+            for b, block in enumerate(stage):
+                j = s * per_stage + b * per_slot
+                if encoding == "onehot":
+                    row[j + k_pos[block.kernel]] = 1.0
+                    row[j + n_k + e_pos[block.expand]] = 1.0
+                else:
+                    row[j], row[j + 1] = block.kernel, block.expand
+            row[base + s] = len(stage)
+        j = base + space.num_stages
+        for t, bp in enumerate(arch.branches):
+            row[j + t * n_branch + bp] = 1.0
+        j += space.num_tasks * n_branch
+        for x in arch.exits:
+            row[j + space.exit_choices.index(x)] = 1.0
+        if costs:
+            j += len(space.exit_choices)
+            c = analytic_costs(arch, tasks)
+            values = [c.params] + [c.params_per_task[t.name] for t in tasks] + [c.macs]
+            values += [c.macs_per_exit.get(x, 0) for x in space.exit_choices]
+            row[j:] = values
+    return out

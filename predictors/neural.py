@@ -1,0 +1,158 @@
+"""Torch pieces shared by the neural predictors (``gin``, ``gcn``, ``brp``): encoders, losses, training.
+
+Everything runs on the CPU with the thread count torch already has (``torch.set_num_threads`` is respected),
+and all randomness comes from an explicit seed inside :func:`seeded`, so the global RNG is left untouched.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch_geometric.data import Batch, Data
+from torch_geometric.loader import DataLoader
+from torch_geometric.nn import GCNConv, GINConv, global_add_pool, global_mean_pool
+
+from predictors.base import Predictor, check_param
+
+__all__ = [
+    "ENCODERS",
+    "FeatureEncoder",
+    "GraphEncoder",
+    "NeuralPredictor",
+    "pairwise_ranking_loss",
+    "seeded",
+]
+
+ENCODERS = ("mlp", "gin", "gcn")
+RANK_LOSSES = ("logistic", "hinge")
+
+
+@contextlib.contextmanager
+def seeded(seed: int | None) -> Iterator[torch.Generator]:
+    """Run a block with torch's CPU RNG seeded (restored afterwards); yields a generator for shuffling."""
+    seed = 0 if seed is None else int(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield torch.Generator().manual_seed(seed)
+
+
+class GraphEncoder(nn.Module):
+    """GIN or GCN message passing with residual connections, mean + sum pooling -> (graphs, 2 * hidden)."""
+
+    def __init__(self, in_dim: int, hidden: int, layers: int, conv: str) -> None:
+        super().__init__()
+        self.inp = nn.Linear(in_dim, hidden)
+        self.convs = nn.ModuleList()
+        for _ in range(layers):
+            if conv == "gin":
+                mlp = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden))
+                self.convs.append(GINConv(mlp, train_eps=True))
+            else:
+                self.convs.append(GCNConv(hidden, hidden))
+        self.norms = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(layers))
+        self.out_dim = 2 * hidden
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        h = torch.relu(self.inp(batch.x))
+        for conv, norm in zip(self.convs, self.norms):
+            h = h + torch.relu(norm(conv(h, batch.edge_index)))
+        return torch.cat([global_mean_pool(h, batch.batch), global_add_pool(h, batch.batch) / 16.0], dim=1)
+
+
+class FeatureEncoder(nn.Module):
+    """MLP over standardised flat features -> (rows, hidden)."""
+
+    def __init__(self, in_dim: int, hidden: int, layers: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(in_dim))
+        self.register_buffer("scale", torch.ones(in_dim))
+        dims = [in_dim] + [hidden] * layers
+        self.mlp = nn.Sequential(*[m for a, b in zip(dims, dims[1:]) for m in (nn.Linear(a, b), nn.ReLU())])
+        self.out_dim = hidden
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mlp((x - self.mean) / self.scale)
+
+
+def pairwise_ranking_loss(
+    scores: torch.Tensor, targets: torch.Tensor, kind: str = "logistic"
+) -> torch.Tensor:
+    """Mean pairwise ranking loss over every ordered pair of rows in the batch, for every column.
+
+    A pair (i, j) with ``targets[i] > targets[j]`` is penalised by ``softplus(-(s_i - s_j))`` (logistic) or
+    ``relu(1 - (s_i - s_j))`` (hinge); tied pairs are ignored.
+    """
+    diff = scores.unsqueeze(1) - scores.unsqueeze(0)  # (n, n, t)
+    order = torch.sign(targets.unsqueeze(1) - targets.unsqueeze(0))
+    mask = order > 0
+    if not mask.any():
+        return scores.sum() * 0.0
+    margin = diff[mask]
+    return nn.functional.softplus(-margin).mean() if kind == "logistic" else torch.relu(1.0 - margin).mean()
+
+
+def graph_loader(
+    graphs: Sequence[Data], batch_size: int, shuffle: bool = False, generator=None
+) -> DataLoader:
+    """PyG loader over copies holding only ``x``, ``edge_index`` and the row index ``idx``."""
+    items = [Data(x=g.x, edge_index=g.edge_index, idx=torch.tensor([i])) for i, g in enumerate(graphs)]
+    return DataLoader(items, batch_size=batch_size, shuffle=shuffle, generator=generator)
+
+
+class NeuralPredictor(Predictor):
+    """Shared hyper-parameter checks, target scaling and torch persistence of the neural predictors.
+
+    Subclasses build their network in ``_build_network()`` (stored as ``network_``) from ``n_features_in_``
+    and ``n_targets_``; ``_extra_state()`` adds JSON-able fitted attributes to the saved config.
+    """
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        check_param("hidden", self.hidden, "int", low=1)
+        check_param("layers", self.layers, "int", low=1)
+        check_param("epochs", self.epochs, "int", low=1)
+        check_param("batch_size", self.batch_size, "int", low=2)
+        check_param("lr", self.lr, "float", low=0)
+        check_param("weight_decay", self.weight_decay, "float", low=0)
+
+    def _scale_targets(self, y: np.ndarray) -> torch.Tensor:
+        self.y_mean_ = y.mean(axis=0)
+        std = y.std(axis=0)
+        self.y_scale_ = np.where(std > 0, std, 1.0)
+        return torch.as_tensor((y - self.y_mean_) / self.y_scale_, dtype=torch.float32)
+
+    def _optimizer(self) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+        opt = torch.optim.AdamW(self.network_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.epochs)
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {}
+
+    def _set_extra_state(self, state: dict[str, Any]) -> None:
+        pass
+
+    def _save_state(self, path: Path) -> dict[str, Any]:
+        torch.save(self.network_.state_dict(), path / "weights.pt")
+        state = {"y_mean_": self.y_mean_, "y_scale_": self.y_scale_, "files": ["weights.pt"]}
+        state.update(self._extra_state())
+        return state
+
+    def _load_state(self, path: Path, state: dict[str, Any]) -> None:
+        self.y_mean_ = np.asarray(state["y_mean_"], dtype=np.float64)
+        self.y_scale_ = np.asarray(state["y_scale_"], dtype=np.float64)
+        self._set_extra_state(state)
+        self.network_ = self._build_network()
+        weights = torch.load(path / state["files"][0], weights_only=True, map_location="cpu")
+        self.network_.load_state_dict(weights)
+        self.network_.eval()
+
+    @abc.abstractmethod
+    def _build_network(self) -> nn.Module:
+        """The untrained network for ``n_features_in_`` inputs and ``n_targets_`` outputs."""

@@ -1,0 +1,43 @@
+"""Shared fixture: 30 architectures of V1 with exact costs from the built models as targets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from nasbench_mt import V1, Arch, Costs, build_model, measure_costs
+from predictors import encode_archs, encode_graphs
+
+FIXTURE_SEED = 2024
+TARGET_NAMES = ("params", "macs", "nonlinear")
+
+
+@dataclass(frozen=True)
+class Fixture:
+    archs: list[Arch]
+    costs: list[Costs]
+    X: np.ndarray  # flat features with costs
+    graphs: list  # PyG graphs with costs
+    y: np.ndarray  # (30, 3): params, macs, nonlinear
+
+    def inputs(self, model) -> np.ndarray | list:
+        """The input a predictor takes: features or graphs."""
+        return self.graphs if model.input_kind == "graphs" else self.X
+
+
+def nonlinear_target(params: np.ndarray, macs: np.ndarray) -> np.ndarray:
+    """log(MACs) minus a penalty peaked at the typical size: not monotone in either cost."""
+    lp = np.log(params)
+    return np.log(macs) - (lp - lp.mean()) ** 2
+
+
+@pytest.fixture(scope="session")
+def fixture() -> Fixture:
+    archs = V1.sample(30, seed=FIXTURE_SEED)
+    costs = [measure_costs(build_model(a)) for a in archs]
+    params = np.array([c.params for c in costs], dtype=np.float64)
+    macs = np.array([c.macs for c in costs], dtype=np.float64)
+    y = np.column_stack([params, macs, nonlinear_target(params, macs)])
+    return Fixture(archs, costs, encode_archs(archs), encode_graphs(archs), y)
