@@ -50,7 +50,8 @@ def pairwise_accuracy(y_true: Any, y_pred: Any) -> float:
         return float("nan")
     if untied_pred == 0:
         return 0.5
-    s = stats.kendalltau(t, p).statistic * np.sqrt(float(untied_true) * float(untied_pred))
+    # S is an integer: round away the float error of going through tau-b
+    s = round(stats.kendalltau(t, p).statistic * np.sqrt(float(untied_true) * float(untied_pred)))
     return float(0.5 + s / (2 * untied_true))
 
 

@@ -1,0 +1,24 @@
+import dataclasses
+
+import pytest
+
+from nasbench_mt import V1, build_model, measure_costs
+from nasbench_mt.tasks import TaskSpec
+from predictors import analytic_costs
+
+
+def test_equal_to_measured_costs(fixture):
+    for arch, measured in zip(fixture.archs, fixture.costs):
+        assert analytic_costs(arch) == dataclasses.replace(measured, peak_activation_bytes=0)
+
+
+def test_extremes_and_custom_tasks():
+    tasks = (TaskSpec("a", "regression", 1), TaskSpec("b", "classification", 3), TaskSpec("c", "dense", 5, 8))
+    for arch in (V1.smallest(), V1.largest()):
+        measured = measure_costs(build_model(arch, tasks))
+        assert analytic_costs(arch, tasks) == dataclasses.replace(measured, peak_activation_bytes=0)
+
+
+def test_rejects_non_arch():
+    with pytest.raises(ValueError, match="invalid arch"):
+        analytic_costs("k3e3|k3e3|k3e3|k3e3|b=4,4,4|x=")

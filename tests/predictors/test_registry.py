@@ -1,0 +1,36 @@
+import pytest
+
+from predictors import create_predictor, list_predictors, register_predictor
+from predictors.baselines import RandomBaseline
+
+
+def test_unknown_name_lists_valid_names():
+    with pytest.raises(ValueError, match="unknown predictor: 'nope'; allowed: ") as err:
+        create_predictor("nope")
+    assert all(name in str(err.value) for name in list_predictors())
+
+
+def test_unknown_kwargs_list_allowed():
+    with pytest.raises(ValueError, match=r"\['depth'\]; allowed: \[.*'max_depth'"):
+        create_predictor("xgb", depth=3)
+
+
+def test_defaults_per_name_and_duplicates_rejected():
+    assert create_predictor("xgb_mt").multi_strategy == "multi_output_tree"
+    assert create_predictor("xgb").multi_strategy == "one_output_per_tree"
+    assert (
+        create_predictor("brp_gin").input_kind == "graphs"
+        and create_predictor("brp").input_kind == "features"
+    )
+    assert create_predictor("flops").cost == "macs" and create_predictor("params").cost == "params"
+    with pytest.raises(ValueError, match="already registered"):
+        register_predictor("random")(RandomBaseline)
+    with pytest.raises(ValueError, match="invalid defaults"):
+        register_predictor("random2", nope=1)(RandomBaseline)
+
+
+def test_bad_hyper_parameter_value_names_it(fixture):
+    with pytest.raises(ValueError, match="invalid n_estimators: 0; allowed: an int >= 1"):
+        create_predictor("xgb", n_estimators=0).fit(fixture.X, fixture.y)
+    with pytest.raises(ValueError, match="invalid encoder: 'rnn'; allowed: one of"):
+        create_predictor("brp", encoder="rnn").fit(fixture.X, fixture.y)
