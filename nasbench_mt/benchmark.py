@@ -42,6 +42,12 @@ _OPS["ne"] = operator.ne
 _NOT_METRICS = {"arch_id", "arch", "protocol", "seed"}
 
 
+def _fast_key(arch: Arch) -> str:
+    """``arch.to_string()`` written for speed (a miss falls back to the exact path, so it cannot go wrong)."""
+    stages = "|".join([",".join([f"k{b.kernel}e{b.expand}" for b in st]) for st in arch.stages])
+    return f"{stages}|b={','.join(map(str, arch.branches))}|x={','.join(map(str, arch.exits))}"
+
+
 def _shipped_roots() -> list[Path]:
     here = Path(__file__).resolve().parent
     # installed: package data nasbench_mt/data/; source checkout: the nasbench_mt/data -> ../data link,
@@ -77,7 +83,9 @@ def load_benchmark(
         root = Path(path)
     manifest = verify(root) if verify_files else read_manifest(root)
     if path is None and manifest["version"] != version:
-        raise ReleaseError(f"shipped release {root} says version {manifest['version']!r}, expected {version!r}")
+        raise ReleaseError(
+            f"shipped release {root} says version {manifest['version']!r}, expected {version!r}"
+        )
     tasks = tasks_from_manifest(manifest)
     lat = set(latency_columns())
     table = _read_role(root, manifest, "archs", required=[c for c in table_columns(tasks) if c not in lat])
@@ -255,7 +263,8 @@ class Benchmark:
                 raise ValueError(
                     f"invalid arch: it belongs to space {arch.space.name!r}; allowed: {self.space.name!r}"
                 )
-            return self._row_of.get(arch.to_string())
+            row = self._row_of.get(_fast_key(arch))
+            return row if row is not None else self._row_of.get(arch.to_string())
         if not isinstance(arch, str):
             raise ValueError(
                 f"invalid arch: {arch!r}; allowed: an Arch, its canonical string or its 12-hex id"
@@ -290,20 +299,26 @@ class Benchmark:
 
         In surrogate mode, absent archs get the predictor's targets and a ``predicted`` column is added.
         """
-        keys = [a.to_string() if isinstance(a, Arch) else a for a in archs]
+        items = list(archs)
+        space = self.space
+        keys = [
+            _fast_key(a) if isinstance(a, Arch) and a.space is space else a if isinstance(a, str) else None
+            for a in items
+        ]
         cols = list(self.table.columns) if columns is None else [self._check_column(c) for c in columns]
         rows = np.fromiter((self._row_of.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
         for i in np.flatnonzero(rows < 0):  # slow path: non-canonical strings, bad input, absent archs
-            found = self._find(keys[i])
+            found = self._find(items[i])
             if found is None and self._surrogate is None:
-                raise self._missing(keys[i])
+                raise self._missing(items[i])
             rows[i] = -1 if found is None else found
         out = self.table.take(np.maximum(rows, 0))[cols].reset_index(drop=True)
         if self._surrogate is not None:
             absent = rows < 0
             if absent.any():
                 out.loc[absent, :] = np.nan
-                pred = self._surrogate.predict([Arch.from_string(keys[i]) for i in np.flatnonzero(absent)])
+                absent_archs = [self.space.validate(items[i]) for i in np.flatnonzero(absent)]
+                pred = self._surrogate.predict(absent_archs)
                 for c in pred.columns:
                     if c in out.columns:
                         out.loc[absent, c] = pred[c].to_numpy()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -76,56 +77,73 @@ class QueryResult:
 
 
 class ResultBuilder:
-    """Builds :class:`QueryResult` values from table rows fast (columns kept as Python lists)."""
+    """Builds :class:`QueryResult` values from table rows fast: each row is one tuple of Python values,
+    and the per-exit fields are read with getters planned once per distinct exit set."""
+
+    _SCALARS = ("arch_id", "arch", "mean_acc", "val_mean_acc", "latency_ms", "latency_norm", "params", "macs")
+    _SCALARS += ("flops", "peak_mem_bytes", "measure_s", "protocol", "seed")
 
     def __init__(self, table: pd.DataFrame, tasks: Sequence[TaskSpec]) -> None:
         self.table = table
-        self.names = [t.name for t in tasks]
-        self._cols: dict[str, list[Any]] | None = None
-        self._exits: list[tuple[int, ...]] = []
+        self.names = tuple(t.name for t in tasks)
+        self._rows: list[tuple[Any, ...]] | None = None
 
-    def _prepare(self) -> dict[str, list[Any]]:
-        names, t = self.names, self.table
-        wanted = ["arch_id", "arch", "mean_acc", "val_mean_acc", "latency_ms", "latency_norm", "params"]
-        wanted += ["macs", "flops", "peak_mem_bytes", "measure_s", "protocol", "seed"]
-        wanted += [f"test_{n}" for n in names] + [f"val_{n}" for n in names] + [f"params_{n}" for n in names]
-        wanted += [f"test_{n}_e{k}" for n in names for k in EXIT_POSITIONS]
-        wanted += [f"latency_e{k}_ms" for k in EXIT_POSITIONS] + [f"macs_e{k}" for k in EXIT_POSITIONS]
-        self._cols = {c: t[c].tolist() for c in wanted}
-        cache: dict[str, tuple[int, ...]] = {}
-        for s in self._cols["arch"]:
-            x = s.rpartition("x=")[2]
-            if x not in cache:
-                cache[x] = tuple(int(v) for v in x.split(",") if v) + (EXIT_POSITIONS[-1],)
-        self._exits = [cache[s.rpartition("x=")[2]] for s in self._cols["arch"]]
-        self._keys = {
-            "exit": {n: [(k, f"test_{n}_e{k}") for k in EXIT_POSITIONS] for n in names},
-            "lat": [(k, f"latency_e{k}_ms") for k in EXIT_POSITIONS],
-            "macs": [(k, f"macs_e{k}") for k in EXIT_POSITIONS],
-        }
-        return self._cols
+    def _prepare(self) -> list[tuple[Any, ...]]:
+        t, names = self.table, self.names
+        cols = list(self._SCALARS)
+        cols += [f"test_{n}" for n in names] + [f"val_{n}" for n in names] + [f"params_{n}" for n in names]
+        cols += [f"test_{n}_e{k}" for n in names for k in EXIT_POSITIONS]
+        cols += [f"latency_e{k}_ms" for k in EXIT_POSITIONS] + [f"macs_e{k}" for k in EXIT_POSITIONS]
+        pos = {c: j for j, c in enumerate(cols)}
+        values = [t[c].tolist() for c in cols[: -len(EXIT_POSITIONS)]]
+        values += [t[f"macs_e{k}"].fillna(-1).astype("int64").tolist() for k in EXIT_POSITIONS]
+
+        def getter(columns: list[str]) -> operator.itemgetter:
+            idx = [pos[c] for c in columns]
+            return operator.itemgetter(*idx) if len(idx) > 1 else operator.itemgetter(idx[0], idx[0])
+
+        plans: dict[str, tuple[Any, ...]] = {}
+        plan_of_row = []
+        for arch in values[1]:
+            x = arch.rpartition("x=")[2]
+            if x not in plans:
+                exits = tuple(int(v) for v in x.split(",") if v) + (EXIT_POSITIONS[-1],)
+                plans[x] = (
+                    exits,
+                    tuple((n, getter([f"test_{n}_e{k}" for k in exits])) for n in names),
+                    getter([f"latency_e{k}_ms" for k in exits]),
+                    getter([f"macs_e{k}" for k in exits]),
+                )
+            plan_of_row.append(plans[x])
+        self._plans = plan_of_row
+        s, n = len(self._SCALARS), len(names)
+        self._slices = (slice(s, s + n), slice(s + n, s + 2 * n), slice(s + 2 * n, s + 3 * n))
+        self._rows = list(zip(*values))
+        return self._rows
 
     def build(self, i: int) -> QueryResult:
-        c = self._cols if self._cols is not None else self._prepare()
-        names, exits, keys = self.names, self._exits[i], self._keys
+        rows = self._rows if self._rows is not None else self._prepare()
+        r = rows[i]
+        exits, acc_getters, lat, macs = self._plans[i]
+        names, (acc, val, per_task) = self.names, self._slices
         return QueryResult(
-            c["arch_id"][i],
-            c["arch"][i],
-            {n: c[f"test_{n}"][i] for n in names},
-            {n: {k: c[col][i] for k, col in keys["exit"][n] if k in exits} for n in names},
-            {n: c[f"val_{n}"][i] for n in names},
-            c["mean_acc"][i],
-            c["val_mean_acc"][i],
-            c["latency_ms"][i],
-            {k: c[col][i] for k, col in keys["lat"] if k in exits},
-            c["latency_norm"][i],
-            c["params"][i],
-            {n: c[f"params_{n}"][i] for n in names},
-            c["macs"][i],
-            c["flops"][i],
-            {k: int(c[col][i]) for k, col in keys["macs"] if k in exits},
-            c["peak_mem_bytes"][i],
-            c["measure_s"][i],
-            c["protocol"][i],
-            c["seed"][i],
+            r[0],
+            r[1],
+            dict(zip(names, r[acc])),
+            {n: dict(zip(exits, g(r))) for n, g in acc_getters},
+            dict(zip(names, r[val])),
+            r[2],
+            r[3],
+            r[4],
+            dict(zip(exits, lat(r))),
+            r[5],
+            r[6],
+            dict(zip(names, r[per_task])),
+            r[7],
+            r[8],
+            dict(zip(exits, macs(r))),
+            r[9],
+            r[10],
+            r[11],
+            r[12],
         )
