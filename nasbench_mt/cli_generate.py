@@ -1,0 +1,153 @@
+"""``nasbench-mt train-supernet`` and ``nasbench-mt generate``: the measurement pipeline's commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+
+from nasbench_mt.cli import command
+
+
+def _suite_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--suite", default="mnist-scenes", help="dataset suite (default: mnist-scenes)")
+    p.add_argument(
+        "--suite-arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="suite keyword argument, e.g. n_train=2000 (repeatable; values parsed as JSON when possible)",
+    )
+
+
+def suite_kwargs(pairs: list[str]) -> dict:
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ValueError(f"invalid --suite-arg: {pair!r}; allowed: KEY=VALUE")
+        key, value = pair.split("=", 1)
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def _train_supernet_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--out", required=True, help="checkpoint path (.pt); a .json side file is written beside it"
+    )
+    p.add_argument("--epochs", type=float, default=10.0)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-random", type=int, default=2, help="random subnets per sandwich step (default 2)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (default: all cores)")
+    _suite_args(p)
+
+
+@command("train-supernet", _train_supernet_args)
+def _train_supernet(args: argparse.Namespace) -> int:
+    """Train the weight-sharing supernet (sandwich rule) and save it for `generate --protocol supernet`."""
+    import torch
+
+    from nasbench_mt.datasets import load_suite
+    from nasbench_mt.measure import save_supernet
+    from nasbench_mt.supernet import Supernet
+    from nasbench_mt.train import TrainConfig, train_supernet
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    kwargs = suite_kwargs(args.suite_arg)
+    suite = load_suite(args.suite, **kwargs)
+    torch.manual_seed(args.seed)
+    net = Supernet(suite.tasks)
+    losses: list[float] = []
+    t0 = time.time()
+    train_supernet(
+        net, suite.train, cfg, n_random=args.n_random, progress=True, on_step=lambda s, v: losses.append(v)
+    )
+    seconds = time.time() - t0
+    meta = {
+        "command": " ".join(["nasbench-mt", *sys.argv[1:]]),
+        "seed": args.seed,
+        "train_config": cfg.__dict__,
+        "n_random": args.n_random,
+        "suite": args.suite,
+        "suite_kwargs": kwargs,
+        "suite_fingerprint": suite.fingerprint,
+        "train_seconds": round(seconds, 1),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "cpu": platform.processor() or platform.machine(),
+        "final_loss": sum(losses[-20:]) / max(1, len(losses[-20:])),
+    }
+    save_supernet(net, args.out, meta)
+    print(
+        f"supernet saved to {args.out} after {seconds:.0f} s (final sandwich loss {meta['final_loss']:.3f})"
+    )
+    return 0
+
+
+def _generate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, help="release directory (e.g. data/v1)")
+    p.add_argument("--n", type=int, required=True, help="number of architectures (V1.sample(n, seed))")
+    p.add_argument("--seed", type=int, default=0, help="architecture sampling seed")
+    p.add_argument("--offset", type=int, default=0, help="skip the first OFFSET sampled architectures")
+    p.add_argument(
+        "--protocol", choices=["supernet", "standalone", "latency"], default="supernet", help="how to measure"
+    )
+    p.add_argument("--supernet", help="supernet checkpoint (supernet protocol)")
+    p.add_argument(
+        "--prefix",
+        default=None,
+        help="output file prefix: archs (default for supernet), latency, calibration (default for "
+        "standalone), or noise-<name>",
+    )
+    p.add_argument("--shard-size", type=int, default=250)
+    p.add_argument("--workers", type=int, default=1, help="local process pool size (one torch thread each)")
+    p.add_argument("--n-per-sample", type=int, default=1000, help="test scenes kept for per-sample exit data")
+    p.add_argument("--epochs", type=float, default=2.0, help="standalone protocol: training epochs")
+    p.add_argument("--train-seed", type=int, default=0, help="standalone protocol: training seed")
+    p.add_argument("--latency-rounds", type=int, default=30)
+    p.add_argument("--resume", action="store_true", help="continue a killed or partial run in --out")
+    p.add_argument("--version", default="v1")
+    _suite_args(p)
+
+
+@command("generate", _generate_args)
+def _generate(args: argparse.Namespace) -> int:
+    """Measure sampled architectures into resumable Parquet shards plus a manifest."""
+    from nasbench_mt.generate import GenerateConfig, generate
+    from nasbench_mt.measure import MeasureSpec
+
+    prefix = (
+        args.prefix or {"supernet": "archs", "standalone": "calibration", "latency": "latency"}[args.protocol]
+    )
+    spec = MeasureSpec(
+        protocol=args.protocol,
+        supernet=args.supernet,
+        suite=args.suite,
+        suite_kwargs=suite_kwargs(args.suite_arg),
+        n_per_sample=args.n_per_sample,
+        train={"epochs": args.epochs, "seed": args.train_seed} if args.protocol == "standalone" else {},
+        latency_rounds=args.latency_rounds,
+    )
+    cfg = GenerateConfig(
+        out=args.out,
+        n=args.n,
+        seed=args.seed,
+        shard_size=args.shard_size,
+        spec=spec,
+        prefix=prefix,
+        workers=args.workers,
+        version=args.version,
+        offset=args.offset,
+    )
+    manifest = generate(cfg, resume=args.resume)
+    n_files = len(manifest.get("files", []))
+    print(f"{args.out}: {n_files} files in the manifest")
+    return 0

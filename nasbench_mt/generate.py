@@ -1,0 +1,284 @@
+"""Sharded, resumable generation of benchmark files.
+
+The architectures are ``V1.sample(n, seed)`` (so a larger ``n`` with the same seed extends a release), cut
+into shards of ``shard_size``.  Every finished architecture is written atomically to
+``<out>/partial/<prefix>-<shard>/<arch_id>.*.parquet``; when a shard is complete it is packed into
+``<out>/<prefix>-<shard>.parquet`` (and ``exits-<shard>.parquet`` for the per-sample data), its partial folder
+is removed and the manifest is rewritten.  A killed run loses only the architectures in flight;
+``resume=True`` continues where it stopped, never duplicating or dropping a row.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import platform
+import shutil
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm.auto import tqdm
+
+from nasbench_mt.manifest import MANIFEST_NAME, ROLES, sha256_file, write_manifest
+from nasbench_mt.measure import Measurer, MeasureSpec
+from nasbench_mt.space import V1, Arch
+
+__all__ = ["GenerateConfig", "generate", "pending_archs"]
+
+# file prefix -> manifest role
+PREFIX_ROLE = {"archs": "archs", "exits": "exits", "latency": "latency", "calibration": "calibration"}
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """What to generate: ``n`` architectures sampled with ``seed``, measured under ``spec``."""
+
+    out: str
+    n: int
+    seed: int = 0
+    shard_size: int = 250
+    spec: MeasureSpec = field(default_factory=MeasureSpec)
+    prefix: str = "archs"  # archs | latency | calibration | noise-<name>
+    workers: int = 1
+    version: str = "v1"
+    offset: int = 0  # skip the first `offset` sampled architectures (noise tiers may take a later slice)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.n, int) or self.n < 1:
+            raise ValueError(f"invalid n: {self.n!r}; allowed: an int >= 1")
+        if not isinstance(self.shard_size, int) or self.shard_size < 1:
+            raise ValueError(f"invalid shard_size: {self.shard_size!r}; allowed: an int >= 1")
+        if not isinstance(self.workers, int) or self.workers < 1:
+            raise ValueError(f"invalid workers: {self.workers!r}; allowed: an int >= 1")
+        if self.prefix not in PREFIX_ROLE and not self.prefix.startswith("noise-"):
+            raise ValueError(f"invalid prefix: {self.prefix!r}; allowed: {[*PREFIX_ROLE, 'noise-<name>']}")
+
+    @property
+    def role(self) -> str:
+        return PREFIX_ROLE.get(self.prefix, "noise")
+
+    def archs(self) -> list[Arch]:
+        return V1.sample(self.offset + self.n, seed=self.seed)[self.offset :]
+
+    def shard_path(self, k: int, prefix: str | None = None) -> Path:
+        return Path(self.out) / f"{prefix or self.prefix}-{k:05d}.parquet"
+
+    def partial_dir(self, k: int) -> Path:
+        return Path(self.out) / "partial" / f"{self.prefix}-{k:05d}"
+
+    def identity(self) -> dict:
+        """What must match for a resumed run to continue an earlier one."""
+        spec = asdict(self.spec)
+        if spec["supernet"]:
+            spec["supernet_sha256"] = sha256_file(spec["supernet"])
+            spec["supernet"] = Path(spec["supernet"]).name
+        return {"seed": self.seed, "shard_size": self.shard_size, "offset": self.offset, "spec": spec}
+
+
+def _atomic_parquet(df: pd.DataFrame, path: Path) -> None:
+    """Write ``df`` to ``path`` atomically (temp file + rename), without pandas' bulky schema metadata."""
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
+
+
+def _shards(cfg: GenerateConfig) -> list[list[Arch]]:
+    archs = cfg.archs()
+    return [archs[i : i + cfg.shard_size] for i in range(0, len(archs), cfg.shard_size)]
+
+
+def pending_archs(cfg: GenerateConfig) -> Iterator[tuple[int, Arch]]:
+    """(shard, arch) pairs that still need measuring."""
+    for k, shard in enumerate(_shards(cfg)):
+        if cfg.shard_path(k).exists():
+            continue
+        done = {p.name.split(".")[0] for p in cfg.partial_dir(k).glob("*.row.parquet")}
+        for arch in shard:
+            if arch.id not in done:
+                yield k, arch
+
+
+# ----------------------------------------------------------------------------------------- workers
+_MEASURER: Measurer | None = None
+
+
+def _init_worker(spec: MeasureSpec) -> None:
+    global _MEASURER
+    _MEASURER = Measurer(spec)
+
+
+def _measure_one(job: tuple[str, int, str]) -> tuple[int, str]:
+    partial, k, arch_text = job
+    arch = Arch.from_string(arch_text)
+    row, exits = _MEASURER(arch)
+    folder = Path(partial)
+    folder.mkdir(parents=True, exist_ok=True)
+    if exits:
+        _atomic_parquet(pd.DataFrame(exits), folder / f"{arch.id}.exits.parquet")
+    _atomic_parquet(pd.DataFrame([row]), folder / f"{arch.id}.row.parquet")  # written last: marks done
+    return k, arch.id
+
+
+# ----------------------------------------------------------------------------------------- packing
+def _pack_shard(cfg: GenerateConfig, k: int, shard: Sequence[Arch]) -> None:
+    folder = cfg.partial_dir(k)
+    rows = pd.concat([pd.read_parquet(folder / f"{a.id}.row.parquet") for a in shard], ignore_index=True)
+    exit_files = [folder / f"{a.id}.exits.parquet" for a in shard]
+    if cfg.prefix.startswith("noise-"):
+        rows.insert(1, "kind", cfg.prefix.removeprefix("noise-"))
+    if all(p.exists() for p in exit_files) and cfg.prefix == "archs":
+        exits = pd.concat([pd.read_parquet(p) for p in exit_files], ignore_index=True)
+        exits["exit"] = exits["exit"].astype("int8")
+        _atomic_parquet(exits, cfg.shard_path(k, "exits"))
+    _atomic_parquet(rows, cfg.shard_path(k))  # the shard file is written last: it marks the shard complete
+    shutil.rmtree(folder)
+
+
+def _machine() -> dict:
+    import numpy
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    from nasbench_mt import __version__
+
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "pandas": pd.__version__,
+        "nasbench_mt": __version__,
+    }
+
+
+def update_manifest(
+    out: str | Path, version: str, tasks=None, generation: dict | None = None, key: str | None = None
+) -> dict:
+    """Rewrite ``manifest.json`` listing every complete shard in ``out`` (sha256 of each)."""
+    from nasbench_mt.manifest import read_manifest, tasks_from_manifest
+
+    root = Path(out)
+    old: dict = {}
+    if (root / MANIFEST_NAME).exists():
+        old = read_manifest(root)
+    files = []
+    for path in sorted(root.glob("*.parquet")):
+        prefix = path.name.rsplit("-", 1)[0]
+        role = PREFIX_ROLE.get(prefix, "noise" if prefix.startswith("noise-") else None)
+        if role in ROLES:
+            files.append((path.name, role))
+    gen = dict(old.get("generation", {}))
+    if generation is not None and key is not None:
+        gen[key] = generation
+    if tasks is None:
+        if not old:
+            return {}
+        tasks = tasks_from_manifest(old)
+    n_samples = old.get("n_samples", 0)
+    if generation is not None and "n_per_sample" in generation.get("spec", {}) and key == "archs":
+        n_samples = generation["spec"]["n_per_sample"]
+    meta = {"version": version, "tasks": tasks, "n_samples": n_samples, "generation": gen}
+    for extra in ("noise", "calibration"):
+        if old.get(extra):
+            meta[extra] = old[extra]
+    if not any(r == "archs" for _, r in files):
+        return {}
+    return write_manifest(root, files, meta)
+
+
+def generate(cfg: GenerateConfig, resume: bool = False, progress: bool = True) -> dict:
+    """Measure every pending architecture of ``cfg`` and pack finished shards (see the module docstring)."""
+    from nasbench_mt.datasets import load_suite
+
+    tasks = (
+        None if cfg.spec.protocol == "latency" else load_suite(cfg.spec.suite, **cfg.spec.suite_kwargs).tasks
+    )
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    state_file = out / "partial" / f"{cfg.prefix}.run.json"
+    identity = cfg.identity()
+    shards = _shards(cfg)
+    started = any(cfg.shard_path(k).exists() for k in range(len(shards))) or state_file.exists()
+    if started and not resume:
+        raise ValueError(
+            f"invalid out: {out} already holds '{cfg.prefix}' results; allowed: pass --resume to continue, "
+            "or choose an empty --out"
+        )
+    previous = None
+    if state_file.exists():
+        previous = json.loads(state_file.read_text())
+    elif started and (out / MANIFEST_NAME).exists():
+        recorded = json.loads((out / MANIFEST_NAME).read_text()).get("generation", {}).get(cfg.prefix)
+        previous = {k: recorded.get(k) for k in identity} if recorded else None
+    if previous is not None and previous != identity:
+        raise ValueError(
+            f"invalid resume: {out} was generated with {previous}, not {identity}; "
+            "allowed: the same seed, shard size, offset and measurement spec"
+        )
+    state_file.parent.mkdir(parents=True, exist_ok=True)
+    state_file.write_text(json.dumps(identity, indent=2))
+    todo = list(pending_archs(cfg))
+    remaining = {k: {a.id for kk, a in todo if kk == k} for k in {kk for kk, _ in todo}}
+    # shards whose every arch is measured but not yet packed (killed between the last row and packing)
+    for k, shard in enumerate(shards):
+        if not cfg.shard_path(k).exists() and k not in remaining:
+            _pack_shard(cfg, k, shard)
+    jobs = [(str(cfg.partial_dir(k)), k, a.to_string()) for k, a in todo]
+    t0 = time.time()
+    bar = tqdm(
+        total=len(cfg.archs()),
+        initial=len(cfg.archs()) - len(jobs),
+        desc=f"generate {cfg.prefix}",
+        disable=not progress,
+        smoothing=0.05,
+    )
+    if cfg.workers == 1:
+        _init_worker(cfg.spec)
+        results: Iterator[tuple[int, str]] = map(_measure_one, jobs)
+        pool = None
+    else:
+        pool = mp.get_context("spawn").Pool(cfg.workers, initializer=_init_worker, initargs=(cfg.spec,))
+        results = pool.imap_unordered(_measure_one, jobs)
+    try:
+        for k, arch_id in results:
+            bar.update()
+            remaining[k].discard(arch_id)
+            if not remaining[k]:
+                _pack_shard(cfg, k, shards[k])
+                _record(cfg, identity, t0, tasks)
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+    return _record(cfg, identity, t0, tasks)
+
+
+def _record(cfg: GenerateConfig, identity: dict, t0: float, tasks) -> dict:
+    generation = {
+        "command": " ".join(["nasbench-mt", *sys.argv[1:]])
+        if sys.argv and "nasbench-mt" in sys.argv[0]
+        else None,
+        "n": cfg.n,
+        **identity,
+        "workers": cfg.workers,
+        "machine": _machine(),
+        "last_session_seconds": round(time.time() - t0, 1),
+    }
+    return update_manifest(cfg.out, cfg.version, tasks, generation, key=cfg.prefix)

@@ -1,0 +1,171 @@
+"""Turn an architecture into a measured table row (supernet or standalone protocol).
+
+Both protocols end the same way: BatchNorm statistics recalibrated (cumulative average) on a fixed set of
+training batches, then every exit of every task scored on the validation and test splits, per-sample exit
+confidences and correctness kept for the first ``n_per_sample`` test scenes, and the exact costs counted.
+Measurement runs with one intra-op thread so that a row is bit-identical whichever worker computed it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nasbench_mt.costs import measure_costs
+from nasbench_mt.datasets import Suite, load_suite
+from nasbench_mt.evaluate import evaluate, recalibrate_bn
+from nasbench_mt.latency import measure_latency, reference_net
+from nasbench_mt.manifest import sha256_file
+from nasbench_mt.model import MultiTaskNet, build_model
+from nasbench_mt.schema import EXIT_POSITIONS, SPLITS, score_column, segment_columns, table_columns
+from nasbench_mt.space import Arch
+from nasbench_mt.supernet import Supernet
+from nasbench_mt.train import TrainConfig, train_standalone
+
+__all__ = ["MeasureSpec", "Measurer", "load_supernet", "save_supernet"]
+
+PROTOCOLS = ("supernet", "standalone", "latency")
+
+
+@dataclass(frozen=True)
+class MeasureSpec:
+    """Everything a worker needs to measure rows; plain data so it can be sent to other processes."""
+
+    protocol: str = "supernet"
+    supernet: str | None = None  # checkpoint path (supernet protocol)
+    suite: str = "mnist-scenes"
+    suite_kwargs: dict = field(default_factory=dict)
+    n_per_sample: int = 1000
+    calib_images: int = 1024
+    calib_batch: int = 256
+    train: dict = field(default_factory=dict)  # TrainConfig fields (standalone protocol)
+    latency_rounds: int = 30
+
+    def __post_init__(self) -> None:
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"invalid protocol: {self.protocol!r}; allowed: {list(PROTOCOLS)}")
+        if self.protocol == "supernet" and not self.supernet:
+            raise ValueError(
+                "invalid supernet: None; allowed: a checkpoint path (train one with train-supernet)"
+            )
+        if self.protocol == "supernet" and not Path(self.supernet).is_file():
+            raise ValueError(
+                f"invalid supernet: {self.supernet} does not exist; allowed: a checkpoint file path"
+            )
+
+
+def save_supernet(supernet: Supernet, path: str | Path, meta: dict) -> None:
+    """``state_dict`` via ``torch.save`` plus a JSON side file (tasks, space, training config, sha256)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(supernet.state_dict(), tmp)
+    tmp.replace(path)
+    info = dict(
+        meta, tasks=[asdict(t) for t in supernet.tasks], space=supernet.space.name, sha256=sha256_file(path)
+    )
+    path.with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n")
+
+
+def load_supernet(path: str | Path, suite: Suite) -> Supernet:
+    """Load a checkpoint written by :func:`save_supernet` (``weights_only=True``: no code is executed)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"invalid supernet checkpoint: {path} does not exist")
+    net = Supernet(suite.tasks)
+    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return net.eval()
+
+
+class Measurer:
+    """Measures one architecture at a time under a :class:`MeasureSpec` (build once per process)."""
+
+    def __init__(self, spec: MeasureSpec) -> None:
+        torch.set_num_threads(1)
+        self.spec = spec
+        if spec.protocol == "latency":
+            self.suite = None
+            self.reference = reference_net()
+            return
+        self.suite = load_suite(spec.suite, **spec.suite_kwargs)
+        self.tasks = self.suite.tasks
+        gen = np.random.default_rng(0)
+        idx = np.sort(
+            gen.choice(
+                len(self.suite.train), size=min(spec.calib_images, len(self.suite.train)), replace=False
+            )
+        )
+        x, _ = self.suite.train.tensors(idx)
+        x = x.contiguous(memory_format=torch.channels_last)
+        self.calib = [x[i : i + spec.calib_batch] for i in range(0, len(x), spec.calib_batch)]
+        self.supernet = load_supernet(spec.supernet, self.suite) if spec.protocol == "supernet" else None
+
+    def __call__(self, arch: Arch) -> tuple[dict, list[dict]]:
+        """One table row (dict of columns) and its per-sample exit rows."""
+        t0 = time.perf_counter()
+        if self.spec.protocol == "latency":
+            lat = measure_latency(build_model(arch).eval(), self.reference, rounds=self.spec.latency_rounds)
+            return {"arch_id": arch.id, **lat.as_row()}, []
+        if self.spec.protocol == "supernet":
+            net = self.supernet.extract(arch)
+            seed = json.loads(Path(self.spec.supernet).with_suffix(".json").read_text()).get("seed", 0)
+        else:
+            cfg = TrainConfig(**self.spec.train)
+            net = train_standalone(arch, self.suite.train, self.tasks, cfg)
+            seed = cfg.seed
+        return self._score(arch, net, seed, t0)
+
+    def _score(self, arch: Arch, net: MultiTaskNet, seed: int, t0: float) -> tuple[dict, list[dict]]:
+        net = recalibrate_bn(net.to(memory_format=torch.channels_last), self.calib)
+        results = {
+            split: evaluate(
+                net,
+                self.suite.split(split),
+                self.tasks,
+                n_per_sample=self.spec.n_per_sample if split == "test" else 0,
+            )
+            for split in SPLITS
+        }
+        row: dict = {
+            "arch_id": arch.id,
+            "arch": arch.to_string(),
+            "protocol": self.spec.protocol,
+            "seed": seed,
+        }
+        for split in SPLITS:
+            for task in self.tasks:
+                for k in EXIT_POSITIONS:
+                    row[score_column(task.name, split, k)] = results[split].scores.get(
+                        (task.name, k), math.nan
+                    )
+                row[score_column(task.name, split)] = results[split].scores[(task.name, EXIT_POSITIONS[-1])]
+        ranked = [t for t in self.tasks if t.higher_is_better]
+        row["mean_acc"] = float(np.mean([row[score_column(t.name, "test")] for t in ranked]))
+        row["val_mean_acc"] = float(np.mean([row[score_column(t.name, "val")] for t in ranked]))
+        costs = measure_costs(build_model(arch, self.tasks))
+        cost_row = costs.as_row()
+        for col in segment_columns(self.tasks):
+            cost_row.setdefault(col, 0)
+        row.update(cost_row)
+        for k in EXIT_POSITIONS:
+            row.setdefault(f"macs_e{k}", math.nan)
+        row["measure_s"] = time.perf_counter() - t0
+        row = {c: row[c] for c in table_columns(self.tasks) if c in row}
+        test = results["test"]
+        exits = [
+            {
+                "arch_id": arch.id,
+                "task": task,
+                "exit": int(k),
+                "conf": test.conf[(task, k)].tobytes(),
+                "score": test.score[(task, k)].tobytes(),
+            }
+            for (task, k) in sorted(test.conf)
+        ]
+        return row, exits
