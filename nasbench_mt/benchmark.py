@@ -52,7 +52,10 @@ def _shipped_roots() -> list[Path]:
     here = Path(__file__).resolve().parent
     # installed: package data nasbench_mt/data/; source checkout: the nasbench_mt/data -> ../data link,
     # or data/ itself where the link is not checked out (e.g. Windows without symlinks)
-    return [p for p in (here / "data", here.parent / "data") if p.is_dir()]
+    roots = [here / "data"]
+    if (here.parent / "pyproject.toml").is_file():  # a source checkout, not site-packages
+        roots.append(here.parent / "data")
+    return [p for p in roots if p.is_dir()]
 
 
 def available_versions() -> list[str]:
@@ -292,7 +295,7 @@ class Benchmark:
             return self._builder.build(row)
         if self._surrogate is None or _ID.fullmatch(str(arch)):
             raise self._missing(arch)
-        return self._surrogate.query(arch if isinstance(arch, Arch) else Arch.from_string(arch))
+        return self._surrogate.query(self.space.validate(arch))
 
     def query_many(self, archs: Iterable[Arch | str], columns: Sequence[str] | None = None) -> pd.DataFrame:
         """Vectorised lookup: the rows of ``archs`` (in order) as a DataFrame, optionally only ``columns``.
@@ -389,7 +392,10 @@ class Benchmark:
 
     def where(self, query: str | None = None, **conditions: Any) -> Benchmark:
         """Rows satisfying a pandas query string and/or ``<column>_<op>=value`` keywords (op: lt, le, gt, ge,
-        eq, ne), e.g. ``bench.where(latency_ms_lt=3, params_le=2e5)`` or ``bench.where("mean_acc > 50")``."""
+        eq, ne), e.g. ``bench.where(latency_ms_lt=3, params_le=2e5)`` or ``bench.where("mean_acc > 50")``.
+
+        Returns a new :class:`Benchmark` over those rows (with its own simulated clock).
+        """
         return self._view(np.flatnonzero(self._mask(query, conditions)))
 
     def _constrained(self, constraints: str | Mapping[str, Any] | Sequence[str] | None) -> Benchmark:
