@@ -10,6 +10,7 @@ is removed and the manifest is rewritten.  A killed run loses only the architect
 
 from __future__ import annotations
 
+import fcntl
 import json
 import multiprocessing as mp
 import os
@@ -170,10 +171,20 @@ def _machine() -> dict:
 def update_manifest(
     out: str | Path, version: str, tasks=None, generation: dict | None = None, key: str | None = None
 ) -> dict:
-    """Rewrite ``manifest.json`` listing every complete shard in ``out`` (sha256 of each)."""
+    """Rewrite ``manifest.json`` listing every complete shard in ``out`` (sha256 of each).
+
+    Holds an exclusive lock on ``out/.manifest.lock`` so that concurrent runs (say, the supernet table and the
+    standalone calibration tier) never drop each other's files or generation records.
+    """
+    root = Path(out)
+    with open(root / ".manifest.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _update_manifest_locked(root, version, tasks, generation, key)
+
+
+def _update_manifest_locked(root: Path, version: str, tasks, generation: dict | None, key: str | None):
     from nasbench_mt.manifest import read_manifest, tasks_from_manifest
 
-    root = Path(out)
     old: dict = {}
     if (root / MANIFEST_NAME).exists():
         old = read_manifest(root)
