@@ -169,20 +169,26 @@ def _machine() -> dict:
 
 
 def update_manifest(
-    out: str | Path, version: str, tasks=None, generation: dict | None = None, key: str | None = None
+    out: str | Path,
+    version: str,
+    tasks=None,
+    generation: dict | None = None,
+    key: str | None = None,
+    extra: dict | None = None,
 ) -> dict:
     """Rewrite ``manifest.json`` listing every complete shard in ``out`` (sha256 of each).
 
     Holds an exclusive lock on ``out/.manifest.lock`` so that concurrent runs (say, the supernet table and the
-    standalone calibration tier) never drop each other's files or generation records.
+    standalone calibration tier) never drop each other's files or generation records.  ``extra`` replaces
+    the manifest's ``calibration`` / ``noise`` sections.
     """
     root = Path(out)
     with open(root / ".manifest.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return _update_manifest_locked(root, version, tasks, generation, key)
+        return _update_manifest_locked(root, version, tasks, generation, key, extra or {})
 
 
-def _update_manifest_locked(root: Path, version: str, tasks, generation: dict | None, key: str | None):
+def _update_manifest_locked(root: Path, version: str, tasks, generation, key, extra: dict) -> dict:
     from nasbench_mt.manifest import read_manifest, tasks_from_manifest
 
     old: dict = {}
@@ -205,9 +211,9 @@ def _update_manifest_locked(root: Path, version: str, tasks, generation: dict | 
     if generation is not None and "n_per_sample" in generation.get("spec", {}) and key == "archs":
         n_samples = generation["spec"]["n_per_sample"]
     meta = {"version": version, "tasks": tasks, "n_samples": n_samples, "generation": gen}
-    for extra in ("noise", "calibration"):
-        if old.get(extra):
-            meta[extra] = old[extra]
+    for section in ("noise", "calibration"):
+        if section in extra or old.get(section):
+            meta[section] = extra.get(section, old.get(section))
     if not any(r == "archs" for _, r in files):
         return {}
     return write_manifest(root, files, meta)
