@@ -1,0 +1,77 @@
+"""Measurement budgets (issue 3): supernet training time, and seconds to measure one subnet.
+
+    python benchmarks/bench_measure.py --supernet runs/gate/supernet-s0.pt --n 20
+
+Reports, for ``--n`` architectures from ``V1.sample(n, seed)``: extraction + BN recalibration + val/test
+evaluation + exact costs (the supernet row), latency (the separate latency pass), and their sum; plus the
+supernet's recorded training time.  Results are appended to ``benchmarks/results/measure.md``.  Run it on an
+idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from nasbench_mt.measure import Measurer, MeasureSpec
+from nasbench_mt.space import V1
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--supernet", required=True)
+    p.add_argument("--n", type=int, default=20)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="benchmarks/results/measure.md")
+    args = p.parse_args()
+
+    archs = V1.sample(args.n, seed=args.seed)
+    row_m = Measurer(MeasureSpec(supernet=args.supernet))
+    lat_m = Measurer(MeasureSpec(protocol="latency"))
+    row_s, lat_s = [], []
+    for arch in tqdm(archs, desc="measure"):
+        t = time.perf_counter()
+        row_m(arch)
+        row_s.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        lat_m(arch)
+        lat_s.append(time.perf_counter() - t)
+    row_s, lat_s = np.array(row_s), np.array(lat_s)
+    info = json.loads(Path(args.supernet).with_suffix(".json").read_text())
+
+    def stats(v: np.ndarray) -> str:
+        return f"{v.mean():.2f} | {np.median(v):.2f} | {v.max():.2f}"
+
+    cmd = f"python benchmarks/bench_measure.py --supernet {args.supernet} --n {args.n} --seed {args.seed}"
+    machine = f"{platform.processor() or platform.machine()}, torch {torch.__version__}"
+    epochs = info["train_config"]["epochs"]
+    lines = [
+        f"## {time.strftime('%Y-%m-%d %H:%M')} — `{cmd}`",
+        "",
+        f"machine: {machine}; measurement with 1 thread",
+        "",
+        "| what | mean s | median s | max s | target |",
+        "|---|---|---|---|---|",
+        f"| supernet row (extract + BN recal + val/test eval + costs) | {stats(row_s)} | |",
+        f"| latency pass (4 exits + reference, {lat_m.spec.latency_rounds} rounds) | {stats(lat_s)} | |",
+        f"| one subnet in total | {stats(row_s + lat_s)} | <= 3 s on average |",
+        f"| supernet training ({info.get('threads')} thread(s), {epochs} epochs, recorded) "
+        f"| {info['train_seconds']:.0f} | | | <= 3600 s |",
+        "",
+    ]
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("a") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
