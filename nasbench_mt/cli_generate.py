@@ -151,3 +151,39 @@ def _generate(args: argparse.Namespace) -> int:
     n_files = len(manifest.get("files", []))
     print(f"{args.out}: {n_files} files in the manifest")
     return 0
+
+
+def _summarize_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--release", required=True, help="release directory (e.g. data/v1)")
+    p.add_argument("--json", action="store_true")
+
+
+@command("summarize", _summarize_args)
+def _summarize(args: argparse.Namespace) -> int:
+    """Compute a release's spread, calibration and noise figures and store them in its manifest."""
+    from nasbench_mt.release import summarize_release
+
+    manifest = summarize_release(args.release)
+    card = {k: manifest.get(k, {}) for k in ("calibration", "noise")}
+    if args.json:
+        print(json.dumps(card, indent=2))
+        return 0
+    spread = card["calibration"].get("spread", {})
+    print(f"{'target':<16}{'n':>6}{'p10':>8}{'median':>8}{'p90':>8}{'10-90':>8}{'max':>8}")
+    for col, s in spread.items():
+        print(
+            f"{col:<16}{s['n']:>6}{s['p10']:>8.2f}{s['median']:>8.2f}{s['p90']:>8.2f}"
+            f"{s['spread_10_90']:>8.2f}{s['max']:>8.2f}"
+        )
+    for title, section in (
+        ("supernet vs standalone", card["calibration"].get("supernet_vs_standalone", {})),
+        *((f"noise: {kind}", v) for kind, v in card["noise"].items()),
+    ):
+        if section:
+            print(f"\n{title}")
+            for col, s in section.items():
+                if "kendall_tau" in s:
+                    print(
+                        f"  {col:<16} n={s['n']:<5} tau={s['kendall_tau']:.3f}  spearman={s['spearman']:.3f}"
+                    )
+    return 0
