@@ -29,7 +29,7 @@ from predictors.registry import register_predictor
 
 __all__ = ["BinaryRelationPredictor"]
 
-_CHUNK_PAIRS = 1 << 20  # pairs scored per broadcast chunk (memory ~ chunk * hidden floats)
+_CHUNK_PAIRS = 1 << 16  # pairs scored per broadcast chunk (memory ~ chunk * hidden floats)
 
 
 class _RelationNet(nn.Module):
