@@ -17,11 +17,11 @@ __all__ = ["ExitScores", "evaluate", "recalibrate_bn", "task_loss"]
 
 
 def task_loss(task: TaskSpec, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Training loss of one exit: cross-entropy (classification, per-pixel for dense) or smooth L1."""
+    """Training loss of one exit: cross-entropy (classification, per-pixel for dense) or smooth L1 on the
+    standardised target (regression; see :class:`~nasbench_mt.tasks.TaskSpec`)."""
     if task.kind == "regression":
-        return F.smooth_l1_loss(
-            output.reshape(target.shape[0], -1), target.reshape(target.shape[0], -1).float()
-        )
+        y = (target.reshape(target.shape[0], -1).float() - task.target_mean) / task.target_std
+        return F.smooth_l1_loss(output.reshape(target.shape[0], -1), y)
     return F.cross_entropy(output, target)
 
 
@@ -38,9 +38,10 @@ def recalibrate_bn(net: nn.Module, batches: Iterable[torch.Tensor]) -> nn.Module
         m.reset_running_stats()
         m.momentum = None
     net.train()
+    device = _device_of(net)
     with torch.no_grad():
         for x in batches:
-            net(x)
+            net(x.to(device))
     for m, mom in zip(bns, saved):
         m.momentum = mom
     return net.eval()
@@ -56,7 +57,12 @@ class ExitScores:
 
 
 def _to_u8(x: torch.Tensor) -> np.ndarray:
-    return torch.round(x.clamp(0, 1) * 255).to(torch.uint8).numpy()
+    return torch.round(x.clamp(0, 1) * 255).to(torch.uint8).cpu().numpy()
+
+
+def _device_of(net: nn.Module) -> torch.device:
+    param = next(net.parameters(), None)
+    return torch.device("cpu") if param is None else param.device
 
 
 @torch.no_grad()
@@ -73,6 +79,12 @@ def evaluate(
     mIoU is computed from a confusion matrix over the whole split (classes absent from both prediction and
     target are skipped).  For the first ``n_per_sample`` samples it also returns each sample's confidence
     (max softmax probability; dense: its mean over pixels) and score (correct or not; dense: pixel accuracy).
+
+    Regression: the head's output is de-standardised (``out * target_std + target_mean``) so the MAE is in the
+    target's own units; a sample's score is correct when its absolute error is at most the task's
+    ``tolerance`` (the cumulative score CS(tolerance) of age estimation), and its confidence is 0 (a
+    regression head has no confidence: an exit policy answers it at its first exit only with threshold 0).
+    Inputs are moved to the device of ``net``'s parameters; the results are on the CPU.
     """
     net.eval()
     sums: dict[tuple[str, int], float] = {}
@@ -80,8 +92,10 @@ def evaluate(
     conf: dict[tuple[str, int], list[np.ndarray]] = {}
     score: dict[tuple[str, int], list[np.ndarray]] = {}
     n = len(split)
+    device = _device_of(net)
     for start in range(0, n, batch_size):
         x, ys = split.tensors(slice(start, start + batch_size))
+        x, ys = x.to(device), {k: v.to(device) for k, v in ys.items()}
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         out = net(x)
@@ -91,8 +105,12 @@ def evaluate(
             for k, logits in out[task.name].items():
                 key = (task.name, k)
                 if task.kind == "regression":
-                    err = (logits.reshape(len(y), -1) - y.reshape(len(y), -1).float()).abs().mean(1)
+                    pred = logits.float().reshape(len(y), -1) * task.target_std + task.target_mean
+                    err = (pred - y.reshape(len(y), -1).float()).abs().mean(1)
                     sums[key] = sums.get(key, 0.0) + float(err.sum())
+                    if keep:
+                        conf.setdefault(key, []).append(_to_u8(torch.zeros_like(err[:keep])))
+                        score.setdefault(key, []).append(_to_u8((err[:keep] <= task.tolerance).float()))
                     continue
                 prob = logits.float().softmax(1)
                 p_max, pred = prob.max(1)

@@ -72,17 +72,28 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
 
 def _task_dict(task: TaskSpec | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(task, TaskSpec):
-        return {
+        out = {
             "name": task.name,
             "kind": task.kind,
             "num_outputs": task.num_outputs,
             "out_size": task.out_size,
             "metric": task.metric,
         }
+        if task.kind == "regression":  # the standardisation and per-sample tolerance, in the target's units
+            out |= {
+                "target_mean": task.target_mean,
+                "target_std": task.target_std,
+                "tolerance": task.tolerance,
+            }
+        return out
     if isinstance(task, Mapping):
-        spec = TaskSpec(task["name"], task["kind"], task["num_outputs"], task.get("out_size", 16))
-        return _task_dict(spec)
+        return _task_dict(_task_spec(task))
     raise ValueError(f"invalid task: {task!r}; allowed: a TaskSpec or a dict with name, kind, num_outputs")
+
+
+def _task_spec(task: Mapping[str, Any]) -> TaskSpec:
+    extra = {k: float(task[k]) for k in ("target_mean", "target_std", "tolerance") if k in task}
+    return TaskSpec(task["name"], task["kind"], task["num_outputs"], task.get("out_size", 16), **extra)
 
 
 def _parquet_rows(path: Path) -> int | None:
@@ -219,8 +230,6 @@ def verify(directory: str | os.PathLike[str], roles: Sequence[str] | None = None
 def tasks_from_manifest(manifest: Mapping[str, Any]) -> tuple[TaskSpec, ...]:
     """The release's tasks as :class:`TaskSpec` values."""
     try:
-        return tuple(
-            TaskSpec(t["name"], t["kind"], t["num_outputs"], t.get("out_size", 16)) for t in manifest["tasks"]
-        )
+        return tuple(_task_spec(t) for t in manifest["tasks"])
     except (KeyError, TypeError) as err:
         raise ReleaseError(f"malformed task list in manifest: {manifest.get('tasks')!r} ({err})") from None

@@ -29,7 +29,8 @@ column                     meaning
 Per-sample companion (``exits-*.parquet``), one row per (architecture, task, exit): ``arch_id``, ``task``,
 ``exit``, ``conf`` and ``score`` as ``uint8`` byte strings over the first ``n_samples`` test scenes.  ``conf``
 is the max softmax probability (dense tasks: its mean over pixels) x 255, rounded; ``score`` is the sample's
-correctness x 255 (classification: 0 or 255; dense: pixel accuracy).
+correctness x 255 (classification: 0 or 255; dense: pixel accuracy; regression: 255 when the absolute error
+is at most the task's ``tolerance``, with ``conf`` 0 since a regression head has no confidence).
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -17,12 +18,19 @@ class TaskSpec:
 
     ``num_outputs`` is the number of classes (classification, dense) or of regressed values (regression).
     Dense tasks predict a ``out_size`` x ``out_size`` label map.
+
+    Regression targets are stored in their original units; heads are trained on the standardised target
+    ``(y - target_mean) / target_std`` and scored (MAE) back in the original units.  A test sample counts as
+    correct in the per-sample records when its absolute error is at most ``tolerance`` (original units).
     """
 
     name: str
     kind: str
     num_outputs: int
     out_size: int = 16
+    target_mean: float = 0.0
+    target_std: float = 1.0
+    tolerance: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier():
@@ -41,6 +49,16 @@ class TaskSpec:
             )
         if not isinstance(self.out_size, int) or self.out_size < 1:
             raise ValueError(f"invalid out_size for {self.name!r}: {self.out_size!r}; allowed: int >= 1")
+        if not (isinstance(self.target_mean, (int, float)) and math.isfinite(self.target_mean)):
+            raise ValueError(f"invalid target_mean for {self.name!r}: {self.target_mean!r}; allowed: finite")
+        if not (
+            isinstance(self.target_std, (int, float))
+            and math.isfinite(self.target_std)
+            and self.target_std > 0
+        ):
+            raise ValueError(f"invalid target_std for {self.name!r}: {self.target_std!r}; allowed: > 0")
+        if not (isinstance(self.tolerance, (int, float)) and self.tolerance >= 0):
+            raise ValueError(f"invalid tolerance for {self.name!r}: {self.tolerance!r}; allowed: >= 0")
 
     @property
     def metric(self) -> str:
