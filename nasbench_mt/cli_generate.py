@@ -22,6 +22,16 @@ def _suite_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _device_arg(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        default="cpu",
+        help=f"{what} device (default cpu; auto = cuda when available). Seeded runs are bit-identical on "
+        "the CPU only",
+    )
+
+
 def suite_kwargs(pairs: list[str]) -> dict:
     out = {}
     for pair in pairs:
@@ -45,6 +55,7 @@ def _train_supernet_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-random", type=int, default=2, help="random subnets per sandwich step (default 2)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: all cores)")
+    _device_arg(p, "training")
     _suite_args(p)
 
 
@@ -56,10 +67,11 @@ def _train_supernet(args: argparse.Namespace) -> int:
     from nasbench_mt.datasets import load_suite
     from nasbench_mt.measure import save_supernet
     from nasbench_mt.supernet import Supernet
-    from nasbench_mt.train import TrainConfig, train_supernet
+    from nasbench_mt.train import TrainConfig, resolve_device, train_supernet
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
     kwargs = suite_kwargs(args.suite_arg)
     suite = load_suite(args.suite, **kwargs)
@@ -68,8 +80,15 @@ def _train_supernet(args: argparse.Namespace) -> int:
     losses: list[float] = []
     t0 = time.time()
     train_supernet(
-        net, suite.train, cfg, n_random=args.n_random, progress=True, on_step=lambda s, v: losses.append(v)
+        net,
+        suite.train,
+        cfg,
+        n_random=args.n_random,
+        progress=True,
+        on_step=lambda s, v: losses.append(v),
+        device=device,
     )
+    net = net.cpu()
     seconds = time.time() - t0
     meta = {
         "command": " ".join(["nasbench-mt", *sys.argv[1:]]),
@@ -81,6 +100,7 @@ def _train_supernet(args: argparse.Namespace) -> int:
         "suite_fingerprint": suite.fingerprint,
         "train_seconds": round(seconds, 1),
         "threads": torch.get_num_threads(),
+        "device": str(device),
         "torch": torch.__version__,
         "cpu": platform.processor() or platform.machine(),
         "final_loss": sum(losses[-20:]) / max(1, len(losses[-20:])),
@@ -115,6 +135,7 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--latency-rounds", type=int, default=30)
     p.add_argument("--resume", action="store_true", help="continue a killed or partial run in --out")
     p.add_argument("--version", default="v1")
+    _device_arg(p, "standalone training and evaluation (latency is always timed on the CPU)")
     _suite_args(p)
 
 
@@ -135,6 +156,7 @@ def _generate(args: argparse.Namespace) -> int:
         n_per_sample=args.n_per_sample,
         train={"epochs": args.epochs, "seed": args.train_seed} if args.protocol == "standalone" else {},
         latency_rounds=args.latency_rounds,
+        device=args.device,
     )
     cfg = GenerateConfig(
         out=args.out,

@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from nasbench_mt.manifest import MANIFEST_NAME, ROLES, sha256_file, write_manifest
 from nasbench_mt.measure import Measurer, MeasureSpec
 from nasbench_mt.space import V1, Arch
+from nasbench_mt.train import resolve_device
 
 __all__ = ["GenerateConfig", "generate", "pending_archs"]
 
@@ -77,6 +78,7 @@ class GenerateConfig:
     def identity(self) -> dict:
         """What must match for a resumed run to continue an earlier one."""
         spec = asdict(self.spec)
+        spec.pop("device")  # where it ran is recorded, but a run may resume on another device
         if spec["supernet"]:
             spec["supernet_sha256"] = sha256_file(spec["supernet"])
             spec["supernet"] = Path(spec["supernet"]).name
@@ -223,9 +225,17 @@ def generate(cfg: GenerateConfig, resume: bool = False, progress: bool = True) -
     """Measure every pending architecture of ``cfg`` and pack finished shards (see the module docstring)."""
     from nasbench_mt.datasets import load_suite
 
-    tasks = (
-        None if cfg.spec.protocol == "latency" else load_suite(cfg.spec.suite, **cfg.spec.suite_kwargs).tasks
-    )
+    tasks = None
+    if cfg.spec.protocol != "latency":  # loading validates the dataset before anything is measured
+        resolve_device(cfg.spec.device)
+        suite = load_suite(cfg.spec.suite, **cfg.spec.suite_kwargs)
+        tasks = suite.tasks
+        if cfg.spec.n_per_sample > len(suite.test):
+            raise ValueError(
+                f"invalid n_per_sample: {cfg.spec.n_per_sample} > {len(suite.test)} test images of suite "
+                f"{cfg.spec.suite!r}; allowed: <= the test split size (--n-per-sample)"
+            )
+        del suite
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     state_file = out / "partial" / f"{cfg.prefix}.run.json"
@@ -295,6 +305,7 @@ def _record(cfg: GenerateConfig, identity: dict, t0: float, tasks) -> dict:
         "n": cfg.n,
         **identity,
         "workers": cfg.workers,
+        "device": "cpu" if cfg.spec.protocol == "latency" else str(resolve_device(cfg.spec.device)),
         "machine": _machine(),
         "last_session_seconds": round(time.time() - t0, 1),
     }

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from nasbench_mt.costs import measure_costs
-from nasbench_mt.datasets import Suite, load_suite
+from nasbench_mt.datasets import SCENE_TASKS, Suite, load_suite
 from nasbench_mt.evaluate import evaluate, recalibrate_bn
 from nasbench_mt.latency import measure_latency, reference_net
 from nasbench_mt.manifest import sha256_file
@@ -26,7 +26,7 @@ from nasbench_mt.model import MultiTaskNet, build_model
 from nasbench_mt.schema import EXIT_POSITIONS, SPLITS, score_column, segment_columns, table_columns
 from nasbench_mt.space import Arch
 from nasbench_mt.supernet import Supernet
-from nasbench_mt.train import TrainConfig, train_standalone
+from nasbench_mt.train import DEVICES, TrainConfig, resolve_device, train_standalone
 
 __all__ = ["MeasureSpec", "Measurer", "load_supernet", "save_supernet"]
 
@@ -46,10 +46,13 @@ class MeasureSpec:
     calib_batch: int = 256
     train: dict = field(default_factory=dict)  # TrainConfig fields (standalone protocol)
     latency_rounds: int = 30
+    device: str = "cpu"  # auto | cpu | cuda: training and evaluation (latency is always timed on the CPU)
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
             raise ValueError(f"invalid protocol: {self.protocol!r}; allowed: {list(PROTOCOLS)}")
+        if str(self.device).split(":", 1)[0] not in DEVICES:
+            raise ValueError(f"invalid device: {self.device!r}; allowed: {list(DEVICES)}")
         if self.protocol == "supernet" and not self.supernet:
             raise ValueError(
                 "invalid supernet: None; allowed: a checkpoint path (train one with train-supernet)"
@@ -92,7 +95,11 @@ class Measurer:
         if spec.protocol == "latency":
             self.suite = None
             self.reference = reference_net()
+            # the timed network carries the suite's heads; the built-in suite's are known without building it
+            builtin = spec.suite == "mnist-scenes"
+            self.tasks = SCENE_TASKS if builtin else load_suite(spec.suite, **spec.suite_kwargs).tasks
             return
+        self.device = resolve_device(spec.device)
         self.suite = load_suite(spec.suite, **spec.suite_kwargs)
         self.tasks = self.suite.tasks
         gen = np.random.default_rng(0)
@@ -102,7 +109,7 @@ class Measurer:
             )
         )
         x, _ = self.suite.train.tensors(idx)
-        x = x.contiguous(memory_format=torch.channels_last)
+        x = x.to(self.device).contiguous(memory_format=torch.channels_last)
         self.calib = [x[i : i + spec.calib_batch] for i in range(0, len(x), spec.calib_batch)]
         self.supernet = load_supernet(spec.supernet, self.suite) if spec.protocol == "supernet" else None
 
@@ -110,19 +117,20 @@ class Measurer:
         """One table row (dict of columns) and its per-sample exit rows."""
         t0 = time.perf_counter()
         if self.spec.protocol == "latency":
-            lat = measure_latency(build_model(arch).eval(), self.reference, rounds=self.spec.latency_rounds)
+            net = build_model(arch, self.tasks).eval()
+            lat = measure_latency(net, self.reference, rounds=self.spec.latency_rounds)
             return {"arch_id": arch.id, **lat.as_row()}, []
         if self.spec.protocol == "supernet":
             net = self.supernet.extract(arch)
             seed = json.loads(Path(self.spec.supernet).with_suffix(".json").read_text()).get("seed", 0)
         else:
             cfg = TrainConfig(**self.spec.train)
-            net = train_standalone(arch, self.suite.train, self.tasks, cfg)
+            net = train_standalone(arch, self.suite.train, self.tasks, cfg, device=self.device)
             seed = cfg.seed
         return self._score(arch, net, seed, t0)
 
     def _score(self, arch: Arch, net: MultiTaskNet, seed: int, t0: float) -> tuple[dict, list[dict]]:
-        net = recalibrate_bn(net.to(memory_format=torch.channels_last), self.calib)
+        net = recalibrate_bn(net.to(self.device, memory_format=torch.channels_last), self.calib)
         results = {
             split: evaluate(
                 net,

@@ -18,7 +18,34 @@ from nasbench_mt.space import Arch
 from nasbench_mt.supernet import Supernet
 from nasbench_mt.tasks import TaskSpec
 
-__all__ = ["TrainConfig", "multitask_loss", "train_batches", "train_standalone", "train_supernet"]
+__all__ = [
+    "DEVICES",
+    "TrainConfig",
+    "multitask_loss",
+    "resolve_device",
+    "train_batches",
+    "train_standalone",
+    "train_supernet",
+]
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(device: str | torch.device = "cpu") -> torch.device:
+    """``auto`` -> ``cuda`` when available, else ``cpu``; ``cuda`` without a GPU is an error.
+
+    Runs are bit-identical for a seed on the CPU; on CUDA they are seeded but not bit-identical (cuDNN
+    and atomic-add kernels are not deterministic).
+    """
+    name = str(device)
+    kind = name.split(":", 1)[0]
+    if kind not in DEVICES or (kind != "cuda" and ":" in name):
+        raise ValueError(f"invalid device: {name!r}; allowed: {list(DEVICES)} (or cuda:N)")
+    if kind == "auto":
+        kind = name = "cuda" if torch.cuda.is_available() else "cpu"
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"invalid device: {name!r}: torch sees no CUDA GPU here; allowed: 'auto' or 'cpu'")
+    return torch.device(name)
 
 
 @dataclass(frozen=True)
@@ -45,6 +72,10 @@ def train_batches(split: Split, cfg: TrainConfig) -> Iterator[tuple[torch.Tensor
     """Shuffled mini-batches for ``cfg.epochs`` epochs (fractional allowed), deterministic in the seed."""
     gen = torch.Generator().manual_seed(cfg.seed)
     n = len(split)
+    if n < cfg.batch_size:
+        raise ValueError(
+            f"invalid batch_size: {cfg.batch_size} > {n} training images; allowed: <= the training split size"
+        )
     total = max(1, int(cfg.epochs * n) // cfg.batch_size)
     done = 0
     while done < total:
@@ -55,6 +86,14 @@ def train_batches(split: Split, cfg: TrainConfig) -> Iterator[tuple[torch.Tensor
             x, y = split.tensors(perm[start : start + cfg.batch_size])
             yield x.contiguous(memory_format=torch.channels_last), y
             done += 1
+
+
+def _to(
+    device: torch.device, x: torch.Tensor, y: dict[str, torch.Tensor]
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    if device.type == "cpu":
+        return x, y
+    return x.to(device, non_blocking=True), {k: v.to(device, non_blocking=True) for k, v in y.items()}
 
 
 def num_steps(split: Split, cfg: TrainConfig) -> int:
@@ -93,14 +132,18 @@ def train_standalone(
     cfg: TrainConfig = TrainConfig(),
     progress: bool = False,
     on_step: Callable[[int, float], None] | None = None,
+    device: str | torch.device = "cpu",
 ) -> MultiTaskNet:
-    """Train ``arch`` afresh on ``train`` under ``cfg`` (standalone protocol), returned in eval mode."""
+    """Train ``arch`` afresh on ``train`` under ``cfg`` (standalone protocol), returned in eval mode on
+    ``device`` (see :func:`resolve_device`)."""
+    device = resolve_device(device)
     torch.manual_seed(cfg.seed)
-    net = build_model(arch, tasks).to(memory_format=torch.channels_last).train()
+    net = build_model(arch, tasks).to(device, memory_format=torch.channels_last).train()
     total = num_steps(train, cfg)
     opt, sched = make_optimizer(list(net.named_parameters()), cfg, total)
     bar = tqdm(total=total, desc=f"standalone {arch.id}", disable=not progress, leave=False)
     for step, (x, y) in enumerate(train_batches(train, cfg)):
+        x, y = _to(device, x, y)
         loss = multitask_loss(net(x), y, tasks)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -120,16 +163,20 @@ def train_supernet(
     n_random: int = 2,
     progress: bool = False,
     on_step: Callable[[int, float], None] | None = None,
+    device: str | torch.device = "cpu",
 ) -> Supernet:
     """Sandwich-rule training (BigNAS): every step back-propagates the largest, the smallest and ``n_random``
-    uniformly sampled subnets on the same batch, then takes one optimiser step."""
+    uniformly sampled subnets on the same batch, then takes one optimiser step.  The supernet is moved to
+    ``device`` (see :func:`resolve_device`) and returned there."""
+    device = resolve_device(device)
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
-    supernet = supernet.to(memory_format=torch.channels_last).train()
+    supernet = supernet.to(device, memory_format=torch.channels_last).train()
     total = num_steps(train, cfg)
     opt, sched = make_optimizer(list(supernet.named_parameters()), cfg, total)
     bar = tqdm(total=total, desc="supernet", disable=not progress, smoothing=0.02)
     for step, (x, y) in enumerate(train_batches(train, cfg)):
+        x, y = _to(device, x, y)
         opt.zero_grad(set_to_none=True)
         total_loss = 0.0
         for arch in supernet.sandwich(rng, n_random):
