@@ -12,6 +12,9 @@ scenes are built from **disjoint source digits** (3,000 / 1,000 / 1,000 of the 5
 - ``count`` (classification, 4): how many digits (1-4) — easier, where early exits pay;
 - ``seg`` (dense, 11 classes on an 8x8 grid of 4x4-pixel cells): the digit class covering each cell, or
   background (mIoU).
+
+Local data (an image folder plus a CSV/Parquet of labels, UTKFace, CelebA) is read by the suites of
+:mod:`nasbench_mt.folder_datasets`, registered here too.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import importlib.util
+import inspect
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -102,6 +106,17 @@ def load_suite(name: str = "mnist-scenes", **kwargs) -> Suite:
     """Build (or load from cache) the suite registered as ``name``."""
     if name not in SUITES:
         raise ValueError(f"unknown dataset suite: {name!r}; allowed: {sorted(SUITES)}")
+    params = inspect.signature(SUITES[name]).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(kwargs) - set(params))
+        if unknown:
+            raise ValueError(
+                f"unknown arguments {unknown} of dataset suite {name!r}; allowed: {list(params)}"
+            )
+    missing = [k for k, p in params.items() if p.default is p.empty and p.kind is p.POSITIONAL_OR_KEYWORD]
+    missing = [k for k in missing if k not in kwargs]
+    if missing:
+        raise ValueError(f"dataset suite {name!r} needs the arguments {missing} (--suite-arg KEY=VALUE)")
     return SUITES[name](**kwargs)
 
 
@@ -248,3 +263,6 @@ def mnist_scenes(
         for t in SCENE_TASKS:
             digest.update(splits[s].targets[t.name].tobytes())
     return Suite("mnist-scenes", SCENE_TASKS, **splits, fingerprint=digest.hexdigest()[:16])
+
+
+from nasbench_mt import face_datasets, folder_datasets  # noqa: E402, F401  (register their suites)
