@@ -1,0 +1,172 @@
+"""The ask/tell strategy base class, the strategy registry and what a strategy is told (:class:`Evaluation`).
+
+A strategy implements one method, :meth:`Strategy.ask`; :meth:`Strategy.tell` records the answer (override it
+to learn from it, calling ``super().tell``).  Before the first ask, :meth:`Strategy.setup` hands it the
+:class:`~nasbench_mt.search.problem.Candidates` (the architectures it may propose, and moves between them)
+and a seed.  A strategy never sees the budget, so a run of ``b`` queries is exactly the first ``b`` queries of
+any longer run with the same seed.
+
+Adding a strategy = one module with a subclass decorated ``@register_strategy("name")`` plus one import line
+in ``nasbench_mt/search/__init__.py``; the contract tests pick it up from :func:`list_strategies`.
+"""
+
+from __future__ import annotations
+
+import abc
+import inspect
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nasbench_mt.results import QueryResult
+from nasbench_mt.space import Arch
+
+if TYPE_CHECKING:
+    from nasbench_mt.search.problem import Candidates
+
+__all__ = [
+    "Evaluation",
+    "Strategy",
+    "create_strategy",
+    "list_strategies",
+    "rank_targets",
+    "register_strategy",
+]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The answer to one query: the benchmark's result plus objective values and feasibility.
+
+    ``values`` are the objectives in metric units, ``scores`` the same oriented so that larger is better;
+    ``metrics`` holds every objective and constraint metric (early-exit mode: under the chosen
+    ``thresholds``).
+    """
+
+    arch: Arch
+    result: QueryResult
+    values: tuple[float, ...]
+    scores: tuple[float, ...]
+    feasible: bool
+    violation: float
+    metrics: dict[str, float] = field(default_factory=dict)
+    thresholds: dict[str, float] | None = None
+
+    @property
+    def key(self) -> tuple[bool, float]:
+        """Sort key (larger is better): feasible first by the primary score, infeasible by least violation."""
+        return (self.feasible, self.scores[0] if self.feasible else -self.violation)
+
+
+def rank_targets(evaluations: Sequence[Evaluation]) -> np.ndarray:
+    """One number per evaluation ordered like :attr:`Evaluation.key` (a regression/ranking target).
+
+    Feasible: the primary score; infeasible: below every feasible one, lower the larger the violation.
+    """
+    scores = np.array([e.scores[0] for e in evaluations], dtype=float)
+    ok = np.array([e.feasible and np.isfinite(e.scores[0]) for e in evaluations], dtype=bool)
+    lo, hi = (scores[ok].min(), scores[ok].max()) if ok.any() else (0.0, 1.0)
+    spread = hi - lo if hi > lo else 1.0
+    viol = np.array([min(e.violation, 10.0) for e in evaluations])
+    return np.where(ok, scores, lo - spread * (0.1 + viol))
+
+
+class Strategy(abc.ABC):
+    """Base class of every search strategy (ask/tell).
+
+    ``__init__`` only stores keyword arguments; :meth:`setup` starts a fresh search.  After setup,
+    ``self.candidates`` is the :class:`~nasbench_mt.search.problem.Candidates`, ``self.rng`` a
+    ``random.Random`` seeded from ``seed``, ``self.history`` the evaluations told so far and ``self.seen``
+    the set of archs proposed so far (strategies never propose one twice).
+    """
+
+    registry_name = ""
+
+    def setup(self, candidates: Candidates, seed: int = 0) -> None:
+        """Start a new search over ``candidates`` with ``seed`` (discards any previous state)."""
+        self.candidates = candidates
+        self.seed = seed
+        # its own stream: random.Random(seed) would replay V1.sample(n, seed), which drew the table's archs
+        self.rng = random.Random(f"nasbench-mt-search:{seed}")
+        self.history: list[Evaluation] = []
+        self.seen: set[Arch] = set()
+        self._setup()
+
+    def _setup(self) -> None:  # noqa: B027  (an optional hook, not abstract)
+        """Hook: validate parameters and initialise state (called by :meth:`setup`)."""
+
+    @abc.abstractmethod
+    def ask(self) -> Arch:
+        """The next architecture to evaluate."""
+
+    def tell(self, arch: Arch, result: Evaluation) -> None:
+        """Record the evaluation of ``arch`` (subclasses extend this to learn from it)."""
+        self.history.append(result)
+
+    def _propose(self, arch: Arch) -> Arch:
+        self.seen.add(arch)
+        return arch
+
+    def get_params(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _param_names(type(self))}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+
+def check_int(name: str, value: Any, low: int) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+        raise ValueError(f"invalid {name}: {value!r}; allowed: an int >= {low}")
+    return int(value)
+
+
+_REGISTRY: dict[str, tuple[type[Strategy], dict[str, Any]]] = {}
+
+
+def _param_names(cls: type) -> list[str]:
+    params = inspect.signature(cls.__init__).parameters.values()
+    return [p.name for p in params if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
+def register_strategy(name: str, **defaults: Any) -> Callable[[type[Strategy]], type[Strategy]]:
+    """Class decorator registering a strategy under ``name`` (``defaults`` override constructor defaults)."""
+
+    def decorate(cls: type[Strategy]) -> type[Strategy]:
+        if not (isinstance(cls, type) and issubclass(cls, Strategy)):
+            raise ValueError(f"invalid strategy class for {name!r}: {cls!r}; allowed: a Strategy subclass")
+        if name in _REGISTRY:
+            raise ValueError(f"invalid strategy name: {name!r} is already registered")
+        _REGISTRY[name] = (cls, dict(defaults))
+        if not cls.registry_name:
+            cls.registry_name = name
+        return cls
+
+    return decorate
+
+
+def list_strategies() -> list[str]:
+    """Names of every registered strategy, sorted."""
+    return sorted(_REGISTRY)
+
+
+def create_strategy(name: str, **kwargs: Any) -> Strategy:
+    """A new strategy ``name`` with keyword arguments ``kwargs``.
+
+    Example::
+
+        >>> from nasbench_mt.search import create_strategy
+        >>> create_strategy("evolution", population=20, sample_size=5)
+        RegularizedEvolution(population=20, sample_size=5)
+    """
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown strategy: {name!r}; allowed: {list_strategies()}")
+    cls, defaults = _REGISTRY[name]
+    allowed = _param_names(cls)
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown:
+        raise ValueError(f"invalid keyword arguments for strategy {name!r}: {unknown}; allowed: {allowed}")
+    return cls(**{**defaults, **kwargs})

@@ -1,0 +1,88 @@
+"""Predictor-guided search after BRP-NAS (Dudziak et al., 2020): fit a predictor on the evaluated archs, rank
+the unevaluated candidates with it, evaluate the top of the ranking, repeat."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from nasbench_mt.search.base import Strategy, check_int, rank_targets, register_strategy
+from nasbench_mt.space import Arch
+
+__all__ = ["PredictorGuidedSearch"]
+
+
+@register_strategy("brp")
+class PredictorGuidedSearch(Strategy):
+    """Iterative predictor-guided search.
+
+    The first ``initial`` proposals are random.  Then, whenever its queue is empty, it fits ``predictor`` (any
+    name of :func:`predictors.list_predictors`; default the binary-relation ranker ``brp``, with
+    ``predictor_params``) on every evaluation so far - target: feasible archs by the primary objective, above
+    infeasible ones by least violation (:func:`~nasbench_mt.search.base.rank_targets`) - ranks the candidates
+    with ``predictor.rank`` and queues the ``batch`` best.  Candidates: every unevaluated table arch (pool
+    mode), or ``pool_size`` random archs plus the neighbours of the ``batch`` best so far (full space).
+    """
+
+    def __init__(
+        self,
+        predictor: str = "brp",
+        initial: int = 10,
+        batch: int = 10,
+        pool_size: int = 1000,
+        predictor_params: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.predictor = predictor
+        self.initial = initial
+        self.batch = batch
+        self.pool_size = pool_size
+        self.predictor_params = predictor_params
+
+    def _setup(self) -> None:
+        from predictors import list_predictors
+
+        check_int("initial", self.initial, 2)
+        check_int("batch", self.batch, 1)
+        check_int("pool_size", self.pool_size, 1)
+        if self.predictor not in list_predictors():
+            raise ValueError(f"unknown predictor: {self.predictor!r}; allowed: {list_predictors()}")
+        self.queue: list[Arch] = []
+        self.fits = 0
+
+    def ask(self) -> Arch:
+        while self.queue and self.queue[0] in self.seen:
+            self.queue.pop(0)
+        if len(self.history) < self.initial:
+            return self._propose(self.candidates.random(self.rng, self.seen))
+        if not self.queue:
+            self.queue = self._ranked()
+        return self._propose(self.queue.pop(0))
+
+    def _candidates(self) -> list[Arch]:
+        cands = self.candidates
+        if cands.pool_mode:
+            return cands.unevaluated(self.seen)
+        pool = cands.sample(self.pool_size, self.rng, self.seen)
+        best = sorted(self.history, key=lambda e: e.key, reverse=True)[: self.batch]
+        taken = set(pool) | self.seen
+        for e in best:
+            near = [a for a in cands.neighbors(e.arch, self.rng, taken)]
+            taken.update(near)
+            pool += near
+        return pool
+
+    def _ranked(self) -> list[Arch]:
+        from predictors import create_predictor
+
+        pool = self._candidates()
+        if not pool:
+            return [self.candidates.random(self.rng, self.seen)]
+        params = dict(self.predictor_params or {})
+        model = create_predictor(self.predictor, **params)
+        if "random_state" in model.get_params() and "random_state" not in params:
+            model.set_params(random_state=self.seed + self.fits)
+        self.fits += 1
+        archs = [e.arch for e in self.history]
+        model.fit(self.candidates.encode(archs), rank_targets(self.history))
+        order = model.rank(self.candidates.encode(pool))
+        return [pool[int(i)] for i in order[: self.batch]]

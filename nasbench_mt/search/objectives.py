@@ -1,0 +1,256 @@
+"""Objectives, constraints and Pareto utilities of a search.
+
+An objective names a stored metric (``"mean_acc"``, ``"test_digit"``, ``"latency_ms"``, any numeric column of
+:mod:`nasbench_mt.schema`), optionally with a direction prefix (``"max:params"``, ``"min:latency_ms"``; the
+default comes from :meth:`~nasbench_mt.benchmark.Benchmark.higher_is_better`), or ``"delta_p"``: LibMTL's
+multi-task gain over a reference architecture (Maninis et al.; Lin & Zhang, LibMTL),
+
+    Delta_p = 100 / T * sum_t (-1)^{l_t} (M_t - M_t^ref) / M_t^ref,   l_t = 1 if task t is lower-is-better,
+
+over the final-exit test score of every task (higher is better).  A constraint is a string
+``"<metric> <op> <number>"`` with ``op`` in ``<=, <, >=, >, ==`` and numbers such as ``3``, ``200e3``,
+``200k``, ``1.5M``::
+
+    >>> c = Constraint.parse("params<=200k")
+    >>> c.metric, c.op, c.bound
+    ('params', '<=', 200000.0)
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import operator
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "Constraint",
+    "Objective",
+    "crowding_distance",
+    "hypervolume",
+    "non_dominated_sort",
+    "parse_constraints",
+    "parse_objectives",
+]
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    "<=": operator.le,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "<": operator.lt,
+    ">": operator.gt,
+}
+_SUFFIX = {"k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}
+_CONSTRAINT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*([<>=!]+)\s*(\S+?)\s*$")
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?([kKMG]?)$")
+
+
+def _check_metric(name: str, valid: Sequence[str], what: str) -> str:
+    if name not in valid:
+        close = difflib.get_close_matches(name, list(valid), n=3)
+        hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+        raise ValueError(f"unknown {what} metric {name!r}{hint}; valid: {list(valid)}")
+    return name
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """``metric op bound``, e.g. ``latency_ms <= 3``; :meth:`parse` reads the string form."""
+
+    metric: str
+    op: str
+    bound: float
+
+    @classmethod
+    def parse(cls, text: str, metrics: Sequence[str] | None = None) -> Constraint:
+        """Parse ``"latency_ms<=3"``; with ``metrics``, an unknown metric raises listing the valid ones."""
+        if isinstance(text, Constraint):
+            return text if metrics is None else cls.parse(str(text), metrics)
+        if not isinstance(text, str):
+            raise ValueError(f"invalid constraint: {text!r}; allowed: a string such as 'latency_ms <= 3'")
+        m = _CONSTRAINT.match(text)
+        if m is None:
+            raise ValueError(
+                f"invalid constraint {text!r}; allowed: '<metric> <op> <number>' with op in {list(_OPS)}, "
+                "e.g. 'latency_ms <= 3' or 'params <= 200e3'"
+            )
+        metric, op, number = m.groups()
+        if op not in _OPS:
+            raise ValueError(f"invalid constraint operator {op!r} in {text!r}; allowed: {list(_OPS)}")
+        num = _NUMBER.match(number)
+        if num is None:
+            raise ValueError(
+                f"invalid constraint bound {number!r} in {text!r}; allowed: a number such as 3, 200e3, 200k"
+            )
+        bound = float(number[:-1] if num.group(3) else number) * _SUFFIX.get(num.group(3), 1.0)
+        if metrics is not None:
+            _check_metric(metric, metrics, "constraint")
+        return cls(metric, op, bound)
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.op} {self.bound:g}"
+
+    def satisfied(self, value: float) -> bool:
+        return bool(np.isfinite(value)) and _OPS[self.op](value, self.bound)
+
+    def violation(self, value: float) -> float:
+        """0 when satisfied, else the relative distance to the bound (NaN values count as 1e6)."""
+        if not np.isfinite(value):
+            return 1e6
+        if self.satisfied(value):
+            return 0.0
+        return abs(value - self.bound) / max(abs(self.bound), 1e-12) + 1e-9
+
+    def mask(self, values: np.ndarray) -> np.ndarray:
+        values = np.asarray(values, dtype=float)
+        with np.errstate(invalid="ignore"):
+            return np.isfinite(values) & _OPS[self.op](values, self.bound)
+
+
+def parse_constraints(
+    constraints: str | Sequence[str | Constraint] | None, metrics: Sequence[str] | None = None
+) -> tuple[Constraint, ...]:
+    """A tuple of :class:`Constraint` from one string (``and``-separated), a list of strings, or None."""
+    if constraints is None:
+        return ()
+    if isinstance(constraints, (str, Constraint)):
+        constraints = [constraints]
+    out: list[Constraint] = []
+    for c in constraints:
+        parts = re.split(r"\s+and\s+|,", c) if isinstance(c, str) else [c]
+        out += [Constraint.parse(p, metrics) for p in parts if not isinstance(p, str) or p.strip()]
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Objective:
+    """One objective: a metric and its direction.  ``reference`` holds Delta-p's reference scores."""
+
+    name: str
+    maximize: bool
+    metric: str  # the table column, or "delta_p"
+    reference: tuple[tuple[str, float, bool], ...] = ()  # (column, reference score, higher_is_better)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Table columns the value is computed from."""
+        return tuple(c for c, _, _ in self.reference) if self.metric == "delta_p" else (self.metric,)
+
+    def value(self, values: Mapping[str, float]) -> float:
+        """The objective from metric values (a dict or a DataFrame of columns: vectorised)."""
+        if self.metric != "delta_p":
+            return values[self.metric]
+        total = 0.0
+        for col, ref, up in self.reference:
+            total = total + (1.0 if up else -1.0) * (values[col] - ref) / ref
+        return 100.0 * total / len(self.reference)
+
+    def score(self, value: float) -> float:
+        """The value oriented so that larger is better."""
+        return value if self.maximize else -value
+
+
+def parse_objectives(
+    objectives: str | Sequence[str],
+    metrics: Sequence[str],
+    higher_is_better: Callable[[str], bool],
+    tasks: Sequence[tuple[str, bool]] = (),
+    reference_row: Mapping[str, float] | None = None,
+) -> tuple[Objective, ...]:
+    """Objectives from names such as ``"mean_acc"``, ``"min:latency_ms"``, ``"delta_p"`` (or a list of them).
+
+    ``tasks`` lists ``(name, higher_is_better)`` per task and ``reference_row`` the reference architecture's
+    metrics, both needed by ``delta_p`` only.
+    """
+    if isinstance(objectives, str):
+        objectives = [o for o in re.split(r"[,\s]+", objectives) if o]
+    if not objectives:
+        raise ValueError("invalid objectives: none given; allowed: metric names such as 'mean_acc'")
+    out = []
+    for text in objectives:
+        if not isinstance(text, str):
+            raise ValueError(f"invalid objective: {text!r}; allowed: a metric name such as 'mean_acc'")
+        direction, _, name = text.rpartition(":")
+        if direction not in ("", "max", "min"):
+            raise ValueError(
+                f"invalid objective direction {direction!r} in {text!r}; allowed: 'max:', 'min:'"
+            )
+        if name == "delta_p":
+            if reference_row is None:
+                raise ValueError("objective 'delta_p' needs a reference architecture (reference=ARCH)")
+            ref = tuple((f"test_{t}", float(reference_row[f"test_{t}"]), up) for t, up in tasks)
+            bad = [c for c, v, _ in ref if not (math.isfinite(v) and v != 0)]
+            if bad:
+                raise ValueError(f"invalid delta_p reference: its {bad} scores are zero or missing")
+            out.append(Objective(text, direction != "min", "delta_p", ref))
+            continue
+        _check_metric(name, [*metrics, "delta_p"], "objective")
+        up = higher_is_better(name) if direction == "" else direction == "max"
+        out.append(Objective(text, up, name))
+    names = [o.name for o in out]
+    if len(set(names)) != len(names):
+        raise ValueError(f"invalid objectives {names}: each may appear once")
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------- Pareto utilities (maximisation)
+def non_dominated_sort(scores: np.ndarray) -> list[np.ndarray]:
+    """Fronts of the rows of ``scores`` (n, m), every column maximised: a list of index arrays, best first."""
+    scores = np.asarray(scores, dtype=float)
+    n = len(scores)
+    if n == 0:
+        return []
+    ge = (scores[:, None, :] >= scores[None, :, :]).all(-1)
+    gt = (scores[:, None, :] > scores[None, :, :]).any(-1)
+    dominates = ge & gt  # dominates[i, j]: i dominates j
+    count = dominates.sum(0)
+    fronts = []
+    current = np.flatnonzero(count == 0)
+    while len(current):
+        fronts.append(current)
+        count = count - dominates[current].sum(0)
+        count[current] = -1
+        current = np.flatnonzero(count == 0)
+    return fronts
+
+
+def crowding_distance(scores: np.ndarray) -> np.ndarray:
+    """NSGA-II crowding distance of each row of one front (boundary rows get inf)."""
+    scores = np.asarray(scores, dtype=float)
+    n, m = scores.shape
+    dist = np.zeros(n)
+    if n <= 2:
+        return np.full(n, np.inf)
+    for j in range(m):
+        order = np.argsort(scores[:, j], kind="stable")
+        col = scores[order, j]
+        span = col[-1] - col[0]
+        dist[order[0]] = dist[order[-1]] = np.inf
+        if span > 0:
+            dist[order[1:-1]] += (col[2:] - col[:-2]) / span
+    return dist
+
+
+def hypervolume(scores: np.ndarray, reference: np.ndarray) -> float:
+    """Hypervolume dominated by ``scores`` (n, m; maximised) above the point ``reference`` (exact)."""
+    pts = np.asarray(scores, dtype=float).reshape(-1, len(reference))
+    ref = np.asarray(reference, dtype=float)
+    pts = pts[(pts > ref).all(axis=1)]
+    if len(pts) == 0:
+        return 0.0
+    pts = pts[non_dominated_sort(pts)[0]]
+    if pts.shape[1] == 1:
+        return float(pts[:, 0].max() - ref[0])
+    order = np.argsort(-pts[:, -1], kind="stable")  # slice along the last objective, best first
+    pts = pts[order]
+    total = 0.0
+    for i in range(len(pts)):
+        lower = pts[i + 1, -1] if i + 1 < len(pts) else ref[-1]
+        height = pts[i, -1] - lower
+        if height > 0:
+            total += height * hypervolume(pts[: i + 1, :-1], ref[:-1])
+    return float(total)

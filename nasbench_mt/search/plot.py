@@ -1,0 +1,92 @@
+"""PNG plots (matplotlib, Agg backend: no display needed): a search's trajectory and Pareto front, and the
+search leaderboard's regret curves."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from nasbench_mt.search.loop import SearchResult
+    from nasbench_mt.search.problem import SearchProblem
+
+__all__ = ["plot_leaderboard", "plot_result"]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_result(result: SearchResult, path: str | Path, problem: SearchProblem | None = None) -> Path:
+    """Write ``path`` (PNG): best-so-far and regret per query; with several objectives, the Pareto front found
+    (over every evaluated arch, and the table's feasible archs and front when ``problem`` is given)."""
+    plt = _pyplot()
+    multi = len(result.objectives) > 1
+    fig, axes = plt.subplots(1, 3 if multi else 2, figsize=(15 if multi else 10, 4))
+    traj = result.trajectory
+    ax = axes[0]
+    ax.plot(traj["query"], traj["value"], ".", color="0.6", label="queried")
+    ax.plot(traj["query"], traj["best"], "-", color="C0", label="best feasible so far")
+    ax.axhline(result.oracle["value"], color="C3", ls="--", label="table oracle")
+    ax.set(xlabel="query", ylabel=result.objectives[0], title=f"{result.strategy}, seed {result.seed}")
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    column = "hv_regret" if multi else "regret"
+    ax.plot(traj["query"], traj[column], "-", color="C1")
+    if result.queries_to_top1 is not None:
+        ax.axvline(
+            result.queries_to_top1, color="C2", ls=":", label=f"top 1% at query {result.queries_to_top1}"
+        )
+        ax.legend(fontsize=8)
+    ax.set(xlabel="query", ylabel=column.replace("_", " "), title="regret vs the table's oracle")
+    if multi:
+        ax = axes[2]
+        if problem is not None:
+            obj = problem.objectives[:2]
+            table = problem.bench.table.iloc[problem.oracle()["rows"]]
+            ax.plot(*(o.value(table) for o in obj), ".", color="0.85", ms=3, label="table (feasible)")
+            front = problem.bench.table.iloc[problem.oracle()["front_rows"]]
+            fx, fy = (np.asarray(o.value(front), dtype=float) for o in obj)
+            order = np.argsort(fx)
+            ax.plot(fx[order], fy[order], "x--", color="C3", zorder=3, label="table front")
+        vals = np.array([e.values[:2] for e in result.evaluations])
+        ax.plot(vals[:, 0], vals[:, 1], ".", color="C0", alpha=0.5, label="queried")
+        front_vals = np.array([e.values[:2] for e in result.pareto]).reshape(-1, 2)
+        order = np.argsort(front_vals[:, 0])
+        ax.plot(front_vals[order, 0], front_vals[order, 1], "o-", color="C2", label="front found")
+        ax.set(xlabel=result.objectives[0], ylabel=result.objectives[1], title="Pareto front")
+        ax.legend(fontsize=8)
+    fig.suptitle(result.problem, fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_leaderboard(curves: pd.DataFrame, path: str | Path, title: str, budgets: Sequence[int]) -> Path:
+    """Mean regret (+- std over seeds) per query and strategy; ``curves``: strategy, query, mean, std."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, part in curves.groupby("strategy", sort=True):
+        ax.plot(part["query"], part["mean"], label=name)
+        ax.fill_between(part["query"], part["mean"] - part["std"], part["mean"] + part["std"], alpha=0.15)
+    for b in budgets:
+        ax.axvline(b, color="0.85", lw=0.8)
+    ax.set(xlabel="queries", ylabel="regret (mean +- std over seeds)", title=title)
+    ax.set_yscale("symlog", linthresh=0.1)
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

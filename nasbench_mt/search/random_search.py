@@ -1,0 +1,16 @@
+"""Random search: every proposal drawn uniformly from the admissible, not-yet-proposed archs."""
+
+from __future__ import annotations
+
+from nasbench_mt.search.base import Strategy, register_strategy
+from nasbench_mt.space import Arch
+
+__all__ = ["RandomSearch"]
+
+
+@register_strategy("random")
+class RandomSearch(Strategy):
+    """Uniform sampling without repetition (pool mode: uniform over the table rows)."""
+
+    def ask(self) -> Arch:
+        return self._propose(self.candidates.random(self.rng, self.seen))
