@@ -1,0 +1,88 @@
+"""``nasbench-mt search``, ``search-leaderboard --fast`` and ``export-onnx`` on the tiny release."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from nasbench_mt.cli import main
+from nasbench_mt.space import Arch
+
+
+def cli(capsys, *argv):
+    rc = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_search_json(capsys, tiny_path, bench):
+    argv = ["search", "--strategy", "evolution", "--budget", 12, "--constraint", "latency_ms<=3", "--seed", 1]
+    rc, out, _ = cli(capsys, *argv, "--path", tiny_path, "--json", "--quiet", "--param", "population=5")
+    assert rc == 0
+    data = json.loads(out)
+    assert data["budget"] == 12 and len(data["trajectory"]["query"]) == 12
+    best = data["best"]
+    assert best["arch"] in bench and best["feasible"] and best["result"]["latency_ms"] <= 3
+    assert data["regret"] == pytest.approx(data["oracle"]["value"] - best["values"]["mean_acc"])
+    assert data["constraints"] == ["latency_ms <= 3"]
+    rc, again, _ = cli(capsys, *argv, "--path", tiny_path, "--json", "--quiet", "--param", "population=5")
+    assert json.loads(again)["trajectory"]["arch"] == data["trajectory"]["arch"]
+
+
+def test_search_text_plot_and_pareto(capsys, tiny_path, tmp_path):
+    png = tmp_path / "mo.png"
+    argv = ["search", "--strategy", "nsga2", "--budget", 10, "--objective", "mean_acc"]
+    argv += ["--objective", "latency_ms", "--path", tiny_path, "--plot", png, "--quiet"]
+    rc, out, _ = cli(capsys, *argv)
+    assert rc == 0 and "found" in out and "measured:" in out and "regret" in out and "pareto" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    "extra, match",
+    [
+        (["--constraint", "latncy_ms<=3"], "unknown constraint metric 'latncy_ms'"),
+        (["--constraint", "latency_ms=<3"], "invalid constraint operator"),
+        (["--objective", "acc"], "unknown objective metric 'acc'"),
+        (["--budget", "31"], "pool holds only 30"),
+        (["--param", "population"], "invalid --param"),
+    ],
+)
+def test_search_errors_are_one_line(capsys, tiny_path, extra, match):
+    rc, _, err = cli(capsys, "search", "--strategy", "evolution", "--path", tiny_path, "--quiet", *extra)
+    assert rc == 2 and err.startswith("nasbench-mt search: error:") and err.count("\n") == 1
+    assert re.search(match, err)
+
+
+def test_leaderboard_fast(capsys, tiny_path, tmp_path):
+    out_dir = tmp_path / "lb"
+    rc, out, _ = cli(capsys, "search-leaderboard", "--fast", "--path", tiny_path, "--out", out_dir, "--json")
+    assert rc == 0
+    info = json.loads(out)
+    md = (out_dir / "search.md").read_text()
+    assert "SYNTHETIC" in md and "nasbench-mt search-leaderboard --path" in md and "versions:" in md
+    csv = (out_dir / "search.csv").read_text().splitlines()
+    assert csv[0].startswith("strategy,budget,seeds,regret_mean,regret_std")
+    assert len(csv) == 1 + 2 * len(info["hits"])  # budgets 5 and 10 per strategy
+    assert (out_dir / "search.png").stat().st_size > 1000
+
+
+def test_leaderboard_refuses_fast_results_in_leaderboards(capsys, tiny_path):
+    from nasbench_mt.cli_search import _REPO_LEADERBOARDS
+
+    rc, _, err = cli(capsys, "search-leaderboard", "--fast", "--path", tiny_path, "--out", _REPO_LEADERBOARDS)
+    assert rc == 2 and "real release only" in err
+
+
+def test_export_onnx(capsys, tmp_path, bench):
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxscript")
+    path = tmp_path / "net.onnx"
+    arch = bench[0].arch
+    rc, _, _ = cli(capsys, "export-onnx", arch, "--out", path)
+    assert rc == 0 and path.is_file()
+    outputs = [o.name for o in onnx.load(str(path)).graph.output]
+    exits = Arch.from_string(arch).all_exits
+    assert outputs == [f"{t.name}_exit{k}" for t in bench.tasks for k in exits]
