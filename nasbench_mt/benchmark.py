@@ -30,7 +30,7 @@ import pandas as pd
 from nasbench_mt.exit_policy import ExitData, ExitMetrics, evaluate_policies
 from nasbench_mt.manifest import ReleaseError, read_manifest, tasks_from_manifest, verify
 from nasbench_mt.results import ArchNotInBenchmarkError, QueryResult, ResultBuilder
-from nasbench_mt.schema import latency_columns, table_columns
+from nasbench_mt.schema import latency_columns, ort_latency_columns, table_columns
 from nasbench_mt.space import V1, Arch
 from nasbench_mt.tasks import TaskSpec
 
@@ -115,17 +115,24 @@ def _read_role(
         missing = [c for c in required if c not in t.column_names]
         if missing:
             raise ReleaseError(f"{role} file {path} lacks table columns {missing}")
-    return pa.concat_tables(tables, promote_options="default").to_pandas()
+    # "permissive" lets int64 meet double (e.g. macs_e2 is whole in one shard and NaN-holding in another)
+    return pa.concat_tables(tables, promote_options="permissive").to_pandas()
 
 
 def _merge_latency(table: pd.DataFrame, latency: pd.DataFrame | None, root: Path) -> pd.DataFrame:
     lat = latency_columns()
     if latency is not None:
-        if "arch_id" not in latency.columns or latency["arch_id"].duplicated().any():
+        if "arch_id" not in latency.columns:
             raise ReleaseError(f"latency shards of {root} need a unique arch_id column")
-        keep = ["arch_id"] + [c for c in lat if c in latency.columns]
+        keep = ["arch_id"] + [c for c in lat + ort_latency_columns() if c in latency.columns]
+        # PyTorch-eager and ONNX Runtime shards (``latency-*``, ``ort-latency-*``) hold one row per arch each
+        for family in (lat, ort_latency_columns()):
+            cols = [c for c in family if c in latency.columns]
+            if cols and latency["arch_id"][latency[cols].notna().any(axis=1)].duplicated().any():
+                raise ReleaseError(f"latency shards of {root} hold an arch_id twice ({family[0]})")
+        latency = latency[keep].groupby("arch_id", sort=False).first().reset_index()
         table = table.drop(columns=[c for c in keep[1:] if c in table.columns])
-        table = table.merge(latency[keep], on="arch_id", how="left")
+        table = table.merge(latency, on="arch_id", how="left")
     for c in lat:  # a release without latency measurements keeps NaN latency columns
         if c not in table.columns:
             table[c] = np.nan

@@ -31,3 +31,23 @@ def test_cli_summarize(release, capsys):
     assert main(["summarize", "--release", str(release), "--json"]) == 0
     assert '"spread"' in capsys.readouterr().out
     assert main(["summarize", "--release", str(release / "missing")]) == 2
+
+
+def test_shards_with_int_and_float_cost_columns_load(release):
+    # a shard where every arch has exit 2 stores macs_e2 as int64; others hold NaN (double)
+    import pandas as pd
+
+    from nasbench_mt.benchmark import load_benchmark
+    from nasbench_mt.generate import update_manifest
+
+    path = release / "archs-00000.parquet"
+    rows = pd.read_parquet(path)
+    with_e2 = rows[rows.macs_e2.notna()]
+    rest = rows[rows.macs_e2.isna()]
+    assert len(with_e2) and len(rest)
+    with_e2.astype({"macs_e2": "int64"}).to_parquet(path, index=False)
+    rest.to_parquet(release / "archs-00009.parquet", index=False)
+    update_manifest(release, "v1")
+    bench = load_benchmark(path=release)
+    assert bench.table.macs_e2.dtype.kind == "f"
+    assert len(bench) == len(load_benchmark(path=release).table)
