@@ -1,7 +1,8 @@
 """Surrogate mode: answer architectures absent from the table with a fitted predictor (marked predicted).
 
 Any object with ``predict(X)`` works (scikit-learn style); the encoder turns a list of :class:`Arch` into X.
-Costs are never predicted: params, MACs and peak memory of a surrogate answer are exact, from the built model.
+Costs are never predicted: params, MACs and peak memory of a surrogate answer are exact
+(:func:`~nasbench_mt.costs.analytic_costs`, equal to measuring the built model, without building it).
 """
 
 from __future__ import annotations
@@ -76,10 +77,9 @@ class Surrogate:
 
     def _exact_costs(self, arch: Arch) -> dict[str, Any]:
         if arch not in self._costs:
-            from nasbench_mt.costs import measure_costs
-            from nasbench_mt.model import build_model
+            from nasbench_mt.costs import analytic_costs
 
-            self._costs[arch] = measure_costs(build_model(arch, self.tasks)).as_row()
+            self._costs[arch] = analytic_costs(arch, self.tasks, peak_memory=True).as_row()
         return self._costs[arch]
 
     def query(self, arch: Arch) -> QueryResult:

@@ -9,9 +9,9 @@ Layout, in order (see :func:`feature_names`):
 - ``depth_s{stage}``: each stage's depth;
 - ``branch_t{task}_b{point}``: each task's branch point, one-hot;
 - ``exit_{position}``: 1 if the early exit after that stage exists;
-- with ``costs=True``, the exact analytic costs (free, see :mod:`predictors.analytic_costs`): ``params``,
-  ``params_{task}`` per task path, ``macs`` (whole network) and ``macs_e{k}`` for each early-exit position
-  (0 when the architecture has no exit there).
+- with ``costs=True``, the exact analytic costs (free, see :func:`nasbench_mt.costs.analytic_costs`):
+  ``params``, ``params_{task}`` per task path, ``macs`` (whole network) and ``macs_e{k}`` for each early-exit
+  position (0 when the architecture has no exit there).
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from nasbench_mt.costs import analytic_costs
 from nasbench_mt.model import default_tasks
 from nasbench_mt.space import V1, Arch, SearchSpace
 from nasbench_mt.tasks import TaskSpec
-from predictors.analytic_costs import analytic_costs
 
 __all__ = ["ENCODINGS", "encode_archs", "feature_names"]
 

@@ -31,10 +31,10 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
+from nasbench_mt.costs import block_costs, head_costs, stem_costs
 from nasbench_mt.model import default_tasks
 from nasbench_mt.space import V1, Arch, SearchSpace
 from nasbench_mt.tasks import TaskSpec, check_tasks
-from predictors.analytic_costs import _block_cost, _head_cost, _stem_cost
 
 __all__ = ["NODE_TYPES", "encode_graphs", "node_feature_names"]
 
@@ -100,7 +100,7 @@ class _GraphBuilder:
                 f"stage_{s + 1}": 1.0,
                 "residual": float(stride == 1 and c_in == spec.channels),
             }
-            cost = _block_cost(space, s, first, block) if self.costs else (0, 0)
+            cost = block_costs(space, s, first, block) if self.costs else (0, 0)
             node = self.node("block", owner, cost, **feats)
             self.edges.append((src, node))
             src = node
@@ -112,7 +112,7 @@ class _GraphBuilder:
         stem = self.node(
             "stem",
             None,
-            _stem_cost(space) if self.costs else (0, 0),
+            stem_costs(space) if self.costs else (0, 0),
             c_in=space.input_channels / self.max_channels,
             c_out=space.stem_channels / self.max_channels,
             stride2=1.0,
@@ -128,7 +128,7 @@ class _GraphBuilder:
             out = self.node("output", t, (0, 0))
             for k in arch.all_exits:
                 channels = space.stages[k - 1].channels
-                cost = _head_cost(space, task, k) if self.costs else (0, 0)
+                cost = head_costs(space, task, k) if self.costs else (0, 0)
                 head = self.node(
                     "head",
                     t,

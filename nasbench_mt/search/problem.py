@@ -128,7 +128,7 @@ class Candidates:
     def exact_costs(self, arch: Arch) -> dict[str, float]:
         """Parameters, MACs (whole, per exit, per segment) and FLOPs of ``arch``, without building it."""
         if arch not in self._costs:
-            from predictors.analytic_costs import analytic_costs
+            from nasbench_mt.costs import analytic_costs
 
             self._costs[arch] = {k: float(v) for k, v in analytic_costs(arch, self.tasks).as_row().items()}
         return self._costs[arch]
