@@ -161,12 +161,16 @@ class Predictor(BaseEstimator, abc.ABC):
         pred = np.asarray(self._predict(X), dtype=np.float64).reshape(len(X), self.n_targets_)
         return pred[:, 0] if self.y_ndim_ == 1 else pred
 
-    def rank(self, X: Any, target: int = 0) -> np.ndarray:
-        """Indices of ``X`` from the largest predicted ``target`` to the smallest (stable for ties)."""
+    def _check_target(self, target: int) -> None:
+        """Raise unless the fitted predictor has target column ``target``."""
         self._check_fitted()
         check_param("target", target, "int", low=0)
         if target >= self.n_targets_:
             raise ValueError(f"invalid target: {target}; allowed: 0..{self.n_targets_ - 1}")
+
+    def rank(self, X: Any, target: int = 0) -> np.ndarray:
+        """Indices of ``X`` from the largest predicted ``target`` to the smallest (stable for ties)."""
+        self._check_target(target)
         pred = self.predict(X).reshape(len(X), self.n_targets_)[:, target]
         return np.argsort(-pred, kind="stable")
 

@@ -26,23 +26,35 @@ from predictors.registry import register_predictor
 __all__ = ["LGBRegressor", "XGBRegressor", "XGBStackRegressor"]
 
 
-class _XGBParams(Predictor):
-    """Hyper-parameters and checks shared by the XGBoost predictors."""
+class _BoostedTrees(Predictor):
+    """Checks shared by the XGBoost and LightGBM predictors: ``_checked`` lists ``(name, kind, low)`` in the
+    order they are checked, then ``n_jobs`` and the (0, 1] range of ``subsample`` / ``colsample_bytree``."""
+
+    _checked: tuple[tuple[str, str, float], ...] = ()
 
     def _validate_params(self) -> None:
         super()._validate_params()
-        check_param("n_estimators", self.n_estimators, "int", low=1)
-        check_param("max_depth", self.max_depth, "int", low=1)
-        check_param("learning_rate", self.learning_rate, "float", low=0)
-        check_param("subsample", self.subsample, "float", low=0)
-        check_param("colsample_bytree", self.colsample_bytree, "float", low=0)
-        check_param("min_child_weight", self.min_child_weight, "float", low=0)
-        check_param("reg_lambda", self.reg_lambda, "float", low=0)
+        for name, kind, low in self._checked:
+            check_param(name, getattr(self, name), kind, low=low)
         if self.n_jobs is not None:
             check_param("n_jobs", self.n_jobs, "int", low=1)
         if not 0 < self.subsample <= 1 or not 0 < self.colsample_bytree <= 1:
             pair = f"{self.subsample}/{self.colsample_bytree}"
             raise ValueError(f"invalid subsample/colsample_bytree: {pair}; allowed: each in (0, 1]")
+
+
+class _XGBParams(_BoostedTrees):
+    """Hyper-parameters, checks and model files shared by the XGBoost predictors."""
+
+    _checked = (
+        ("n_estimators", "int", 1),
+        ("max_depth", "int", 1),
+        ("learning_rate", "float", 0),
+        ("subsample", "float", 0),
+        ("colsample_bytree", "float", 0),
+        ("min_child_weight", "float", 0),
+        ("reg_lambda", "float", 0),
+    )
 
     def _xgb_kwargs(self) -> dict[str, Any]:
         return {
@@ -57,6 +69,24 @@ class _XGBParams(Predictor):
             "n_jobs": self.n_jobs,
             "random_state": 0 if self.random_state is None else self.random_state,
         }
+
+    @staticmethod
+    def _save_models(models: list, path: Path) -> list[str]:
+        """Write one XGBoost JSON file per model; return the file names."""
+        files = [f"model_{j}.json" for j in range(len(models))]
+        for model, name in zip(models, files):
+            model.save_model(path / name)
+        return files
+
+    @staticmethod
+    def _load_models(kind: type, path: Path, files: list[str]) -> list:
+        """Models of class ``kind`` (``xgb.XGBRegressor`` / ``xgb.XGBRanker``) read back from ``files``."""
+        models = []
+        for name in files:
+            model = kind()
+            model.load_model(path / name)
+            models.append(model)
+        return models
 
 
 @register_predictor("xgb")
@@ -169,37 +199,25 @@ class XGBStackRegressor(_XGBParams):
         return pred
 
     def _save_state(self, path: Path) -> dict[str, Any]:
-        files = [f"model_{j}.json" for j in range(len(self.models_))]
-        for model, name in zip(self.models_, files):
-            model.save_model(path / name)
-        return {"files": files, "order_": self.order_}
+        return {"files": self._save_models(self.models_, path), "order_": self.order_}
 
     def _load_state(self, path: Path, state: dict[str, Any]) -> None:
         self.order_ = list(state["order_"])
-        self.models_ = []
-        for name in state["files"]:
-            model = xgb.XGBRegressor()
-            model.load_model(path / name)
-            self.models_.append(model)
+        self.models_ = self._load_models(xgb.XGBRegressor, path, state["files"])
 
 
-class _LGBParams(Predictor):
-    """Hyper-parameters and checks shared by the LightGBM predictors."""
+class _LGBParams(_BoostedTrees):
+    """Hyper-parameters, checks and model files shared by the LightGBM predictors."""
 
-    def _validate_params(self) -> None:
-        super()._validate_params()
-        check_param("n_estimators", self.n_estimators, "int", low=1)
-        check_param("num_leaves", self.num_leaves, "int", low=2)
-        check_param("learning_rate", self.learning_rate, "float", low=0)
-        check_param("min_child_samples", self.min_child_samples, "int", low=1)
-        check_param("subsample", self.subsample, "float", low=0)
-        check_param("colsample_bytree", self.colsample_bytree, "float", low=0)
-        check_param("reg_lambda", self.reg_lambda, "float", low=0)
-        if self.n_jobs is not None:
-            check_param("n_jobs", self.n_jobs, "int", low=1)
-        if not 0 < self.subsample <= 1 or not 0 < self.colsample_bytree <= 1:
-            pair = f"{self.subsample}/{self.colsample_bytree}"
-            raise ValueError(f"invalid subsample/colsample_bytree: {pair}; allowed: each in (0, 1]")
+    _checked = (
+        ("n_estimators", "int", 1),
+        ("num_leaves", "int", 2),
+        ("learning_rate", "float", 0),
+        ("min_child_samples", "int", 1),
+        ("subsample", "float", 0),
+        ("colsample_bytree", "float", 0),
+        ("reg_lambda", "float", 0),
+    )
 
     def _lgb_kwargs(self) -> dict[str, Any]:
         return {

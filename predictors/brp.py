@@ -149,33 +149,28 @@ class BinaryRelationPredictor(NeuralPredictor):
         self.n_anchors_ = min(self.n_anchors, n)
         self.y_mean_, self.y_scale_ = np.zeros(y.shape[1]), np.ones(y.shape[1])
         inputs = torch.as_tensor(X, dtype=torch.float32) if self.input_kind == "features" else X
+
+        def pair_loss(batch: tuple[Any, torch.Tensor]) -> torch.Tensor | None:
+            inp, idx = batch
+            if len(idx) < 2:
+                return None
+            emb = self.network_.encoder(inp)
+            i, j = torch.triu_indices(len(idx), len(idx), offset=1)
+            t = targets[idx]
+            sign = torch.sign(t[i] - t[j])
+            mask = sign != 0
+            if not mask.any():
+                return None
+            logits = self.network_.pair_logits(emb[i], emb[j])
+            return nn.functional.binary_cross_entropy_with_logits(logits[mask], (sign[mask] > 0).float())
+
         with seeded(self.random_state) as gen:
             self.network_ = self._build_network()
             if self.input_kind == "features":
                 self.network_.encoder.mean.copy_(inputs.mean(0))
                 std = inputs.std(0) if n > 1 else torch.ones(inputs.shape[1])
                 self.network_.encoder.scale.copy_(torch.where(std > 0, std, torch.ones_like(std)))
-            opt, sched = self._optimizer()
-            self.network_.train()
-            for _ in range(self.epochs):
-                for inp, idx in self._batches(inputs, gen):
-                    if len(idx) < 2:
-                        continue
-                    emb = self.network_.encoder(inp)
-                    i, j = torch.triu_indices(len(idx), len(idx), offset=1)
-                    t = targets[idx]
-                    sign = torch.sign(t[i] - t[j])
-                    mask = sign != 0
-                    if not mask.any():
-                        continue
-                    logits = self.network_.pair_logits(emb[i], emb[j])
-                    loss = nn.functional.binary_cross_entropy_with_logits(
-                        logits[mask], (sign[mask] > 0).float()
-                    )
-                    opt.zero_grad()
-                    loss.backward()
-                    opt.step()
-                sched.step()
+            self._train(lambda: self._batches(inputs, gen), pair_loss)
             anchor_rows = torch.randperm(n, generator=gen)[: self.n_anchors_]
         picked = [X[int(r)] for r in anchor_rows] if self.input_kind == "graphs" else X[anchor_rows.numpy()]
         self.network_.anchors.copy_(self._embed(picked))
@@ -206,10 +201,7 @@ class BinaryRelationPredictor(NeuralPredictor):
         Borda score against the anchors, then the ``refine_top`` best re-ordered by their mean win probability
         against each other (cost ``O(n * n_anchors + refine_top**2)`` pair scores, all vectorised).
         """
-        self._check_fitted()
-        check_param("target", target, "int", low=0)
-        if target >= self.n_targets_:
-            raise ValueError(f"invalid target: {target}; allowed: 0..{self.n_targets_ - 1}")
+        self._check_target(target)
         X = self._check_X(X, fitted=True)
         emb = self._embed(X)
         with torch.no_grad():

@@ -94,22 +94,19 @@ class GNNPredictor(NeuralPredictor):
 
     def _fit(self, X: list, y: np.ndarray) -> None:
         targets = self._scale_targets(y)
+
+        def batch_loss(batch: Batch) -> torch.Tensor:
+            t = targets[batch.idx]
+            pred = self.network_(batch)
+            loss = nn.functional.mse_loss(pred, t)
+            if self.rank_weight > 0:
+                loss = loss + self.rank_weight * pairwise_ranking_loss(pred, t, self.rank_loss)
+            return loss
+
         with seeded(self.random_state) as gen:
             self.network_ = self._build_network()
-            opt, sched = self._optimizer()
             loader = graph_loader(X, self.batch_size, shuffle=True, generator=gen)
-            self.network_.train()
-            for _ in range(self.epochs):
-                for batch in loader:
-                    t = targets[batch.idx]
-                    pred = self.network_(batch)
-                    loss = nn.functional.mse_loss(pred, t)
-                    if self.rank_weight > 0:
-                        loss = loss + self.rank_weight * pairwise_ranking_loss(pred, t, self.rank_loss)
-                    opt.zero_grad()
-                    loss.backward()
-                    opt.step()
-                sched.step()
+            self._train(lambda: loader, batch_loss)
         self.network_.eval()
 
     def _predict(self, X: list) -> np.ndarray:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -128,9 +128,23 @@ class NeuralPredictor(Predictor):
         self.y_scale_ = np.where(std > 0, std, 1.0)
         return torch.as_tensor((y - self.y_mean_) / self.y_scale_, dtype=torch.float32)
 
-    def _optimizer(self) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    def _train(
+        self, batches: Callable[[], Iterable[Any]], loss: Callable[[Any], torch.Tensor | None]
+    ) -> None:
+        """``epochs`` passes of AdamW steps on ``network_`` (cosine learning rate per epoch) over the
+        mini-batches ``batches()`` yields; a batch whose ``loss`` is None is skipped."""
         opt = torch.optim.AdamW(self.network_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.epochs)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.epochs)
+        self.network_.train()
+        for _ in range(self.epochs):
+            for batch in batches():
+                value = loss(batch)
+                if value is None:
+                    continue
+                opt.zero_grad()
+                value.backward()
+                opt.step()
+            sched.step()
 
     def _extra_state(self) -> dict[str, Any]:
         return {}

@@ -86,17 +86,10 @@ class XGBRanker(_XGBParams):
         return np.column_stack([m.predict(X) for m in self.models_])
 
     def _save_state(self, path: Path) -> dict[str, Any]:
-        files = [f"model_{j}.json" for j in range(len(self.models_))]
-        for model, name in zip(self.models_, files):
-            model.save_model(path / name)
-        return {"files": files}
+        return {"files": self._save_models(self.models_, path)}
 
     def _load_state(self, path: Path, state: dict[str, Any]) -> None:
-        self.models_ = []
-        for name in state["files"]:
-            model = xgb.XGBRanker()
-            model.load_model(path / name)
-            self.models_.append(model)
+        self.models_ = self._load_models(xgb.XGBRanker, path, state["files"])
 
 
 @register_predictor("lgb_rank")
