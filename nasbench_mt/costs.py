@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import functools
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -268,25 +269,16 @@ def head_costs(space: SearchSpace, task: TaskSpec, position: int) -> tuple[int, 
 
 
 @functools.cache
-def _stem_activations(space: SearchSpace) -> tuple[int, int]:
-    return _activations(*_stem(space))
-
-
-@functools.cache
-def _block_activations(space: SearchSpace, stage: int, first: bool, block: Block) -> tuple[int, int]:
-    return _activations(*_block(space, stage, first, block))
-
-
-@functools.cache
-def _head_activations(space: SearchSpace, task: TaskSpec, position: int) -> tuple[int, int]:
-    return _activations(*_head(space, task, position))
+def _part_activations(part: Callable[..., tuple[torch.nn.Module, int, int]], *key: Any) -> tuple[int, int]:
+    """:func:`_activations` of the part that ``part(*key)`` builds (``_stem``, ``_block`` or ``_head``)."""
+    return _activations(*part(*key))
 
 
 def _stage_activations(space: SearchSpace, stage: int, blocks: Sequence[Block]) -> tuple[int, int]:
     """(peak, output) bytes of a stage beyond its input: each block runs while the previous output lives."""
     peak = prev = 0
     for i, block in enumerate(blocks):
-        block_peak, out = _block_activations(space, stage, i == 0, block)
+        block_peak, out = _part_activations(_block, space, stage, i == 0, block)
         peak, prev = max(peak, prev + block_peak), out
     return peak, prev
 
@@ -297,7 +289,7 @@ def _analytic_peak_bytes(arch: Arch, tasks: Sequence[TaskSpec]) -> int:
     output lives until the next one replaces it."""
     space = arch.space
     live = 4 * space.input_channels * space.input_size**2  # the float32 input
-    peak, out = _stem_activations(space)
+    peak, out = _part_activations(_stem, space)
     peak, live = live + peak, live + out
     for s in range(max(arch.branches)):
         stage_peak, out = _stage_activations(space, s, arch.stages[s])
@@ -309,7 +301,7 @@ def _analytic_peak_bytes(arch: Arch, tasks: Sequence[TaskSpec]) -> int:
                 stage_peak, out = _stage_activations(space, pos - 1, arch.stages[pos - 1])
                 peak, own = max(peak, live + own + stage_peak), out
             if pos in arch.all_exits:
-                head_peak, out = _head_activations(space, task, pos)
+                head_peak, out = _part_activations(_head, space, task, pos)
                 peak, live = max(peak, live + own + head_peak), live + out
     return peak
 
