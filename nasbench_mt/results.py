@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from nasbench_mt.schema import EXIT_POSITIONS
@@ -63,17 +64,22 @@ class QueryResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (NaN becomes None)."""
+        return json_ready(asdict(self))
 
-        def clean(v: Any) -> Any:
-            if isinstance(v, dict):
-                return {str(k): clean(x) for k, x in v.items()}
-            if isinstance(v, (list, tuple)):
-                return [clean(x) for x in v]
-            if isinstance(v, float) and not math.isfinite(v):
-                return None
-            return v
 
-        return clean(asdict(self))
+def json_ready(v: Any) -> Any:
+    """``v`` with string dict keys, lists for tuples, Python for numpy scalars and None for NaN / inf."""
+    if isinstance(v, dict):
+        return {str(k): json_ready(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [json_ready(x) for x in v]
+    if isinstance(v, (np.floating, float)):
+        return None if not math.isfinite(v) else float(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    return v
 
 
 class ResultBuilder:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nasbench_mt.results import json_ready
 from nasbench_mt.search.base import Evaluation, Strategy, create_strategy
 from nasbench_mt.search.objectives import hypervolume, non_dominated_sort
 from nasbench_mt.search.problem import SearchProblem
@@ -76,19 +77,6 @@ class SearchResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary: the best arch with its metrics, the Pareto front and the trajectory."""
 
-        def clean(v: Any) -> Any:
-            if isinstance(v, dict):
-                return {str(k): clean(x) for k, x in v.items()}
-            if isinstance(v, (list, tuple)):
-                return [clean(x) for x in v]
-            if isinstance(v, (np.floating, float)):
-                return None if not math.isfinite(v) else float(v)
-            if isinstance(v, np.integer):
-                return int(v)
-            if isinstance(v, np.bool_):
-                return bool(v)
-            return v
-
         def summary(e: Evaluation) -> dict[str, Any]:
             return {
                 "arch": e.arch.to_string(),
@@ -125,7 +113,7 @@ class SearchResult:
         }
         if len(self.objectives) > 1:
             out["pareto"] = [summary(e) for e in self.pareto]
-        return clean(out)
+        return json_ready(out)
 
 
 def run(
