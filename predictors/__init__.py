@@ -16,6 +16,7 @@ Example::
 from predictors import baselines, boosted_trees, brp, gnn, tree_rankers  # noqa: F401  (register predictors)
 from predictors.analytic_costs import analytic_costs
 from predictors.base import Predictor
+from predictors.evaluation import evaluate_predictors
 from predictors.features import encode_archs, feature_names
 from predictors.graph import encode_graphs, node_feature_names
 from predictors.registry import create_predictor, list_predictors, load_predictor, register_predictor
@@ -26,6 +27,7 @@ __all__ = [
     "create_predictor",
     "encode_archs",
     "encode_graphs",
+    "evaluate_predictors",
     "feature_names",
     "list_predictors",
     "load_predictor",

@@ -1,0 +1,372 @@
+"""The fixed predictor evaluation protocol: train sizes x seeds, one held-out test split, every target.
+
+Protocol (:func:`evaluate_predictors`):
+
+1. Rows: the release's rows whose every target is finite, ordered by ``arch_id`` (so neither shard order nor
+   row order changes the split).
+2. Test split: ``test_size`` rows drawn with ``split_seed`` (default 1,000 rows, or 20% of the rows when the
+   table holds fewer than 5,000); no training sample ever contains one of them.
+3. Training samples: per seed ``s`` a seeded permutation of the remaining rows (the pool); the sample of size
+   ``n`` is its first ``n`` rows, so the samples of one seed are nested (25 in 50 in 100 ...).
+4. Fit: every target at once (one multi-target model, ``multi_target=True``; ``False`` fits one model per
+   target), each target standardised on the training sample and mapped back, with ``random_state=s``.
+5. Scores on the test split per target: pairwise accuracy, Kendall tau, Spearman, precision@top-5% (top =
+   best: lowest latency, params and FLOPs, highest accuracy), and for predictors that predict target units
+   (every predictor except the rankers in :data:`SCORE_PREDICTORS`) RMSE and, on latency, +-10% accuracy.
+
+Example (any release directory; here the test fixture)::
+
+    from nasbench_mt import load_benchmark
+    from predictors import evaluate_predictors
+
+    ev = evaluate_predictors(load_benchmark(path="tests/fixtures/tiny"), ["xgb", "flops"], [10, 20], seeds=2)
+    ev.summary()[["predictor", "target", "train_size", "kendall_tau_mean", "ceiling_tau"]]
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from predictors.metrics import (
+    accuracy_within,
+    kendall_tau,
+    pairwise_accuracy,
+    precision_at_k,
+    rmse,
+    spearman,
+)
+
+__all__ = [
+    "METRICS",
+    "SCORE_PREDICTORS",
+    "TRAIN_SIZES",
+    "PredictorEvaluation",
+    "default_targets",
+    "evaluate_predictors",
+    "noise_ceiling",
+    "split_rows",
+]
+
+TRAIN_SIZES = (25, 50, 100, 200, 500, 1000)
+METRICS = ("pairwise_acc", "kendall_tau", "spearman", "precision_top5", "within_10pct", "rmse")
+# predictors whose output is a ranking score, not target units: no RMSE or +-10% accuracy for them
+SCORE_PREDICTORS = frozenset({"random", "xgb_rank", "lgb_rank", "brp", "brp_gin"})
+TOP_FRACTION = 0.05
+_SAMPLE_STREAM = 7  # keeps training-sample streams apart from the split's stream
+
+
+def default_targets(bench: Any) -> list[str]:
+    """``latency_ms``, each task's final-exit test score, ``mean_acc``, ``params`` and ``flops``."""
+    return ["latency_ms", *[f"test_{t.name}" for t in bench.tasks], "mean_acc", "params", "flops"]
+
+
+def _is_latency(target: str) -> bool:
+    return "latency" in target
+
+
+def _is_cost(target: str) -> bool:
+    return target in ("params", "flops", "macs") or target.startswith(("params_", "macs_"))
+
+
+def split_rows(
+    n: int, test_size: int | float | None = None, split_seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ``(test, pool)`` of a table of ``n`` rows: the held-out test split and the training pool.
+
+    ``test_size``: an int (rows), a float in (0, 1) (fraction), or None (1,000 rows, or 20% when ``n`` is
+    below 5,000).
+
+    >>> test, pool = split_rows(30)
+    >>> len(test), len(pool), len(set(test) & set(pool))
+    (6, 24, 0)
+    """
+    if test_size is None:
+        size = 1000 if n >= 5000 else math.ceil(0.2 * n)
+    elif isinstance(test_size, float) and 0 < test_size < 1:
+        size = math.ceil(test_size * n)
+    elif isinstance(test_size, (int, np.integer)) and not isinstance(test_size, bool):
+        size = int(test_size)
+    else:
+        raise ValueError(f"invalid test_size: {test_size!r}; allowed: None, an int, or a float in (0, 1)")
+    if not 2 <= size <= n - 2:
+        raise ValueError(f"invalid test_size: {size} test rows of {n}; allowed: 2..{n - 2} rows")
+    perm = np.random.default_rng(split_seed).permutation(n)
+    return np.sort(perm[:size]), np.sort(perm[size:])
+
+
+def _training_order(pool: np.ndarray, seed: int) -> np.ndarray:
+    """The pool in seed ``seed``'s order: the training sample of size n is its first n entries."""
+    return np.random.default_rng([_SAMPLE_STREAM, seed]).permutation(pool)
+
+
+# ---------------------------------------------------------------------------------------------- noise ceiling
+def noise_ceiling(bench: Any, targets: Sequence[str]) -> pd.DataFrame:
+    """Per target, the tau a perfect predictor could reach given the release's measurement noise.
+
+    Accuracy targets: seed-to-seed tau (the same arch measured again with another seed); latency:
+    run-to-run tau (timed again in another run); exact costs (params, FLOPs): 1.  Read from the manifest's
+    ``noise`` section (:func:`nasbench_mt.release.summarize_release`) when it holds the figures, else
+    computed from the release's noise files with the same function.  Also the supernet-vs-standalone tau
+    (``protocol_tau``, calibration) where the release has it.
+    """
+    from nasbench_mt.release import calibration_stats, noise_stats
+
+    manifest_noise = bench.manifest.get("noise") or {}
+    computed: dict[str, Any] | None = None
+    calib = (bench.manifest.get("calibration") or {}).get("supernet_vs_standalone")
+    if not isinstance(calib, dict) and bench.calibration is not None:
+        calib = calibration_stats(bench.table, bench.calibration, bench.tasks)
+    rows = []
+    for target in targets:
+        row: dict[str, Any] = {"target": target, "ceiling_kind": "none", "ceiling_tau": math.nan}
+        row.update(ceiling_spearman=math.nan, ceiling_n=0, ceiling_source="")
+        if _is_cost(target):
+            row.update(ceiling_kind="exact", ceiling_tau=1.0, ceiling_spearman=1.0, ceiling_source="exact")
+        else:
+            kind = "latency" if _is_latency(target) else "seed"
+            entry = manifest_noise.get(kind)
+            source = "manifest"
+            if not (isinstance(entry, dict) and isinstance(entry.get(target), dict)):
+                if computed is None:
+                    noise = bench.noise
+                    computed = noise_stats(bench.table, noise, bench.tasks) if noise is not None else {}
+                entry, source = computed.get(kind, {}), "noise files"
+            stats = entry.get(target) if isinstance(entry, dict) else None
+            if isinstance(stats, dict) and "kendall_tau" in stats:
+                row.update(
+                    ceiling_kind="run-to-run" if kind == "latency" else "seed-to-seed",
+                    ceiling_tau=float(stats["kendall_tau"]),
+                    ceiling_spearman=float(stats.get("spearman", math.nan)),
+                    ceiling_n=int(stats.get("n", 0)),
+                    ceiling_source=source,
+                )
+        cal = calib.get(target) if isinstance(calib, dict) else None
+        row["protocol_tau"] = (
+            float(cal["kendall_tau"]) if isinstance(cal, dict) and "kendall_tau" in cal else math.nan
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------- evaluation
+@dataclass
+class PredictorEvaluation:
+    """Result of :func:`evaluate_predictors`.
+
+    ``scores``: tidy, one row per (predictor, train_size, seed, target) with every metric, ``nonfinite``
+    (predictions that were NaN or inf) and ``fit_s`` (seconds to fit and predict); ``predictions``: the
+    test-split predictions of the first seed at the largest train size (``predictor, units, target,
+    arch_id, measured, predicted``); ``ceiling``: :func:`noise_ceiling`; ``info``: the protocol's settings.
+    """
+
+    scores: pd.DataFrame
+    predictions: pd.DataFrame
+    ceiling: pd.DataFrame
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> pd.DataFrame:
+        """Mean and std (ddof=1; 0 for one seed) over seeds per (predictor, target, train_size), with the
+        noise ceiling of the target beside; timings are left out so the numbers are reproducible."""
+        keys = ["predictor", "target", "train_size"]
+        grouped = self.scores.groupby(keys, sort=False)[list(METRICS)]
+        mean = grouped.mean().add_suffix("_mean")
+        std = grouped.std(ddof=1).fillna(0.0).add_suffix("_std")
+        out = pd.concat([mean, std], axis=1)
+        cols = [c for m in METRICS for c in (f"{m}_mean", f"{m}_std")]
+        out = out[cols].reset_index()
+        out.insert(3, "seeds", grouped.size().to_numpy())
+        # a metric that is undefined for a predictor (units of a ranker) stays NaN, not a 0 std
+        for m in METRICS:
+            out.loc[out[f"{m}_mean"].isna(), f"{m}_std"] = math.nan
+        return out.merge(self.ceiling, on="target", how="left")
+
+
+def _encode(bench: Any, table: pd.DataFrame, kinds: set[str]) -> dict[str, Any]:
+    from predictors.features import encode_archs
+    from predictors.graph import encode_graphs
+
+    archs = [bench.space.validate(a) for a in table["arch"]]
+    inputs: dict[str, Any] = {}
+    if "features" in kinds:
+        inputs["features"] = encode_archs(archs, tasks=bench.tasks)
+    if "graphs" in kinds:
+        inputs["graphs"] = encode_graphs(archs, tasks=bench.tasks)
+    return inputs
+
+
+def _take(inputs: Any, rows: np.ndarray) -> Any:
+    return inputs[rows] if isinstance(inputs, np.ndarray) else [inputs[i] for i in rows]
+
+
+def _fit_predict(
+    name: str, params: dict[str, Any], seed: int, X_train: Any, y: np.ndarray, X_test: Any, joint: bool
+) -> np.ndarray:
+    """Standardise ``y`` (n, t) on the training sample, fit, predict ``X_test``, map back: (n_test, t)."""
+    from predictors.registry import create_predictor
+
+    mu, sd = y.mean(axis=0), y.std(axis=0)
+    sd = np.where(sd > 0, sd, 1.0)
+    z = (y - mu) / sd
+    if joint:
+        pred = create_predictor(name, **{**params, "random_state": seed}).fit(X_train, z).predict(X_test)
+    else:
+        cols = [
+            create_predictor(name, **{**params, "random_state": seed}).fit(X_train, z[:, j]).predict(X_test)
+            for j in range(z.shape[1])
+        ]
+        pred = np.column_stack(cols)
+    return np.asarray(pred, dtype=np.float64).reshape(-1, y.shape[1]) * sd + mu
+
+
+def _score(y: np.ndarray, p: np.ndarray, higher_is_better: bool, latency: bool, units: bool) -> dict:
+    out = dict.fromkeys(METRICS, math.nan)
+    if not np.isfinite(p).all():
+        return out  # a diverged fit scores NaN everywhere (counted in ``nonfinite``)
+    sign = 1.0 if higher_is_better else -1.0
+    k = max(1, round(TOP_FRACTION * len(y)))
+    out.update(
+        pairwise_acc=pairwise_accuracy(y, p),
+        kendall_tau=kendall_tau(y, p),
+        spearman=spearman(y, p),
+        precision_top5=precision_at_k(sign * y, sign * p, k),
+    )
+    if units:
+        out["rmse"] = rmse(y, p)
+        if latency:
+            out["within_10pct"] = accuracy_within(y, p, 0.10)
+    return out
+
+
+def evaluate_predictors(
+    bench: Any,
+    predictors: Sequence[str] | None = None,
+    train_sizes: Sequence[int] = TRAIN_SIZES,
+    seeds: int | Sequence[int] = 5,
+    targets: Sequence[str] | None = None,
+    test_size: int | float | None = None,
+    split_seed: int = 0,
+    predictor_params: dict[str, dict[str, Any]] | None = None,
+    multi_target: bool = True,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> PredictorEvaluation:
+    """Score ``predictors`` (registry names; default all) on release ``bench`` by the fixed protocol.
+
+    ``seeds``: a count (seeds 0..n-1) or the seeds themselves; ``predictor_params``: per predictor name,
+    keyword arguments for :func:`~predictors.registry.create_predictor`; ``progress(name, size, seed)`` is
+    called after each fit.  See the module docstring for the protocol.
+    """
+    from predictors.registry import create_predictor, list_predictors
+
+    names = list_predictors() if predictors is None else list(predictors)
+    unknown = sorted(set(names) - set(list_predictors()))
+    if unknown or not names:
+        raise ValueError(f"unknown predictors: {unknown or names}; allowed: {list_predictors()}")
+    sizes = sorted({int(s) for s in train_sizes})
+    if not sizes or sizes[0] < 2:
+        raise ValueError(f"invalid train_sizes: {list(train_sizes)}; allowed: ints >= 2")
+    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+        if seeds < 1:
+            raise ValueError(f"invalid seeds: {seeds!r}; allowed: an int >= 1 or a list of ints >= 0")
+        seed_list = list(range(int(seeds)))
+    else:
+        seed_list = [int(s) for s in seeds]
+        if not seed_list or min(seed_list) < 0 or len(set(seed_list)) != len(seed_list):
+            raise ValueError(
+                f"invalid seeds: {seeds!r}; allowed: an int >= 1 or a list of distinct ints >= 0"
+            )
+    table = bench.table
+    dropped: list[str] = []
+    if targets is None:
+        targets = default_targets(bench)
+        dropped = [t for t in targets if t not in table.columns or not table[t].notna().any()]
+        targets = [t for t in targets if t not in dropped]
+    targets = list(targets)
+    for t in targets:
+        if t not in bench.metrics:
+            raise ValueError(f"invalid target: {t!r}; allowed: numeric columns {bench.metrics}")
+    if not targets:
+        raise ValueError("no target has measurements in this release")
+
+    values = table[targets].to_numpy(dtype=np.float64)
+    complete = np.isfinite(values).all(axis=1)
+    rows = table.loc[complete].sort_values("arch_id", kind="stable")
+    Y = rows[targets].to_numpy(dtype=np.float64)
+    test, pool = split_rows(len(rows), test_size, split_seed)
+    if sizes[-1] > len(pool):
+        raise ValueError(
+            f"invalid train_sizes: {sizes[-1]} > the {len(pool)} rows left for training "
+            f"({len(rows)} complete rows, {len(test)} held out); allowed: sizes <= {len(pool)}"
+        )
+    params = predictor_params or {}
+    models = {n: create_predictor(n, **params.get(n, {})) for n in names}  # checks the params up front
+    inputs = _encode(bench, rows, {m.input_kind for m in models.values()})
+    higher = [bench.higher_is_better(t) for t in targets]
+    arch_ids = rows["arch_id"].to_numpy()
+
+    records, kept = [], []
+    for name, model in models.items():
+        X = inputs[model.input_kind]
+        X_test = _take(X, test)
+        units = name not in SCORE_PREDICTORS
+        for seed in seed_list:
+            order = _training_order(pool, seed)
+            for size in sizes:
+                train = order[:size]
+                t0 = time.perf_counter()
+                pred = _fit_predict(
+                    name, params.get(name, {}), seed, _take(X, train), Y[train], X_test, multi_target
+                )
+                fit_s = time.perf_counter() - t0
+                if progress is not None:
+                    progress(name, size, seed)
+                for j, target in enumerate(targets):
+                    m = _score(Y[test, j], pred[:, j], higher[j], _is_latency(target), units)
+                    records.append(
+                        {
+                            "predictor": name,
+                            "train_size": size,
+                            "seed": seed,
+                            "target": target,
+                            **m,
+                            "nonfinite": int((~np.isfinite(pred[:, j])).sum()),
+                            "fit_s": fit_s,
+                        }
+                    )
+                if seed == seed_list[0] and size == sizes[-1]:
+                    kept.append(
+                        pd.DataFrame(
+                            {
+                                "predictor": name,
+                                "units": units,
+                                "target": np.repeat(targets, len(test)),
+                                "arch_id": np.tile(arch_ids[test], len(targets)),
+                                "measured": Y[test].T.ravel(),
+                                "predicted": pred.T.ravel(),
+                            }
+                        )
+                    )
+    info = {
+        "predictors": names,
+        "train_sizes": sizes,
+        "seeds": seed_list,
+        "targets": targets,
+        "dropped_targets": dropped,
+        "rows": len(table),
+        "complete_rows": len(rows),
+        "test_rows": len(test),
+        "pool_rows": len(pool),
+        "split_seed": split_seed,
+        "top_k": max(1, round(TOP_FRACTION * len(test))),
+        "multi_target": multi_target,
+        "predictor_params": {n: params.get(n, {}) for n in names},
+    }
+    return PredictorEvaluation(
+        pd.DataFrame(records), pd.concat(kept, ignore_index=True), noise_ceiling(bench, targets), info
+    )
