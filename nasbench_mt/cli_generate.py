@@ -118,17 +118,30 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="architecture sampling seed")
     p.add_argument("--offset", type=int, default=0, help="skip the first OFFSET sampled architectures")
     p.add_argument(
-        "--protocol", choices=["supernet", "standalone", "latency"], default="supernet", help="how to measure"
+        "--protocol",
+        choices=["supernet", "standalone", "latency", "latency-onnx"],
+        default="supernet",
+        help="how to measure (latency: PyTorch eager; latency-onnx: ONNX Runtime, needs the [onnx] extra)",
     )
     p.add_argument("--supernet", help="supernet checkpoint (supernet protocol)")
     p.add_argument(
         "--prefix",
         default=None,
-        help="output file prefix: archs (default for supernet), latency, calibration (default for "
-        "standalone), or noise-<name>",
+        help="output file prefix: archs (default for supernet), latency, ort-latency, calibration (default "
+        "for standalone), or noise-<name>",
     )
     p.add_argument("--shard-size", type=int, default=250)
     p.add_argument("--workers", type=int, default=1, help="local process pool size (one torch thread each)")
+    p.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="local: this machine (--workers); ray: one Ray task per architecture (needs the [ray] extra)",
+    )
+    p.add_argument(
+        "--address", default=None, help="ray: cluster address, e.g. auto or ray://head:10001 (default: local)"
+    )
+    p.add_argument("--max-retries", type=int, default=3, help="ray: retries of a failed task (default 3)")
     p.add_argument("--n-per-sample", type=int, default=1000, help="test scenes kept for per-sample exit data")
     p.add_argument("--epochs", type=float, default=2.0, help="standalone protocol: training epochs")
     p.add_argument("--train-seed", type=int, default=0, help="standalone protocol: training seed")
@@ -146,7 +159,13 @@ def _generate(args: argparse.Namespace) -> int:
     from nasbench_mt.measure import MeasureSpec
 
     prefix = (
-        args.prefix or {"supernet": "archs", "standalone": "calibration", "latency": "latency"}[args.protocol]
+        args.prefix
+        or {
+            "supernet": "archs",
+            "standalone": "calibration",
+            "latency": "latency",
+            "latency-onnx": "ort-latency",
+        }[args.protocol]
     )
     spec = MeasureSpec(
         protocol=args.protocol,
@@ -168,6 +187,9 @@ def _generate(args: argparse.Namespace) -> int:
         workers=args.workers,
         version=args.version,
         offset=args.offset,
+        executor=args.executor,
+        address=args.address,
+        max_retries=args.max_retries,
     )
     manifest = generate(cfg, resume=args.resume)
     n_files = len(manifest.get("files", []))

@@ -6,6 +6,10 @@ into shards of ``shard_size``.  Every finished architecture is written atomicall
 ``<out>/<prefix>-<shard>.parquet`` (and ``exits-<shard>.parquet`` for the per-sample data), its partial folder
 is removed and the manifest is rewritten.  A killed run loses only the architectures in flight;
 ``resume=True`` continues where it stopped, never duplicating or dropping a row.
+
+Executors: ``local`` measures in-process (``workers=1``) or in a spawn process pool whose workers write the
+partial files; ``ray`` runs each architecture as a Ray task (:mod:`nasbench_mt.generate_ray`) and the driver
+writes the partial files from the returned rows.  Packing, resuming and the manifest are the same code.
 """
 
 from __future__ import annotations
@@ -35,7 +39,14 @@ from nasbench_mt.train import resolve_device
 __all__ = ["GenerateConfig", "generate", "pending_archs"]
 
 # file prefix -> manifest role
-PREFIX_ROLE = {"archs": "archs", "exits": "exits", "latency": "latency", "calibration": "calibration"}
+PREFIX_ROLE = {
+    "archs": "archs",
+    "exits": "exits",
+    "latency": "latency",
+    "ort-latency": "latency",
+    "calibration": "calibration",
+}
+EXECUTORS = ("local", "ray")
 
 
 @dataclass(frozen=True)
@@ -47,12 +58,19 @@ class GenerateConfig:
     seed: int = 0
     shard_size: int = 250
     spec: MeasureSpec = field(default_factory=MeasureSpec)
-    prefix: str = "archs"  # archs | latency | calibration | noise-<name>
+    prefix: str = "archs"  # archs | latency | ort-latency | calibration | noise-<name>
     workers: int = 1
     version: str = "v1"
     offset: int = 0  # skip the first `offset` sampled architectures (noise tiers may take a later slice)
+    executor: str = "local"  # local | ray (not part of the identity: a run may resume on another executor)
+    address: str | None = None  # ray: cluster address (None starts a local Ray instance)
+    max_retries: int = 3  # ray: retries of a task whose worker died or raised
 
     def __post_init__(self) -> None:
+        if self.executor not in EXECUTORS:
+            raise ValueError(f"invalid executor: {self.executor!r}; allowed: {list(EXECUTORS)}")
+        if not isinstance(self.max_retries, int) or self.max_retries < 0:
+            raise ValueError(f"invalid max_retries: {self.max_retries!r}; allowed: an int >= 0")
         if not isinstance(self.n, int) or self.n < 1:
             raise ValueError(f"invalid n: {self.n!r}; allowed: an int >= 1")
         if not isinstance(self.shard_size, int) or self.shard_size < 1:
@@ -118,16 +136,34 @@ def _init_worker(spec: MeasureSpec) -> None:
     _MEASURER = Measurer(spec)
 
 
+def write_partial(folder: Path, arch_id: str, row: dict, exits: list[dict]) -> None:
+    """Write one measured architecture's partial files atomically (the row last: it marks the arch done)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if exits:
+        _atomic_parquet(pd.DataFrame(exits), folder / f"{arch_id}.exits.parquet")
+    _atomic_parquet(pd.DataFrame([row]), folder / f"{arch_id}.row.parquet")
+
+
 def _measure_one(job: tuple[str, int, str]) -> tuple[int, str]:
     partial, k, arch_text = job
     arch = Arch.from_string(arch_text)
     row, exits = _MEASURER(arch)
-    folder = Path(partial)
-    folder.mkdir(parents=True, exist_ok=True)
-    if exits:
-        _atomic_parquet(pd.DataFrame(exits), folder / f"{arch.id}.exits.parquet")
-    _atomic_parquet(pd.DataFrame([row]), folder / f"{arch.id}.row.parquet")  # written last: marks done
+    write_partial(Path(partial), arch.id, row, exits)
     return k, arch.id
+
+
+def _local_results(cfg: GenerateConfig, jobs: list[tuple[str, int, str]]) -> Iterator[tuple[int, str]]:
+    """Measure ``jobs`` in-process or in a spawn pool, yielding (shard, arch_id) as partial files land."""
+    if cfg.workers == 1:
+        _init_worker(cfg.spec)
+        yield from map(_measure_one, jobs)
+        return
+    pool = mp.get_context("spawn").Pool(cfg.workers, initializer=_init_worker, initargs=(cfg.spec,))
+    try:
+        yield from pool.imap_unordered(_measure_one, jobs)
+    finally:
+        pool.terminate()
+        pool.join()
 
 
 # ----------------------------------------------------------------------------------------- packing
@@ -275,13 +311,12 @@ def generate(cfg: GenerateConfig, resume: bool = False, progress: bool = True) -
         disable=not progress,
         smoothing=0.05,
     )
-    if cfg.workers == 1:
-        _init_worker(cfg.spec)
-        results: Iterator[tuple[int, str]] = map(_measure_one, jobs)
-        pool = None
+    if cfg.executor == "ray":
+        from nasbench_mt.generate_ray import ray_results
+
+        results = ray_results(cfg, jobs)
     else:
-        pool = mp.get_context("spawn").Pool(cfg.workers, initializer=_init_worker, initargs=(cfg.spec,))
-        results = pool.imap_unordered(_measure_one, jobs)
+        results = _local_results(cfg, jobs)
     try:
         for k, arch_id in results:
             bar.update()
@@ -291,9 +326,7 @@ def generate(cfg: GenerateConfig, resume: bool = False, progress: bool = True) -
                 _record(cfg, identity, t0, tasks)
     finally:
         bar.close()
-        if pool is not None:
-            pool.terminate()
-            pool.join()
+        results.close()
     return _record(cfg, identity, t0, tasks)
 
 
@@ -304,6 +337,7 @@ def _record(cfg: GenerateConfig, identity: dict, t0: float, tasks) -> dict:
         else None,
         "n": cfg.n,
         **identity,
+        "executor": cfg.executor,
         "workers": cfg.workers,
         "device": "cpu" if cfg.spec.protocol == "latency" else str(resolve_device(cfg.spec.device)),
         "machine": _machine(),

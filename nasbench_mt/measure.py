@@ -8,6 +8,7 @@ Measurement runs with one intra-op thread so that a row is bit-identical whichev
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import time
@@ -23,14 +24,21 @@ from nasbench_mt.evaluate import evaluate, recalibrate_bn
 from nasbench_mt.latency import measure_latency, reference_net
 from nasbench_mt.manifest import sha256_file
 from nasbench_mt.model import MultiTaskNet, build_model
-from nasbench_mt.schema import EXIT_POSITIONS, SPLITS, score_column, segment_columns, table_columns
+from nasbench_mt.schema import (
+    EXIT_POSITIONS,
+    SPLITS,
+    ort_latency_columns,
+    score_column,
+    segment_columns,
+    table_columns,
+)
 from nasbench_mt.space import Arch
 from nasbench_mt.supernet import Supernet
 from nasbench_mt.train import DEVICES, TrainConfig, resolve_device, train_standalone
 
-__all__ = ["MeasureSpec", "Measurer", "load_supernet", "save_supernet"]
+__all__ = ["MeasureSpec", "Measurer", "load_supernet", "read_supernet", "save_supernet"]
 
-PROTOCOLS = ("supernet", "standalone", "latency")
+PROTOCOLS = ("supernet", "standalone", "latency", "latency-onnx")
 
 
 @dataclass(frozen=True)
@@ -76,22 +84,52 @@ def save_supernet(supernet: Supernet, path: str | Path, meta: dict) -> None:
     path.with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n")
 
 
-def load_supernet(path: str | Path, suite: Suite) -> Supernet:
-    """Load a checkpoint written by :func:`save_supernet` (``weights_only=True``: no code is executed)."""
+def read_supernet(path: str | Path) -> dict:
+    """A checkpoint and its JSON side file as one plain value ``{"state": bytes, "meta": dict}``.
+
+    This is what a distributed run ships to its workers once; :class:`Measurer` accepts it as
+    ``checkpoint=`` so that no worker needs the file.
+    """
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"invalid supernet checkpoint: {path} does not exist")
+    side = path.with_suffix(".json")
+    meta = json.loads(side.read_text()) if side.is_file() else {}
+    return {"state": path.read_bytes(), "meta": meta}
+
+
+def load_supernet(path: str | Path | bytes, suite: Suite) -> Supernet:
+    """Load a checkpoint written by :func:`save_supernet` (``weights_only=True``: no code is executed).
+
+    ``path`` may also be the checkpoint's bytes (``read_supernet(path)["state"]``).
+    """
+    if isinstance(path, bytes):
+        source: io.BytesIO | Path = io.BytesIO(path)
+    else:
+        source = Path(path)
+        if not source.is_file():
+            raise ValueError(f"invalid supernet checkpoint: {source} does not exist")
     net = Supernet(suite.tasks)
-    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    net.load_state_dict(torch.load(source, map_location="cpu", weights_only=True))
     return net.eval()
 
 
 class Measurer:
-    """Measures one architecture at a time under a :class:`MeasureSpec` (build once per process)."""
+    """Measures one architecture at a time under a :class:`MeasureSpec` (build once per process).
 
-    def __init__(self, spec: MeasureSpec) -> None:
+    ``checkpoint`` (supernet protocol) is :func:`read_supernet`'s value, used instead of reading
+    ``spec.supernet`` from disk (distributed workers get it from the object store).
+    """
+
+    def __init__(self, spec: MeasureSpec, checkpoint: dict | None = None) -> None:
         torch.set_num_threads(1)
         self.spec = spec
+        if spec.protocol == "latency-onnx":
+            from nasbench_mt.latency_onnx import export_onnx, onnx_session
+
+            self.suite = None
+            self.reference = onnx_session(export_onnx(reference_net()))
+            return
         if spec.protocol == "latency":
             self.suite = None
             self.reference = reference_net()
@@ -111,7 +149,11 @@ class Measurer:
         x, _ = self.suite.train.tensors(idx)
         x = x.to(self.device).contiguous(memory_format=torch.channels_last)
         self.calib = [x[i : i + spec.calib_batch] for i in range(0, len(x), spec.calib_batch)]
-        self.supernet = load_supernet(spec.supernet, self.suite) if spec.protocol == "supernet" else None
+        self.supernet = None
+        if spec.protocol == "supernet":
+            checkpoint = checkpoint if checkpoint is not None else read_supernet(spec.supernet)
+            self.supernet = load_supernet(checkpoint["state"], self.suite)
+            self.supernet_seed = checkpoint["meta"].get("seed", 0)
 
     def __call__(self, arch: Arch) -> tuple[dict, list[dict]]:
         """One table row (dict of columns) and its per-sample exit rows."""
@@ -120,9 +162,15 @@ class Measurer:
             net = build_model(arch, self.tasks).eval()
             lat = measure_latency(net, self.reference, rounds=self.spec.latency_rounds)
             return {"arch_id": arch.id, **lat.as_row()}, []
+        if self.spec.protocol == "latency-onnx":
+            from nasbench_mt.latency_onnx import measure_latency_onnx
+
+            net = build_model(arch).eval()
+            lat = measure_latency_onnx(net, self.reference, rounds=self.spec.latency_rounds).as_row("ort_")
+            return {"arch_id": arch.id, **{c: lat.get(c, math.nan) for c in ort_latency_columns()}}, []
         if self.spec.protocol == "supernet":
             net = self.supernet.extract(arch)
-            seed = json.loads(Path(self.spec.supernet).with_suffix(".json").read_text()).get("seed", 0)
+            seed = self.supernet_seed
         else:
             cfg = TrainConfig(**self.spec.train)
             net = train_standalone(arch, self.suite.train, self.tasks, cfg, device=self.device)

@@ -17,6 +17,11 @@ column                     meaning
 ``latency_e{k}_ms``        median latency of a forward that stops after exit ``k`` (all tasks)
 ``ref_latency_ms``         the fixed reference network, timed interleaved in the same process
 ``latency_norm``           ``latency_ms / ref_latency_ms`` (comparable across machines and runs)
+``ort_latency_ms``, ...    optional, the same five latency columns (``ort_latency_iqr_ms``,
+                           ``ort_latency_e{k}_ms``, ``ort_ref_latency_ms``, ``ort_latency_norm``) timed under
+                           ONNX Runtime (CPU provider, batch 1, one intra- and one inter-op thread,
+                           sequential; ``generate --protocol latency-onnx``); ``ort_latency_e{k}_ms`` is NaN
+                           at a position without an exit (no ONNX graph); absent when not measured
 ``params``                 parameters of the whole multi-task network
 ``params_{task}``          parameters on one task's path (stem, shared stages, own stages, own heads)
 ``macs``, ``flops``        multiply-accumulates (conv + linear) of the whole network; flops = 2 macs
@@ -44,6 +49,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "SPLITS",
     "latency_columns",
+    "ort_latency_columns",
     "score_column",
     "segment_columns",
     "table_columns",
@@ -67,6 +73,11 @@ def latency_columns() -> list[str]:
         + [f"latency_e{k}_ms" for k in EXIT_POSITIONS]
         + ["ref_latency_ms", "latency_norm"]
     )
+
+
+def ort_latency_columns() -> list[str]:
+    """The ONNX Runtime twins of :func:`latency_columns` (``ort_latency_ms``, ...; optional columns)."""
+    return [f"ort_{c}" for c in latency_columns()]
 
 
 def segment_columns(tasks: Sequence[TaskSpec]) -> list[str]:
