@@ -73,7 +73,14 @@ def _space(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     # importing the command modules registers their sub-commands
-    from nasbench_mt import __version__, cli_generate, cli_predictors, cli_query, cli_search  # noqa: F401
+    from nasbench_mt import (  # noqa: F401
+        __version__,
+        cli_generate,
+        cli_latency,
+        cli_predictors,
+        cli_query,
+        cli_search,
+    )
     from nasbench_mt.cli import COMMANDS as registry  # the registry, also under ``python -m nasbench_mt.cli``
 
     parser = argparse.ArgumentParser(prog="nasbench-mt", description=__doc__)
