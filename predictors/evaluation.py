@@ -172,19 +172,16 @@ class PredictorEvaluation:
     info: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> pd.DataFrame:
-        """Mean and std (ddof=1; 0 for one seed) over seeds per (predictor, target, train_size), with the
+        """Mean and std (ddof=1; NaN for one seed) over seeds per (predictor, target, train_size), with the
         noise ceiling of the target beside; timings are left out so the numbers are reproducible."""
         keys = ["predictor", "target", "train_size"]
         grouped = self.scores.groupby(keys, sort=False)[list(METRICS)]
         mean = grouped.mean().add_suffix("_mean")
-        std = grouped.std(ddof=1).fillna(0.0).add_suffix("_std")
+        std = grouped.std(ddof=1).add_suffix("_std")  # NaN for a single seed
         out = pd.concat([mean, std], axis=1)
         cols = [c for m in METRICS for c in (f"{m}_mean", f"{m}_std")]
         out = out[cols].reset_index()
         out.insert(3, "seeds", grouped.size().to_numpy())
-        # a metric that is undefined for a predictor (units of a ranker) stays NaN, not a 0 std
-        for m in METRICS:
-            out.loc[out[f"{m}_mean"].isna(), f"{m}_std"] = math.nan
         return out.merge(self.ceiling, on="target", how="left")
 
 

@@ -195,7 +195,7 @@ def _markdown(ev: PredictorEvaluation, bench: Any, command: str, wall_s: float) 
         for r in part.itertuples():
             cells = [_pm(getattr(r, f"{m}_mean"), getattr(r, f"{m}_std")) for m in _LABELS]
             if not math.isnan(r.rmse_mean):
-                cells[-1] = f"{r.rmse_mean:.4g} +- {r.rmse_std:.2g}"
+                cells[-1] = f"{r.rmse_mean:.4g}" + ("" if math.isnan(r.rmse_std) else f" +- {r.rmse_std:.2g}")
             lines.append(
                 f"| {r.predictor} | " + " | ".join(cells) + f" | {fit_s.loc[(r.predictor, head)]:.2f} |"
             )
