@@ -1,7 +1,8 @@
 """Torch pieces shared by the neural predictors (``gin``, ``gcn``, ``brp``): encoders, losses, training.
 
-Everything runs on the CPU with the thread count torch already has (``torch.set_num_threads`` is respected),
-and all randomness comes from an explicit seed inside :func:`seeded`, so the global RNG is left untouched.
+Everything runs on the CPU.  All randomness comes from an explicit seed inside :func:`seeded`, so the global
+RNG is left untouched, and training runs on one intra-op thread there: multi-threaded float reductions differ
+in the last bits from run to run, and the same ``random_state`` must give bit-identical weights.
 """
 
 from __future__ import annotations
@@ -36,11 +37,17 @@ RANK_LOSSES = ("logistic", "hinge")
 
 @contextlib.contextmanager
 def seeded(seed: int | None) -> Iterator[torch.Generator]:
-    """Run a block with torch's CPU RNG seeded (restored afterwards); yields a generator for shuffling."""
+    """Run a block with torch's CPU RNG seeded and one intra-op thread (both restored afterwards); yields a
+    generator for shuffling."""
     seed = 0 if seed is None else int(seed)
+    threads = torch.get_num_threads()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        yield torch.Generator().manual_seed(seed)
+        torch.set_num_threads(1)
+        try:
+            yield torch.Generator().manual_seed(seed)
+        finally:
+            torch.set_num_threads(threads)
 
 
 class GraphEncoder(nn.Module):
