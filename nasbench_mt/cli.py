@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from nasbench_mt.space import V1
 
@@ -69,6 +70,21 @@ def _space(args: argparse.Namespace) -> int:
         extra = "".join(f"  {k}={v:,}" for k, v in row.items() if k not in ("id", "arch"))
         print(f"{row['id']}  {row['arch']}{extra}")
     return 0
+
+
+REPO_LEADERBOARDS = Path(__file__).resolve().parent.parent / "leaderboards"
+
+
+def leaderboard_out(out: str | Path, manifest: dict, fast: bool) -> Path:
+    """Resolve a leaderboard folder; the repository's ``leaderboards/`` takes real-release runs only."""
+    out = Path(out).resolve()
+    synthetic = bool(manifest.get("generation", {}).get("synthetic"))
+    if out == REPO_LEADERBOARDS.resolve() and (synthetic or fast):
+        raise ValueError(
+            f"{out} holds results of the real release only; "
+            "write --fast or SYNTHETIC runs elsewhere (--out DIR)"
+        )
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:

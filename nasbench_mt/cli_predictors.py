@@ -6,14 +6,12 @@ import argparse
 import json
 import shlex
 import time
-from pathlib import Path
 
-from nasbench_mt.cli import command
+from nasbench_mt.cli import command, leaderboard_out
 from nasbench_mt.cli_query import _clean_errors, _load, _release_args
 
 __all__: list[str] = []
 
-_REPO_LEADERBOARDS = Path(__file__).resolve().parent.parent / "leaderboards"
 FAST_SIZES = (10, 20)
 FAST_SEEDS = 2
 _FAST_NEURAL = {"epochs": 10}
@@ -81,13 +79,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     bench = _load(args)
-    out = Path(args.out).resolve()
-    synthetic = bool(bench.manifest.get("generation", {}).get("synthetic"))
-    if out == _REPO_LEADERBOARDS.resolve() and (synthetic or args.fast):
-        raise ValueError(
-            f"{out} holds results of the real release only; write --fast or SYNTHETIC runs elsewhere "
-            "(--out DIR)"
-        )
+    out = leaderboard_out(args.out, bench.manifest, args.fast)
     names = args.predictors or list_predictors()
     sizes, seeds, params = args.sizes, args.seeds, {}
     if args.fast:

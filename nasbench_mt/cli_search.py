@@ -8,12 +8,10 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from nasbench_mt.cli import command
+from nasbench_mt.cli import command, leaderboard_out
 from nasbench_mt.cli_query import _clean_errors, _fmt, _load, _release_args
 
 __all__: list[str] = []
-
-_REPO_LEADERBOARDS = Path(__file__).resolve().parent.parent / "leaderboards"
 
 
 def _strategy_params(pairs: list[str]) -> dict[str, Any]:
@@ -151,13 +149,7 @@ def _leaderboard(args: argparse.Namespace) -> int:
     from nasbench_mt.search.leaderboard import run_leaderboard, write_leaderboard
 
     bench = _load(args)
-    out = Path(args.out).resolve()
-    synthetic = bool(bench.manifest.get("generation", {}).get("synthetic"))
-    if out == _REPO_LEADERBOARDS.resolve() and (synthetic or args.fast):
-        raise ValueError(
-            f"{out} holds results of the real release only; write --fast or SYNTHETIC runs elsewhere "
-            "(--out DIR)"
-        )
+    out = leaderboard_out(args.out, bench.manifest, args.fast)
     seeds, budgets, params = args.seeds, args.budgets, {}
     if args.fast:
         seeds, budgets = 2, [5, 10]

@@ -128,7 +128,7 @@ def test_fast_command_writes_the_leaderboard_and_is_deterministic(tiny_path, tmp
 
 
 def test_command_refuses_fast_or_synthetic_output_in_leaderboards(tiny_path, capsys):
-    from nasbench_mt.cli_predictors import _REPO_LEADERBOARDS
+    from nasbench_mt.cli import REPO_LEADERBOARDS as _REPO_LEADERBOARDS
 
     code = main(["evaluate-predictors", "--path", str(tiny_path), "--predictors", "flops", "--sizes", "8",
                  "--seeds", "1", "--out", str(_REPO_LEADERBOARDS)])  # fmt: skip

@@ -70,7 +70,7 @@ def test_leaderboard_fast(capsys, tiny_path, tmp_path):
 
 
 def test_leaderboard_refuses_fast_results_in_leaderboards(capsys, tiny_path):
-    from nasbench_mt.cli_search import _REPO_LEADERBOARDS
+    from nasbench_mt.cli import REPO_LEADERBOARDS as _REPO_LEADERBOARDS
 
     rc, _, err = cli(capsys, "search-leaderboard", "--fast", "--path", tiny_path, "--out", _REPO_LEADERBOARDS)
     assert rc == 2 and "real release only" in err
