@@ -12,8 +12,9 @@ since segments are independent), with a rough peak-memory estimate; use it for t
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from nasbench_mt.schema import EXIT_POSITIONS, latency_columns, score_column, se
 from nasbench_mt.space import V1, Arch, Block
 from nasbench_mt.tasks import TaskSpec
 
-__all__ = ["composed_costs", "synthetic_release"]
+__all__ = ["composed_costs", "synthetic_release", "tiny_generation_env"]
 
 
 def _exact_costs(arch: Arch, tasks: Sequence[TaskSpec]) -> dict[str, Any]:
@@ -246,3 +247,30 @@ def synthetic_release(
         "calibration": {"rows": calibration},
     }
     return write_manifest(root, files, meta)
+
+
+@contextlib.contextmanager
+def tiny_generation_env(
+    root: str | os.PathLike[str], suite_kwargs: dict, epochs: float = 1.0
+) -> Iterator[Path]:
+    """For generation tests: point ``NASBENCH_MT_CACHE`` into ``root`` (restored on exit) and train a supernet
+    for ``epochs`` on a tiny mnist-scenes slice; yields the checkpoint path ``root/sn.pt``."""
+    from nasbench_mt.datasets import load_suite
+    from nasbench_mt.measure import save_supernet
+    from nasbench_mt.supernet import Supernet
+    from nasbench_mt.train import TrainConfig, train_supernet
+
+    root = Path(root)
+    old = os.environ.get("NASBENCH_MT_CACHE")
+    os.environ["NASBENCH_MT_CACHE"] = str(root / "cache")
+    try:
+        suite = load_suite("mnist-scenes", **suite_kwargs)
+        net = Supernet(suite.tasks)
+        train_supernet(net, suite.train, TrainConfig(epochs=epochs, batch_size=32, seed=0))
+        save_supernet(net, root / "sn.pt", {"seed": 0})
+        yield root / "sn.pt"
+    finally:
+        if old is None:
+            os.environ.pop("NASBENCH_MT_CACHE", None)
+        else:
+            os.environ["NASBENCH_MT_CACHE"] = old

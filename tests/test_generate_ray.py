@@ -1,19 +1,17 @@
 """The Ray executor writes the local executor's shards (timing columns aside), retries, and resumes."""
 
-import os
+import contextlib
 import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from nasbench_mt.datasets import load_suite
 from nasbench_mt.generate import GenerateConfig, generate
 from nasbench_mt.manifest import verify
-from nasbench_mt.measure import MeasureSpec, save_supernet
+from nasbench_mt.measure import MeasureSpec
 from nasbench_mt.space import V1
-from nasbench_mt.supernet import Supernet
-from nasbench_mt.train import TrainConfig, train_supernet
+from nasbench_mt.testing import tiny_generation_env
 
 ray = pytest.importorskip("ray", reason="the Ray executor needs the [ray] extra")
 pytest.importorskip("mlxtend")
@@ -25,12 +23,8 @@ TIMING = {"measure_s"}
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     root = tmp_path_factory.mktemp("gen-ray")
-    old = os.environ.get("NASBENCH_MT_CACHE")
-    os.environ["NASBENCH_MT_CACHE"] = str(root / "cache")
-    suite = load_suite("mnist-scenes", **SUITE_KW)
-    net = Supernet(suite.tasks)
-    train_supernet(net, suite.train, TrainConfig(epochs=1, batch_size=32, seed=0))
-    save_supernet(net, root / "sn.pt", {"seed": 0})
+    stack = contextlib.ExitStack()
+    stack.enter_context(tiny_generation_env(root, SUITE_KW))
     crash = root / "crash"
     crash.mkdir()
     ray.init(
@@ -43,10 +37,7 @@ def env(tmp_path_factory):
     )
     yield root
     ray.shutdown()
-    if old is None:
-        os.environ.pop("NASBENCH_MT_CACHE")
-    else:
-        os.environ["NASBENCH_MT_CACHE"] = old
+    stack.close()
 
 
 def _cfg(env, out, **kw):
