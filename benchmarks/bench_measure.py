@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _report import append_report
 from tqdm import tqdm
 
 from nasbench_mt.measure import Measurer, MeasureSpec
@@ -66,11 +67,7 @@ def main() -> None:
         f"| {info['train_seconds']:.0f} | | | <= 3600 s |",
         "",
     ]
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("a") as f:
-        f.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    append_report(args.out, lines)
 
 
 if __name__ == "__main__":

@@ -12,10 +12,10 @@ from __future__ import annotations
 import argparse
 import platform
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
+from _report import append_report
 from tqdm import tqdm
 
 from nasbench_mt import V1, build_model, measure_costs
@@ -69,11 +69,7 @@ def main() -> None:
         f"mean build {np.mean(build_ms):.1f} ms, mean cost metrics {np.mean(cost_ms):.1f} ms per arch",
         "",
     ]
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("a") as f:
-        f.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    append_report(args.out, lines)
 
 
 if __name__ == "__main__":
