@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from tqdm import tqdm
 
 from nasbench_mt.benchmark import load_benchmark
 from nasbench_mt.costs import measure_costs
+from nasbench_mt.generate import cpu_model
 from nasbench_mt.latency_transfer import LatencyTransfer, measure_device
 from nasbench_mt.model import build_model
 from nasbench_mt.schema import EXIT_POSITIONS
@@ -160,7 +160,7 @@ def main() -> None:
         "",
         f"`OMP_NUM_THREADS=1 python benchmarks/bench_latency_transfer.py --extra {args.extra} "
         f"--rounds {args.rounds} --repeats {args.repeats} --sizes {args.sizes}` ({seconds:.0f} s, "
-        f"{platform.processor() or platform.machine()}, {len(pool)} architectures)",
+        f"{cpu_model()}, {len(pool)} architectures)",
         "",
         "Architectures: the tiny fixture's 30 plus a seeded V1 sample. The fixture's latency columns are "
         "synthetic, so the *shipped* columns here are PyTorch-eager, one-thread latencies measured fresh by "

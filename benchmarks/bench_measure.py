@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import torch
 from _report import append_report
 from tqdm import tqdm
 
+from nasbench_mt.generate import cpu_model
 from nasbench_mt.measure import Measurer, MeasureSpec
 from nasbench_mt.space import V1
 
@@ -51,7 +51,7 @@ def main() -> None:
         return f"{v.mean():.2f} | {np.median(v):.2f} | {v.max():.2f}"
 
     cmd = f"python benchmarks/bench_measure.py --supernet {args.supernet} --n {args.n} --seed {args.seed}"
-    machine = f"{platform.processor() or platform.machine()}, torch {torch.__version__}"
+    machine = f"{cpu_model()}, torch {torch.__version__}"
     epochs = info["train_config"]["epochs"]
     lines = [
         f"## {time.strftime('%Y-%m-%d %H:%M')} — `{cmd}`",

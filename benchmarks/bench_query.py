@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nasbench_mt.generate import cpu_model
+
 RESULTS = Path(__file__).resolve().parent / "results" / "query.md"
 
 COLD = """
@@ -42,16 +44,6 @@ t3 = time.perf_counter()
 print(json.dumps({"import_s": t1 - t0, "load_s": t2 - t1, "first_query_s": t3 - t2,
                   "rss_import_mb": rss_import, "rss_mb": peak_mb(), "rows": len(bench)}))
 """
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def per_call_us(fn, items, repeat: int = 5) -> float:

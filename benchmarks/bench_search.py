@@ -23,17 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from nasbench_mt.generate import cpu_model
+
 RESULTS = Path(__file__).resolve().parent / "results" / "search.md"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:

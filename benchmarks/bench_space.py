@@ -10,7 +10,6 @@ Samples ``--n`` architectures with ``V1.sample(n, seed)``, builds each network a
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 
 import numpy as np
@@ -19,6 +18,7 @@ from _report import append_report
 from tqdm import tqdm
 
 from nasbench_mt import V1, build_model, measure_costs
+from nasbench_mt.generate import cpu_model
 
 
 def _row(name: str, v: np.ndarray, fmt: str = "{:,.0f}") -> str:
@@ -54,7 +54,7 @@ def main() -> None:
     lines = [
         f"## {time.strftime('%Y-%m-%d %H:%M')} — `{cmd}`",
         "",
-        f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} thread(s); "
+        f"{cpu_model()}, torch {torch.__version__}, {args.threads} thread(s); "
         f"sampling {args.n} archs took {sample_s * 1e3:.0f} ms",
         "",
         "| quantity | min | p10 | median | p90 | max |",

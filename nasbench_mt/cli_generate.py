@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 
@@ -65,6 +64,7 @@ def _train_supernet(args: argparse.Namespace) -> int:
     import torch
 
     from nasbench_mt.datasets import load_suite
+    from nasbench_mt.generate import cpu_model
     from nasbench_mt.measure import save_supernet
     from nasbench_mt.supernet import Supernet
     from nasbench_mt.train import TrainConfig, resolve_device, train_supernet
@@ -102,7 +102,7 @@ def _train_supernet(args: argparse.Namespace) -> int:
         "threads": torch.get_num_threads(),
         "device": str(device),
         "torch": torch.__version__,
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_model(),
         "final_loss": sum(losses[-20:]) / max(1, len(losses[-20:])),
     }
     save_supernet(net, args.out, meta)

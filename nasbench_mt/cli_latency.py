@@ -50,6 +50,7 @@ def _measure_latency(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from nasbench_mt.benchmark import load_benchmark
+    from nasbench_mt.generate import cpu_model
     from nasbench_mt.latency_transfer import measure_device
 
     bench = load_benchmark(args.release, path=args.path)
@@ -74,7 +75,7 @@ def _measure_latency(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "torch": torch.__version__,
         "machine": platform.machine(),
-        "cpu": platform.processor(),
+        "cpu": cpu_model(),
     }
     _write(df, args.out, meta)
     print(

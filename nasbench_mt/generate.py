@@ -36,7 +36,7 @@ from nasbench_mt.measure import Measurer, MeasureSpec
 from nasbench_mt.space import V1, Arch
 from nasbench_mt.train import resolve_device
 
-__all__ = ["GenerateConfig", "generate", "pending_archs"]
+__all__ = ["GenerateConfig", "cpu_model", "generate", "pending_archs"]
 
 # file prefix -> manifest role
 PREFIX_ROLE = {
@@ -181,22 +181,25 @@ def _pack_shard(cfg: GenerateConfig, k: int, shard: Sequence[Arch]) -> None:
     shutil.rmtree(folder)
 
 
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one), for manifests and benchmark reports."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _machine() -> dict:
     import numpy
     import torch
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     from nasbench_mt import __version__
 
     return {
-        "cpu": cpu,
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "torch": torch.__version__,
