@@ -143,7 +143,7 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--max-retries", type=int, default=3, help="ray: retries of a failed task (default 3)")
     p.add_argument("--n-per-sample", type=int, default=1000, help="test scenes kept for per-sample exit data")
-    p.add_argument("--epochs", type=float, default=2.0, help="standalone protocol: training epochs")
+    p.add_argument("--epochs", type=float, default=6.0, help="standalone protocol: training epochs")
     p.add_argument("--train-seed", type=int, default=0, help="standalone protocol: training seed")
     p.add_argument("--latency-rounds", type=int, default=30)
     p.add_argument("--resume", action="store_true", help="continue a killed or partial run in --out")

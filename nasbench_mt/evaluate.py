@@ -9,11 +9,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from nasbench_mt.datasets import Split
 from nasbench_mt.tasks import TaskSpec
 
-__all__ = ["ExitScores", "evaluate", "recalibrate_bn", "task_loss"]
+__all__ = ["ExitScores", "evaluate", "fold_batchnorm", "recalibrate_bn", "task_loss"]
 
 
 def task_loss(task: TaskSpec, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -45,6 +46,25 @@ def recalibrate_bn(net: nn.Module, batches: Iterable[torch.Tensor]) -> nn.Module
     for m, mom in zip(bns, saved):
         m.momentum = mom
     return net.eval()
+
+
+def fold_batchnorm(net: nn.Module) -> nn.Module:
+    """Fold every ``Conv2d -> BatchNorm2d`` pair of ``nn.Sequential`` containers into one biased convolution.
+
+    Inference-only (the BatchNorm's running statistics are baked in), in place, returns ``net`` in eval mode.
+    The outputs agree with the unfolded network up to float rounding; on one CPU thread evaluation takes
+    about half the time, because eval-mode BatchNorm is a full extra pass over every activation.
+    """
+    net.eval()
+    for mod in net.modules():
+        if not isinstance(mod, nn.Sequential):
+            continue
+        for i in range(len(mod) - 1):
+            conv, bn = mod[i], mod[i + 1]
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                mod[i] = fuse_conv_bn_eval(conv, bn)
+                mod[i + 1] = nn.Identity()
+    return net
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Turn an architecture into a measured table row (supernet or standalone protocol).
 
 Both protocols end the same way: BatchNorm statistics recalibrated (cumulative average) on a fixed set of
-training batches, then every exit of every task scored on the validation and test splits, per-sample exit
+training batches and folded into the convolutions, then every exit of every task scored on the validation and test splits, per-sample exit
 confidences and correctness kept for the first ``n_per_sample`` test scenes, and the exact costs counted.
 Measurement runs with one intra-op thread so that a row is bit-identical whichever worker computed it.
 """
@@ -20,7 +20,7 @@ import torch
 
 from nasbench_mt.costs import measure_costs
 from nasbench_mt.datasets import SCENE_TASKS, Suite, load_suite
-from nasbench_mt.evaluate import evaluate, recalibrate_bn
+from nasbench_mt.evaluate import evaluate, fold_batchnorm, recalibrate_bn
 from nasbench_mt.latency import measure_latency, reference_net
 from nasbench_mt.manifest import sha256_file
 from nasbench_mt.model import MultiTaskNet, build_model
@@ -179,6 +179,7 @@ class Measurer:
 
     def _score(self, arch: Arch, net: MultiTaskNet, seed: int, t0: float) -> tuple[dict, list[dict]]:
         net = recalibrate_bn(net.to(self.device, memory_format=torch.channels_last), self.calib)
+        net = fold_batchnorm(net)
         results = {
             split: evaluate(
                 net,

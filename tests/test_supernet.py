@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from nasbench_mt.datasets import SCENE_TASKS
-from nasbench_mt.evaluate import recalibrate_bn
+from nasbench_mt.evaluate import fold_batchnorm, recalibrate_bn
 from nasbench_mt.space import V1
 from nasbench_mt.supernet import Supernet
 
@@ -58,6 +58,19 @@ def test_bn_recalibration_is_cumulative():
     torch.testing.assert_close(bn.running_var, vars_)
     assert bn.momentum == 0.1  # restored
     assert not net.training
+
+
+def test_folding_batchnorm_keeps_the_function_and_removes_every_batchnorm(supernet):
+    arch = V1.sample(1, seed=4)[0]
+    net = recalibrate_bn(supernet.extract(arch), [torch.randn(16, 3, 32, 32) for _ in range(2)])
+    x = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        ref = net(x)
+        out = fold_batchnorm(net)(x)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+    for task in ref:
+        for k, y in ref[task].items():
+            torch.testing.assert_close(out[task][k], y, rtol=1e-4, atol=1e-4)
 
 
 def test_sandwich_contains_largest_smallest_and_random(supernet):
