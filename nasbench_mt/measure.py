@@ -1,9 +1,10 @@
 """Turn an architecture into a measured table row (supernet or standalone protocol).
 
 Both protocols end the same way: BatchNorm statistics recalibrated (cumulative average) on a fixed set of
-training batches and folded into the convolutions, then every exit of every task scored on the validation and test splits, per-sample exit
-confidences and correctness kept for the first ``n_per_sample`` test scenes, and the exact costs counted.
-Measurement runs with one intra-op thread so that a row is bit-identical whichever worker computed it.
+training batches and folded into the convolutions, then every exit of every task scored on the validation
+and test splits, per-sample exit confidences and correctness kept for the first ``n_per_sample`` test
+scenes, and the exact costs counted. Measurement runs with one intra-op thread so that a row is
+bit-identical whichever worker computed it.
 """
 
 from __future__ import annotations
