@@ -47,3 +47,16 @@ def test_non_editable_install_ships_the_release(tmp_path, tiny_path):
     rows, root = out.stdout.split()
     assert int(rows) == manifest["files"][0]["rows"] + manifest["files"][1]["rows"]
     assert root.startswith(str(target))
+
+
+def test_querying_the_table_does_not_import_torch(tiny_path):
+    """The package's top-level names load lazily: loading and querying a release stays free of torch."""
+    code = (
+        "import sys, nasbench_mt\n"
+        f"bench = nasbench_mt.load_benchmark(path={str(tiny_path)!r})\n"
+        "bench.query(bench.table['arch_id'].iloc[0])\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "assert all(getattr(nasbench_mt, name) is not None for name in nasbench_mt.__all__)\n"
+        "assert 'torch' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
