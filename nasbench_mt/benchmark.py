@@ -58,11 +58,17 @@ def _shipped_roots() -> list[Path]:
     return [p for p in roots if p.is_dir()]
 
 
+def _has_table(directory: Path) -> bool:
+    """Whether ``directory`` holds a manifest listing an architecture table (not only, say, calibration)."""
+    try:
+        return any(e.get("role") == "archs" for e in read_manifest(directory)["files"])
+    except ReleaseError:
+        return False
+
+
 def available_versions() -> list[str]:
-    """Versions of the releases shipped with this installation."""
-    return sorted(
-        {p.name for root in _shipped_roots() for p in root.iterdir() if (p / "manifest.json").is_file()}
-    )
+    """Versions of the releases shipped with this installation (directories whose table exists)."""
+    return sorted({p.name for root in _shipped_roots() for p in root.iterdir() if _has_table(p)})
 
 
 def load_benchmark(
@@ -85,6 +91,12 @@ def load_benchmark(
     else:
         root = Path(path)
     manifest = verify(root) if verify_files else read_manifest(root)
+    if not any(e["role"] == "archs" for e in manifest["files"]):
+        roles = sorted({e["role"] for e in manifest["files"]})
+        raise ReleaseError(
+            f"release {root} holds no architecture table yet (only {roles or 'no files'}); it is still being "
+            "generated: run `nasbench-mt generate --out DIR ...` (see data/README.md) or pass another path="
+        )
     if path is None and manifest["version"] != version:
         raise ReleaseError(
             f"shipped release {root} says version {manifest['version']!r}, expected {version!r}"

@@ -255,8 +255,6 @@ def _update_manifest_locked(root: Path, version: str, tasks, generation, key, ex
     for section in ("noise", "calibration"):
         if section in extra or old.get(section):
             meta[section] = extra.get(section, old.get(section))
-    if not any(r == "archs" for _, r in files):
-        return {}
     return write_manifest(root, files, meta)
 
 
@@ -265,10 +263,12 @@ def generate(cfg: GenerateConfig, resume: bool = False, progress: bool = True) -
     from nasbench_mt.datasets import load_suite
 
     tasks = None
+    identity = cfg.identity()
     if cfg.spec.protocol != "latency":  # loading validates the dataset before anything is measured
         resolve_device(cfg.spec.device)
         suite = load_suite(cfg.spec.suite, **cfg.spec.suite_kwargs)
         tasks = suite.tasks
+        identity["suite_fingerprint"] = suite.fingerprint
         if cfg.spec.n_per_sample > len(suite.test):
             raise ValueError(
                 f"invalid n_per_sample: {cfg.spec.n_per_sample} > {len(suite.test)} test images of suite "
@@ -278,7 +278,6 @@ def generate(cfg: GenerateConfig, resume: bool = False, progress: bool = True) -
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     state_file = out / "partial" / f"{cfg.prefix}.run.json"
-    identity = cfg.identity()
     shards = _shards(cfg)
     started = any(cfg.shard_path(k).exists() for k in range(len(shards))) or state_file.exists()
     if started and not resume:
@@ -292,10 +291,12 @@ def generate(cfg: GenerateConfig, resume: bool = False, progress: bool = True) -
     elif started and (out / MANIFEST_NAME).exists():
         recorded = json.loads((out / MANIFEST_NAME).read_text()).get("generation", {}).get(cfg.prefix)
         previous = {k: recorded.get(k) for k in identity} if recorded else None
+    if previous is not None and "suite_fingerprint" in identity and previous.get("suite_fingerprint") is None:
+        previous["suite_fingerprint"] = identity["suite_fingerprint"]  # recorded before it was tracked
     if previous is not None and previous != identity:
         raise ValueError(
             f"invalid resume: {out} was generated with {previous}, not {identity}; "
-            "allowed: the same seed, shard size, offset and measurement spec"
+            "allowed: the same seed, shard size, offset, measurement spec and dataset (suite fingerprint)"
         )
     state_file.parent.mkdir(parents=True, exist_ok=True)
     state_file.write_text(json.dumps(identity, indent=2))

@@ -22,6 +22,9 @@ File roles:
   trained with another seed; ``"latency"``: latency measured again in another process), ``seed`` and any
   table columns that were re-measured (the others absent or NaN).
 
+A manifest with no ``archs`` file is a release still being generated (say, its calibration tier came
+first): it verifies, so its generation records are kept, but ``load_benchmark`` refuses it.
+
 Example (the generation pipeline's last step)::
 
     write_manifest("data/v1", [("archs-00000.parquet", "archs"), ("exits-00000.parquet", "exits")],
@@ -147,8 +150,6 @@ def write_manifest(
         if rows is not None:
             entry["rows"] = rows
         entries.append(entry)
-    if not any(e["role"] == "archs" for e in entries):
-        raise ReleaseError("a release needs at least one file with role 'archs'")
     n_samples = meta["n_samples"]
     if not isinstance(n_samples, int) or isinstance(n_samples, bool) or n_samples < 0:
         raise ReleaseError(f"invalid n_samples: {n_samples!r}; allowed: an int >= 0")

@@ -1,5 +1,6 @@
 """Tiny end-to-end generation: supernet trained a few steps on a small slice, 5 archs, kill and resume."""
 
+import json
 import os
 import signal
 import subprocess
@@ -10,8 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from nasbench_mt.benchmark import load_benchmark
 from nasbench_mt.generate import GenerateConfig, generate
-from nasbench_mt.manifest import verify
+from nasbench_mt.manifest import ReleaseError, verify
 from nasbench_mt.measure import MeasureSpec
 from nasbench_mt.space import V1
 from nasbench_mt.testing import tiny_generation_env
@@ -131,3 +133,35 @@ def test_killed_run_resumes_without_duplicates_or_losses(env, reference, tmp_pat
     rows = _rows(out)
     assert list(rows.arch_id) == [a.id for a in V1.sample(5, seed=3)]
     verify(out)
+
+
+def test_resume_refuses_another_dataset(env, reference):
+    state = Path(reference) / "partial" / "archs.run.json"
+    identity = json.loads(state.read_text())
+    assert identity["suite_fingerprint"]
+    try:
+        state.write_text(json.dumps({**identity, "suite_fingerprint": "0" * 16}))
+        with pytest.raises(ValueError, match="suite fingerprint"):
+            generate(_cfg(env, reference), resume=True, progress=False)
+    finally:
+        state.write_text(json.dumps(identity))
+
+
+def test_calibration_before_the_table_is_recorded_but_not_loadable(env, tmp_path):
+    spec = MeasureSpec(
+        protocol="standalone",
+        suite_kwargs=SUITE_KW,
+        n_per_sample=16,
+        calib_images=64,
+        train={"epochs": 1.0, "batch_size": 32, "seed": 0},
+    )
+    out = tmp_path / "calib"
+    generate(
+        GenerateConfig(out=str(out), n=2, seed=3, shard_size=2, spec=spec, prefix="calibration"),
+        progress=False,
+    )
+    manifest = verify(out)
+    assert [f["role"] for f in manifest["files"]] == ["calibration"]
+    assert manifest["generation"]["calibration"]["spec"]["train"]["epochs"] == 1.0
+    with pytest.raises(ReleaseError, match="no architecture table yet"):
+        load_benchmark(path=out)

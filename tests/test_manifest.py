@@ -36,7 +36,6 @@ def test_tiny_fixture_verifies(tiny_path):
         ([("../outside.parquet", "archs")], _meta(), "outside"),
         ([("nope.parquet", "archs")], _meta(), "does not exist"),
         ([("archs-00000.parquet", "archs")] * 2, _meta(), "twice"),
-        ([("archs-00000.parquet", "exits")], _meta(), "role 'archs'"),
         ([("archs-00000.parquet", "archs")], {"version": "t"}, "lacks"),
         ([("archs-00000.parquet", "archs")], _meta(colour="red"), "unknown manifest meta"),
         ([("archs-00000.parquet", "archs")], _meta(n_samples=-1), "n_samples"),
