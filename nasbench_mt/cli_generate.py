@@ -53,6 +53,12 @@ def _train_supernet_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-random", type=int, default=2, help="random subnets per sandwich step (default 2)")
+    p.add_argument(
+        "--distill",
+        type=float,
+        default=0.0,
+        help="in-place distillation weight in [0, 1] (the largest subnet teaches the others; default 0: off)",
+    )
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: all cores)")
     _device_arg(p, "training")
     _suite_args(p)
@@ -84,6 +90,7 @@ def _train_supernet(args: argparse.Namespace) -> int:
         suite.train,
         cfg,
         n_random=args.n_random,
+        distill=args.distill,
         progress=True,
         on_step=lambda s, v: losses.append(v),
         device=device,
@@ -95,6 +102,7 @@ def _train_supernet(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "train_config": cfg.__dict__,
         "n_random": args.n_random,
+        "distill": args.distill,
         "suite": args.suite,
         "suite_kwargs": kwargs,
         "suite_fingerprint": suite.fingerprint,

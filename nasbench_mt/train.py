@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -21,6 +22,7 @@ from nasbench_mt.tasks import TaskSpec
 __all__ = [
     "DEVICES",
     "TrainConfig",
+    "distill_loss",
     "multitask_loss",
     "resolve_device",
     "train_batches",
@@ -125,6 +127,26 @@ def multitask_loss(
     return sum(task_loss(t, y, targets[t.name]) for t in tasks for y in out[t.name].values())
 
 
+def distill_loss(
+    out: dict[str, dict[int, torch.Tensor]],
+    teacher: dict[str, dict[int, torch.Tensor]],
+    tasks: Sequence[TaskSpec],
+) -> torch.Tensor:
+    """In-place distillation (BigNAS): each exit matches the teacher's output at the same exit (its final exit
+    where the teacher has none there). Classification and dense exits: cross-entropy against the teacher's
+    softmax, per pixel for dense; regression: smooth L1 to the teacher's output. The teacher is detached."""
+    total = 0.0
+    for t in tasks:
+        final = teacher[t.name][max(teacher[t.name])]
+        for k, y in out[t.name].items():
+            target = teacher[t.name].get(k, final).detach()
+            if t.kind == "regression":
+                total = total + F.smooth_l1_loss(y, target)
+            else:
+                total = total - (target.softmax(1) * y.log_softmax(1)).sum(1).mean()
+    return total
+
+
 def train_standalone(
     arch: Arch,
     train: Split,
@@ -164,10 +186,17 @@ def train_supernet(
     progress: bool = False,
     on_step: Callable[[int, float], None] | None = None,
     device: str | torch.device = "cpu",
+    distill: float = 0.0,
 ) -> Supernet:
     """Sandwich-rule training (BigNAS): every step back-propagates the largest, the smallest and ``n_random``
     uniformly sampled subnets on the same batch, then takes one optimiser step.  The supernet is moved to
-    ``device`` (see :func:`resolve_device`) and returned there."""
+    ``device`` (see :func:`resolve_device`) and returned there.
+
+    ``distill`` in [0, 1] turns on in-place distillation: the largest subnet learns from the labels, every
+    other subnet from ``(1 - distill) * labels + distill * the largest subnet's outputs``
+    (:func:`distill_loss`)."""
+    if not 0.0 <= distill <= 1.0:
+        raise ValueError(f"invalid distill: {distill!r}; allowed: a weight in [0, 1]")
     device = resolve_device(device)
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
@@ -179,8 +208,14 @@ def train_supernet(
         x, y = _to(device, x, y)
         opt.zero_grad(set_to_none=True)
         total_loss = 0.0
-        for arch in supernet.sandwich(rng, n_random):
-            loss = multitask_loss(supernet(x, arch), y, supernet.tasks)
+        teacher = None
+        for i, arch in enumerate(supernet.sandwich(rng, n_random)):
+            out = supernet(x, arch)
+            loss = multitask_loss(out, y, supernet.tasks)
+            if distill and i == 0:  # the sandwich starts with the largest subnet
+                teacher = {t: {k: v.detach() for k, v in o.items()} for t, o in out.items()}
+            elif distill:
+                loss = (1 - distill) * loss + distill * distill_loss(out, teacher, supernet.tasks)
             loss.backward()
             total_loss += loss.item()
         opt.step()

@@ -1,12 +1,15 @@
 import random
 
+import numpy as np
 import pytest
 import torch
 
-from nasbench_mt.datasets import SCENE_TASKS
+from nasbench_mt.datasets import SCENE_TASKS, Split
 from nasbench_mt.evaluate import fold_batchnorm, recalibrate_bn
+from nasbench_mt.model import build_model
 from nasbench_mt.space import V1
 from nasbench_mt.supernet import Supernet
+from nasbench_mt.train import TrainConfig, distill_loss, train_supernet
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +79,37 @@ def test_folding_batchnorm_keeps_the_function_and_removes_every_batchnorm(supern
 def test_sandwich_contains_largest_smallest_and_random(supernet):
     archs = supernet.sandwich(random.Random(0), n_random=3)
     assert archs[0] == V1.largest() and archs[1] == V1.smallest() and len(archs) == 5
+
+
+def _random_split(n=16, seed=0):
+    rng = np.random.default_rng(seed)
+    targets = {}
+    for t in SCENE_TASKS:
+        shape = (n, t.out_size, t.out_size) if t.kind == "dense" else (n,)
+        targets[t.name] = rng.integers(0, t.num_outputs, size=shape).astype(np.int64)
+    return Split(rng.integers(0, 256, size=(n, 3, 32, 32), dtype=np.uint8), targets)
+
+
+def test_distill_loss_is_smallest_when_the_student_matches_the_teacher():
+    torch.manual_seed(0)
+    arch = V1.sample(1, seed=2)[0]
+    teacher = build_model(arch).eval()(torch.randn(4, 3, 32, 32))
+    noisy = {t: {k: v + torch.randn_like(v) for k, v in o.items()} for t, o in teacher.items()}
+    assert float(distill_loss(teacher, teacher, SCENE_TASKS)) < float(
+        distill_loss(noisy, teacher, SCENE_TASKS)
+    )
+
+
+def test_supernet_training_with_distillation_is_deterministic_and_differs():
+    def train(distill):
+        torch.manual_seed(0)
+        net = train_supernet(
+            Supernet(SCENE_TASKS), _random_split(), TrainConfig(epochs=1, batch_size=8), distill=distill
+        )
+        return [p.detach().clone() for p in net.parameters()]
+
+    a, b, plain = train(0.5), train(0.5), train(0.0)
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    assert not all(torch.equal(x, y) for x, y in zip(a, plain))
+    with pytest.raises(ValueError, match="invalid distill"):
+        train(1.5)
