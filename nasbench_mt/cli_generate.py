@@ -54,6 +54,11 @@ def _train_supernet_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-random", type=int, default=2, help="random subnets per sandwich step (default 2)")
     p.add_argument(
+        "--separate-smallest",
+        action="store_true",
+        help="add the smallest blocks with one backbone per task to every sandwich step",
+    )
+    p.add_argument(
         "--distill",
         type=float,
         default=0.0,
@@ -91,6 +96,7 @@ def _train_supernet(args: argparse.Namespace) -> int:
         cfg,
         n_random=args.n_random,
         distill=args.distill,
+        separate_smallest=args.separate_smallest,
         progress=True,
         on_step=lambda s, v: losses.append(v),
         device=device,
@@ -103,6 +109,7 @@ def _train_supernet(args: argparse.Namespace) -> int:
         "train_config": cfg.__dict__,
         "n_random": args.n_random,
         "distill": args.distill,
+        "separate_smallest": args.separate_smallest,
         "suite": args.suite,
         "suite_kwargs": kwargs,
         "suite_fingerprint": suite.fingerprint,

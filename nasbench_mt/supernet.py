@@ -175,11 +175,19 @@ class Supernet(nn.Module):
         net.load_state_dict(state, strict=False)
         return net
 
-    def sandwich(self, rng: random.Random, n_random: int = 2) -> list[Arch]:
-        """The subnets of one sandwich-rule step: largest, smallest and ``n_random`` random ones."""
-        return [self.space.largest(), self.space.smallest()] + [
-            self.space.random_arch(rng) for _ in range(n_random)
-        ]
+    def sandwich(self, rng: random.Random, n_random: int = 2, separate_smallest: bool = False) -> list[Arch]:
+        """The subnets of one sandwich-rule step: largest, smallest and ``n_random`` random ones.
+
+        The largest network has one backbone per task (every branch point 0) and the smallest is fully
+        shared, so the task branches' copies of the early stages are otherwise trained at full size only
+        (plus the rare random subnet that branches early).  ``separate_smallest`` adds the smallest blocks
+        with every branch point at 0, the other corner of the (size, sharing) square.
+        """
+        archs = [self.space.largest(), self.space.smallest()]
+        if separate_smallest:
+            small = self.space.smallest()
+            archs.append(Arch(small.stages, (0,) * self.space.num_tasks, (), space=self.space))
+        return archs + [self.space.random_arch(rng) for _ in range(n_random)]
 
 
 _ = MBConv  # extraction targets MBConv's parameter names ("expand.0.weight", ...)

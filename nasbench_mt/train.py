@@ -187,6 +187,7 @@ def train_supernet(
     on_step: Callable[[int, float], None] | None = None,
     device: str | torch.device = "cpu",
     distill: float = 0.0,
+    separate_smallest: bool = False,
 ) -> Supernet:
     """Sandwich-rule training (BigNAS): every step back-propagates the largest, the smallest and ``n_random``
     uniformly sampled subnets on the same batch, then takes one optimiser step.  The supernet is moved to
@@ -194,7 +195,8 @@ def train_supernet(
 
     ``distill`` in [0, 1] turns on in-place distillation: the largest subnet learns from the labels, every
     other subnet from ``(1 - distill) * labels + distill * the largest subnet's outputs``
-    (:func:`distill_loss`)."""
+    (:func:`distill_loss`).  ``separate_smallest`` adds a fifth sandwich member (see
+    :meth:`Supernet.sandwich`)."""
     if not 0.0 <= distill <= 1.0:
         raise ValueError(f"invalid distill: {distill!r}; allowed: a weight in [0, 1]")
     device = resolve_device(device)
@@ -209,7 +211,7 @@ def train_supernet(
         opt.zero_grad(set_to_none=True)
         total_loss = 0.0
         teacher = None
-        for i, arch in enumerate(supernet.sandwich(rng, n_random)):
+        for i, arch in enumerate(supernet.sandwich(rng, n_random, separate_smallest)):
             out = supernet(x, arch)
             loss = multitask_loss(out, y, supernet.tasks)
             if distill and i == 0:  # the sandwich starts with the largest subnet

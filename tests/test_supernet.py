@@ -79,6 +79,9 @@ def test_folding_batchnorm_keeps_the_function_and_removes_every_batchnorm(supern
 def test_sandwich_contains_largest_smallest_and_random(supernet):
     archs = supernet.sandwich(random.Random(0), n_random=3)
     assert archs[0] == V1.largest() and archs[1] == V1.smallest() and len(archs) == 5
+    archs = supernet.sandwich(random.Random(0), n_random=3, separate_smallest=True)
+    assert len(archs) == 6 and archs[2].branches == (0, 0, 0) and archs[2].stages == V1.smallest().stages
+    assert V1.validate(archs[2].to_string()) == archs[2]
 
 
 def _random_split(n=16, seed=0):
