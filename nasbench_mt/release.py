@@ -16,14 +16,14 @@ from scipy.stats import kendalltau, spearmanr
 from nasbench_mt.schema import score_column
 from nasbench_mt.tasks import TaskSpec
 
-__all__ = ["calibration_stats", "noise_stats", "spread_stats", "summarize_release"]
+__all__ = ["calibration_stats", "noise_stats", "rank_agreement", "spread_stats", "summarize_release"]
 
 
 def _targets(tasks: Sequence[TaskSpec]) -> list[str]:
     return [score_column(t.name, "test") for t in tasks] + ["mean_acc"]
 
 
-def _rank_agreement(a: pd.Series, b: pd.Series) -> dict[str, float]:
+def rank_agreement(a: pd.Series, b: pd.Series) -> dict[str, float]:
     ok = pd.concat([a, b], axis=1).dropna()
     if len(ok) < 3:
         return {"n": len(ok)}
@@ -61,7 +61,7 @@ def calibration_stats(
 ) -> dict[str, dict[str, float]]:
     """Kendall tau and Spearman between supernet (table) and standalone (calibration) scores, per target."""
     merged = calibration.merge(table, on="arch_id", suffixes=("_standalone", ""))
-    return {col: _rank_agreement(merged[col], merged[col + "_standalone"]) for col in _targets(tasks)}
+    return {col: rank_agreement(merged[col], merged[col + "_standalone"]) for col in _targets(tasks)}
 
 
 def noise_stats(table: pd.DataFrame, noise: pd.DataFrame, tasks: Sequence[TaskSpec]) -> dict[str, dict]:
@@ -71,9 +71,7 @@ def noise_stats(table: pd.DataFrame, noise: pd.DataFrame, tasks: Sequence[TaskSp
         merged = part.merge(table, on="arch_id", suffixes=("_again", ""))
         cols = _targets(tasks) if kind == "seed" else ["latency_ms", "latency_norm"]
         out[str(kind)] = {
-            c: _rank_agreement(merged[c], merged[c + "_again"])
-            for c in cols
-            if c + "_again" in merged.columns
+            c: rank_agreement(merged[c], merged[c + "_again"]) for c in cols if c + "_again" in merged.columns
         }
     return out
 

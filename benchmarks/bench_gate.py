@@ -1,0 +1,112 @@
+"""The v1 gate (issue 5): does a supernet rank architectures the way training them from scratch does?
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_gate.py --calibration data/v1 \
+        --supernet data/v1/supernet-seed0.pt runs/snb/supernet-seed0.pt --noise runs/st-seed1
+
+Reads the standalone-protocol rows of ``--calibration`` (its ``calibration-*.parquet`` shards, plus rows of a
+run still in progress under ``partial/`` with ``--partial``), measures the same architectures with the
+supernet protocol under every ``--supernet`` checkpoint, and reports per target the Kendall tau and Spearman
+between the two protocols, next to the MACs baseline (rank by exact MACs, no training at all).  With
+``--noise DIR`` (a standalone run of some of the same architectures with another training seed) it also
+reports the seed-to-seed agreement and spread of the standalone protocol itself, the ceiling of any such
+comparison.
+Results are appended to ``benchmarks/results/gate.md``; the gate passes at tau >= 0.5 on ``mean_acc`` over
+>= 30 architectures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from _report import append_report
+from tqdm import tqdm
+
+from nasbench_mt.generate import cpu_model
+from nasbench_mt.measure import Measurer, MeasureSpec
+from nasbench_mt.release import rank_agreement
+from nasbench_mt.space import V1
+
+TARGETS = ("mean_acc", "test_digit", "test_count", "test_seg")
+
+
+def standalone_rows(directory: Path, partial: bool) -> pd.DataFrame:
+    files = sorted(directory.glob("calibration-*.parquet"))
+    if partial:
+        files += sorted(directory.glob("partial/calibration-*/*.row.parquet"))
+    if not files:
+        raise SystemExit(f"no calibration rows in {directory} (calibration-*.parquet)")
+    rows = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    return rows.drop_duplicates("arch_id").set_index("arch_id")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--calibration", required=True, help="directory with calibration-*.parquet shards")
+    p.add_argument("--supernet", nargs="+", required=True, help="supernet checkpoint(s) to compare")
+    p.add_argument("--partial", action="store_true", help="also use finished rows of a run in progress")
+    p.add_argument("--noise", help="directory with the same protocol under another training seed")
+    p.add_argument("--out", default="benchmarks/results/gate.md")
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    st = standalone_rows(Path(args.calibration), args.partial)
+    archs = [V1.validate(s) for s in st["arch"]]
+    agreements = {}
+    for ck in args.supernet:
+        measurer = Measurer(MeasureSpec(supernet=ck))
+        rows = [measurer(a)[0] for a in tqdm(archs, desc=Path(ck).parent.name + "/" + Path(ck).name)]
+        sn = pd.DataFrame(rows).set_index("arch_id")
+        info = json.loads(Path(ck).with_suffix(".json").read_text())
+        label = (
+            f"`{ck}` ({info['train_config']['epochs']:g} epochs, seed {info['seed']}, "
+            f"distill {info.get('distill', 0)}, separate smallest {info.get('separate_smallest', False)})"
+        )
+        agreements[label] = {c: rank_agreement(st[c], sn.loc[st.index, c]) for c in TARGETS}
+    agreements["MACs baseline (rank by exact MACs)"] = {c: rank_agreement(st[c], st["macs"]) for c in TARGETS}
+    noise_lines: list[str] = []
+    if args.noise:
+        other = standalone_rows(Path(args.noise), partial=True)
+        both = other.index.intersection(st.index)
+        agreements[f"standalone, training seed 1 vs 0 ({len(both)} archs)"] = {
+            c: rank_agreement(st.loc[both, c], other.loc[both, c]) for c in TARGETS
+        }
+        diff = (other.loc[both, list(TARGETS)] - st.loc[both, list(TARGETS)]).abs()
+        noise_lines = [
+            "Standalone seed noise: mean |seed 1 - seed 0| per target "
+            + ", ".join(f"{c} {diff[c].mean():.2f}" for c in TARGETS)
+            + f" points over {len(both)} archs; spread of the standalone rows (sd over archs) "
+            + ", ".join(f"{c} {st[c].std():.2f}" for c in TARGETS)
+            + ".",
+            "",
+        ]
+    cmd = "python benchmarks/bench_gate.py --calibration {} --supernet {}{}{}".format(
+        args.calibration,
+        " ".join(args.supernet),
+        " --partial" if args.partial else "",
+        f" --noise {args.noise}" if args.noise else "",
+    )
+    lines = [
+        f"## {time.strftime('%Y-%m-%d %H:%M')} — `{cmd}`",
+        "",
+        f"machine: {cpu_model()}, torch {torch.__version__}; {len(st)} architectures "
+        f"(the first of `V1.sample(5000, seed=0)`) with the standalone protocol",
+        "",
+        "| ranking compared with standalone | " + " | ".join(f"{c} tau / rho" for c in TARGETS) + " |",
+        "|---|" + "---|" * len(TARGETS),
+    ]
+    for label, agg in agreements.items():
+        cells = [
+            f"{agg[c].get('kendall_tau', np.nan):.3f} / {agg[c].get('spearman', np.nan):.3f}" for c in TARGETS
+        ]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += ["", *noise_lines]
+    append_report(args.out, lines)
+
+
+if __name__ == "__main__":
+    main()
