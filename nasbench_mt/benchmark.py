@@ -58,10 +58,15 @@ def _shipped_roots() -> list[Path]:
     return [p for p in roots if p.is_dir()]
 
 
+def _lists_table(manifest: Mapping[str, Any]) -> bool:
+    """Whether a manifest lists an architecture table (a release still being generated may list only, say,
+    its calibration tier)."""
+    return any(e.get("role") == "archs" for e in manifest["files"])
+
+
 def _has_table(directory: Path) -> bool:
-    """Whether ``directory`` holds a manifest listing an architecture table (not only, say, calibration)."""
     try:
-        return any(e.get("role") == "archs" for e in read_manifest(directory)["files"])
+        return _lists_table(read_manifest(directory))
     except ReleaseError:
         return False
 
@@ -91,7 +96,7 @@ def load_benchmark(
     else:
         root = Path(path)
     manifest = verify(root) if verify_files else read_manifest(root)
-    if not any(e["role"] == "archs" for e in manifest["files"]):
+    if not _lists_table(manifest):
         roles = sorted({e["role"] for e in manifest["files"]})
         raise ReleaseError(
             f"release {root} holds no architecture table yet (only {roles or 'no files'}); it is still being "

@@ -185,8 +185,7 @@ class Supernet(nn.Module):
         """
         archs = [self.space.largest(), self.space.smallest()]
         if separate_smallest:
-            small = self.space.smallest()
-            archs.append(Arch(small.stages, (0,) * self.space.num_tasks, (), space=self.space))
+            archs.append(Arch(archs[1].stages, (0,) * self.space.num_tasks, (), space=self.space))
         return archs + [self.space.random_arch(rng) for _ in range(n_random)]
 
 
