@@ -64,7 +64,9 @@ def main() -> None:
         info = json.loads(Path(ck).with_suffix(".json").read_text())
         label = (
             f"`{ck}` ({info['train_config']['epochs']:g} epochs, seed {info['seed']}, "
-            f"distill {info.get('distill', 0)}, separate smallest {info.get('separate_smallest', False)})"
+            f"distill {info.get('distill', 0)}, separate smallest {info.get('separate_smallest', False)}"
+            + "".join(f", {k}" for k, on in info.get("structure", {}).items() if on)
+            + ")"
         )
         agreements[label] = {c: rank_agreement(st[c], sn.loc[st.index, c]) for c in TARGETS}
     agreements["MACs baseline (rank by exact MACs)"] = {c: rank_agreement(st[c], st["macs"]) for c in TARGETS}

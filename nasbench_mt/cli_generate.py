@@ -59,6 +59,16 @@ def _train_supernet_args(p: argparse.ArgumentParser) -> None:
         help="add the smallest blocks with one backbone per task to every sandwich step",
     )
     p.add_argument(
+        "--solo-branch",
+        action="store_true",
+        help="route a trunk stage that only one task still uses through that task's branch copy",
+    )
+    p.add_argument(
+        "--branch-delta",
+        action="store_true",
+        help="store each task branch as the trunk block plus a per-task difference (initialised at zero)",
+    )
+    p.add_argument(
         "--distill",
         type=float,
         default=0.0,
@@ -87,7 +97,7 @@ def _train_supernet(args: argparse.Namespace) -> int:
     kwargs = suite_kwargs(args.suite_arg)
     suite = load_suite(args.suite, **kwargs)
     torch.manual_seed(args.seed)
-    net = Supernet(suite.tasks)
+    net = Supernet(suite.tasks, solo_branch=args.solo_branch, branch_delta=args.branch_delta)
     losses: list[float] = []
     t0 = time.time()
     train_supernet(
@@ -110,6 +120,7 @@ def _train_supernet(args: argparse.Namespace) -> int:
         "n_random": args.n_random,
         "distill": args.distill,
         "separate_smallest": args.separate_smallest,
+        "structure": net.structure,
         "suite": args.suite,
         "suite_kwargs": kwargs,
         "suite_fingerprint": suite.fingerprint,

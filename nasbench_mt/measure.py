@@ -99,19 +99,33 @@ def read_supernet(path: str | Path) -> dict:
     return {"state": path.read_bytes(), "meta": meta}
 
 
-def load_supernet(path: str | Path | bytes, suite: Suite) -> Supernet:
+def load_supernet(path: str | Path | bytes, suite: Suite, structure: dict | None = None) -> Supernet:
     """Load a checkpoint written by :func:`save_supernet` (``weights_only=True``: no code is executed).
 
-    ``path`` may also be the checkpoint's bytes (``read_supernet(path)["state"]``).
+    ``path`` may also be the checkpoint's bytes (``read_supernet(path)["state"]``); ``structure`` is the
+    :attr:`Supernet.structure` saved in its side file (absent in checkpoints that predate the options).
     """
+    structure = dict(structure or {})
+    allowed = set(Supernet(suite.tasks).structure)
+    if not set(structure) <= allowed:
+        raise ValueError(
+            f"invalid supernet structure: {sorted(set(structure) - allowed)}; allowed keys: {sorted(allowed)}"
+        )
     if isinstance(path, bytes):
         source: io.BytesIO | Path = io.BytesIO(path)
     else:
         source = Path(path)
         if not source.is_file():
             raise ValueError(f"invalid supernet checkpoint: {source} does not exist")
-    net = Supernet(suite.tasks)
-    net.load_state_dict(torch.load(source, map_location="cpu", weights_only=True))
+    net = Supernet(suite.tasks, **structure)
+    try:
+        net.load_state_dict(torch.load(source, map_location="cpu", weights_only=True))
+    except RuntimeError as err:
+        first = str(err).splitlines()[1:2] or [str(err)]
+        raise ValueError(
+            f"invalid supernet checkpoint: its weights do not match the structure {net.structure} "
+            f"({first[0].strip()}); allowed: the structure saved in the checkpoint's .json side file"
+        ) from None
     return net.eval()
 
 
@@ -153,7 +167,9 @@ class Measurer:
         self.supernet = None
         if spec.protocol == "supernet":
             checkpoint = checkpoint if checkpoint is not None else read_supernet(spec.supernet)
-            self.supernet = load_supernet(checkpoint["state"], self.suite)
+            self.supernet = load_supernet(
+                checkpoint["state"], self.suite, checkpoint["meta"].get("structure")
+            )
             self.supernet_seed = checkpoint["meta"].get("seed", 0)
 
     def __call__(self, arch: Arch) -> tuple[dict, list[dict]]:

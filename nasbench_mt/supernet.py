@@ -24,13 +24,13 @@ from nasbench_mt.model import ExitHead, MBConv, MultiTaskNet, build_model, conv_
 from nasbench_mt.space import V1, Arch, Block, SearchSpace
 from nasbench_mt.tasks import TaskSpec, check_tasks
 
-__all__ = ["ElasticMBConv", "Supernet"]
+__all__ = ["DeltaMBConv", "ElasticMBConv", "Supernet"]
 
 
-def _bn(x: torch.Tensor, bn: nn.BatchNorm2d, n: int) -> torch.Tensor:
-    """Batch norm over the first ``n`` channels with batch statistics (supernet statistics are never used:
-    every subnet is recalibrated after extraction)."""
-    return F.batch_norm(x, None, None, bn.weight[:n], bn.bias[:n], training=True, eps=bn.eps)
+def _bn(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """Batch norm with batch statistics (supernet statistics are never used: every subnet is recalibrated
+    after extraction)."""
+    return F.batch_norm(x, None, None, weight, bias, training=True, eps=1e-5)
 
 
 class ElasticMBConv(nn.Module):
@@ -50,36 +50,60 @@ class ElasticMBConv(nn.Module):
         self.project_bn = nn.BatchNorm2d(c_out)
         self.residual = stride == 1 and c_in == c_out
 
+    def full(self) -> dict[str, torch.Tensor]:
+        """The block's tensors at maximum size, keyed like :class:`~nasbench_mt.model.MBConv`'s state dict."""
+        return {
+            "expand.0.weight": self.expand_conv.weight,
+            "expand.1.weight": self.expand_bn.weight,
+            "expand.1.bias": self.expand_bn.bias,
+            "depthwise.0.weight": self.dw_conv.weight,
+            "depthwise.1.weight": self.dw_bn.weight,
+            "depthwise.1.bias": self.dw_bn.bias,
+            "project.0.weight": self.project_conv.weight,
+            "project.1.weight": self.project_bn.weight,
+            "project.1.bias": self.project_bn.bias,
+        }
+
     def weights(self, block: Block) -> dict[str, torch.Tensor]:
         """Sliced weights of ``block``, keyed like :class:`~nasbench_mt.model.MBConv`'s state dict."""
+        w = self.full()
         h = self.c_in * block.expand
         lo = (self.max_kernel - block.kernel) // 2
         hi = lo + block.kernel
-        out = {
-            "expand.0.weight": self.expand_conv.weight[:h],
-            "depthwise.0.weight": self.dw_conv.weight[:h, :, lo:hi, lo:hi],
-            "project.0.weight": self.project_conv.weight[:, :h],
-        }
-        for name, bn, n in (
-            ("expand.1", self.expand_bn, h),
-            ("depthwise.1", self.dw_bn, h),
-            ("project.1", self.project_bn, self.c_out),
-        ):
-            out[f"{name}.weight"] = bn.weight[:n]
-            out[f"{name}.bias"] = bn.bias[:n]
+        out = {k: v[:h] for k, v in w.items() if k.startswith(("expand.", "depthwise."))}
+        out["depthwise.0.weight"] = w["depthwise.0.weight"][:h, :, lo:hi, lo:hi]
+        out["project.0.weight"] = w["project.0.weight"][:, :h]
+        out.update({k: v for k, v in w.items() if k.startswith("project.1.")})
         return out
 
     def forward(self, x: torch.Tensor, block: Block) -> torch.Tensor:
-        h = self.c_in * block.expand
+        w = self.weights(block)
         k = block.kernel
-        lo = (self.max_kernel - k) // 2
-        y = F.conv2d(x, self.expand_conv.weight[:h])
-        y = F.relu6(_bn(y, self.expand_bn, h))
-        w = self.dw_conv.weight[:h, :, lo : lo + k, lo : lo + k]
-        y = F.conv2d(y, w, stride=self.stride, padding=k // 2, groups=h)
-        y = F.relu6(_bn(y, self.dw_bn, h))
-        y = _bn(F.conv2d(y, self.project_conv.weight[:, :h]), self.project_bn, self.c_out)
+        y = F.relu6(_bn(F.conv2d(x, w["expand.0.weight"]), w["expand.1.weight"], w["expand.1.bias"]))
+        y = F.conv2d(
+            y, w["depthwise.0.weight"], stride=self.stride, padding=k // 2, groups=self.c_in * block.expand
+        )
+        y = F.relu6(_bn(y, w["depthwise.1.weight"], w["depthwise.1.bias"]))
+        y = _bn(F.conv2d(y, w["project.0.weight"]), w["project.1.weight"], w["project.1.bias"])
         return x + y if self.residual else y
+
+
+class DeltaMBConv(ElasticMBConv):
+    """A task-branch block stored as ``base + delta``: the trunk block's tensors plus this task's own
+    difference, initialised at zero, so a branch starts from (and keeps learning through) the trunk weights
+    however rarely the subnets route through it."""
+
+    def __init__(self, base: ElasticMBConv) -> None:
+        nn.Module.__init__(self)
+        self.c_in, self.c_out, self.stride = base.c_in, base.c_out, base.stride
+        self.max_kernel, self.residual = base.max_kernel, base.residual
+        self._base = (base,)  # a tuple: not registered twice in the state dict
+        self.delta = nn.ParameterDict(
+            {k.replace(".", "_"): nn.Parameter(torch.zeros_like(v)) for k, v in base.full().items()}
+        )
+
+    def full(self) -> dict[str, torch.Tensor]:
+        return {k: v + self.delta[k.replace(".", "_")] for k, v in self._base[0].full().items()}
 
 
 def _elastic_stage(space: SearchSpace, s: int) -> nn.ModuleList:
@@ -98,19 +122,40 @@ def _elastic_stage(space: SearchSpace, s: int) -> nn.ModuleList:
 
 
 class Supernet(nn.Module):
-    """Trunk + one branch copy per task of every stage + every exit head, all at maximum size."""
+    """Trunk + one branch copy per task of every stage + every exit head, all at maximum size.
 
-    def __init__(self, tasks: Sequence[TaskSpec], space: SearchSpace = V1) -> None:
+    Two structure options (saved with a checkpoint, see :attr:`structure`):
+
+    - ``solo_branch``: a trunk stage that only one task still uses (every other task has branched off
+      before it) computes exactly what that task's own branch would, so it is routed through -- and
+      extracted from -- that task's branch copy instead of the trunk, which is trained as a compromise
+      between tasks.  Two ids that describe the same network then also share weights.
+    - ``branch_delta``: each task's branch copy is the trunk's block plus a per-task difference initialised
+      at zero (:class:`DeltaMBConv`), so rarely sampled early branches are never left untrained.
+    """
+
+    def __init__(
+        self,
+        tasks: Sequence[TaskSpec],
+        space: SearchSpace = V1,
+        *,
+        solo_branch: bool = False,
+        branch_delta: bool = False,
+    ) -> None:
         super().__init__()
         self.space = space
         self.tasks = check_tasks(tasks, space.num_tasks)
+        self.solo_branch, self.branch_delta = bool(solo_branch), bool(branch_delta)
         self.stem = conv_bn(space.input_channels, space.stem_channels, 3, stride=2)
         self.trunk = nn.ModuleList(_elastic_stage(space, s) for s in range(space.num_stages))
+
+        def branch(s: int) -> nn.ModuleList:
+            if branch_delta:
+                return nn.ModuleList(DeltaMBConv(b) for b in self.trunk[s])
+            return _elastic_stage(space, s)
+
         self.branches = nn.ModuleDict(
-            {
-                t.name: nn.ModuleList(_elastic_stage(space, s) for s in range(space.num_stages))
-                for t in self.tasks
-            }
+            {t.name: nn.ModuleList(branch(s) for s in range(space.num_stages)) for t in self.tasks}
         )
         positions = range(1, space.num_stages + 1)
         self.heads = nn.ModuleDict(
@@ -119,6 +164,19 @@ class Supernet(nn.Module):
                 for t in self.tasks
             }
         )
+
+    @property
+    def structure(self) -> dict[str, bool]:
+        """The constructor options a checkpoint needs to be loaded (``Supernet(tasks, **structure)``)."""
+        return {"solo_branch": self.solo_branch, "branch_delta": self.branch_delta}
+
+    def trunk_stage(self, arch: Arch, s: int) -> nn.ModuleList:
+        """The blocks that compute trunk stage ``s`` of ``arch`` (see ``solo_branch``)."""
+        if self.solo_branch:
+            users = [t for t, bp in zip(self.tasks, arch.branches) if bp > s]
+            if len(users) == 1:
+                return self.branches[users[0].name][s]
+        return self.trunk[s]
 
     @staticmethod
     def _stage(blocks: nn.ModuleList, choice: Sequence[Block], x: torch.Tensor) -> torch.Tensor:
@@ -131,7 +189,7 @@ class Supernet(nn.Module):
         n = self.space.num_stages
         shared = [self.stem(x)]
         for s in range(max(arch.branches)):
-            shared.append(self._stage(self.trunk[s], arch.stages[s], shared[-1]))
+            shared.append(self._stage(self.trunk_stage(arch, s), arch.stages[s], shared[-1]))
         out = {}
         for task, bp in zip(self.tasks, arch.branches):
             h = shared[0]
@@ -160,7 +218,7 @@ class Supernet(nn.Module):
                     state[f"{prefix}.{i}.{key}"] = w
 
         for s in range(len(net.trunk)):
-            copy_stage(f"trunk.{s}", self.trunk[s], s)
+            copy_stage(f"trunk.{s}", self.trunk_stage(arch, s), s)
         for task in self.tasks:
             for s in net.branches[task.name]:
                 copy_stage(f"branches.{task.name}.{s}", self.branches[task.name][int(s)], int(s))

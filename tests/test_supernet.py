@@ -12,22 +12,36 @@ from nasbench_mt.supernet import Supernet
 from nasbench_mt.train import TrainConfig, distill_loss, train_supernet
 
 
-@pytest.fixture(scope="module")
-def supernet():
+def _perturbed(**structure):
     torch.manual_seed(0)
-    net = Supernet(SCENE_TASKS)
-    # perturb BN affine parameters so that slicing mistakes show up
+    net = Supernet(SCENE_TASKS, **structure)
+    # perturb BN affine parameters (and branch deltas) so that slicing mistakes show up
     with torch.no_grad():
         for m in net.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.uniform_(-0.2, 0.2)
+        for name, p in net.named_parameters():
+            if ".delta." in name:
+                p.normal_(0, 0.05)
     return net
 
 
+@pytest.fixture(scope="module")
+def supernet():
+    return _perturbed()
+
+
+@pytest.fixture(scope="module")
+def structured():
+    return _perturbed(solo_branch=True, branch_delta=True)
+
+
+@pytest.mark.parametrize("which", ["supernet", "structured"])
 @pytest.mark.parametrize("arch", [V1.smallest(), V1.largest(), *V1.sample(6, seed=5)], ids=str)
-def test_extracted_subnet_computes_the_same_function(supernet, arch):
+def test_extracted_subnet_computes_the_same_function(request, which, arch):
     # in training mode both use batch statistics, so outputs must agree exactly up to float error
+    supernet = request.getfixturevalue(which)
     x = torch.randn(8, 3, 32, 32)
     net = supernet.extract(arch).train()
     with torch.no_grad():
@@ -37,6 +51,51 @@ def test_extracted_subnet_computes_the_same_function(supernet, arch):
         assert set(out[task]) == set(arch.all_exits)
         for k, y in out[task].items():
             torch.testing.assert_close(y, ref[task][k], rtol=1e-4, atol=1e-5)
+
+
+def test_branch_delta_starts_as_the_trunk_and_is_stored_once():
+    net = Supernet(SCENE_TASKS, branch_delta=True)
+    block = V1.largest().stages[1][0]
+    x = torch.randn(4, V1.stages[0].channels, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(net.branches["digit"][1][0](x, block), net.trunk[1][0](x, block))
+    keys = list(net.state_dict())
+    assert not any(k.startswith("branches.") and ".delta." not in k for k in keys)
+    # every delta is a parameter of its own; the trunk is shared, not copied
+    assert len(keys) == len(list(net.parameters())) + len(list(net.buffers()))
+
+
+def test_solo_branch_gives_equivalent_ids_the_same_network(structured):
+    # b=(2,0,4) and b=(2,0,2): after stage 2 only seg still uses the trunk, so both are one network
+    stages = V1.largest().stages
+    a = V1.validate(V1.largest().to_string().replace("b=0,0,0", "b=2,0,4"))
+    b = V1.validate(V1.largest().to_string().replace("b=0,0,0", "b=2,0,2"))
+    assert a.stages == b.stages == stages and a != b
+    x = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        out_a, out_b = structured.train()(x, a), structured(x, b)
+        plain = Supernet(SCENE_TASKS).train()
+        plain.load_state_dict(_perturbed().state_dict())
+        differ = plain(x, a)["seg"][4] - plain(x, b)["seg"][4]
+    torch.testing.assert_close(out_a["seg"][4], out_b["seg"][4])
+    assert differ.abs().max() > 1e-3  # without the option, trunk and branch weights differ
+
+
+def test_structure_round_trips_through_a_checkpoint(tmp_path):
+    from nasbench_mt.measure import load_supernet, read_supernet, save_supernet
+
+    net = _perturbed(solo_branch=True, branch_delta=True)
+    save_supernet(net, tmp_path / "sn.pt", {"seed": 0, "structure": net.structure})
+    ck = read_supernet(tmp_path / "sn.pt")
+    suite = type("Suite", (), {"tasks": SCENE_TASKS})()  # load_supernet reads only .tasks
+    back = load_supernet(ck["state"], suite, ck["meta"]["structure"])
+    assert back.structure == net.structure
+    for (k, v), (k2, v2) in zip(net.state_dict().items(), back.state_dict().items()):
+        assert k == k2 and torch.equal(v, v2)
+    with pytest.raises(ValueError, match="invalid supernet structure.*allowed keys"):
+        load_supernet(ck["state"], suite, {"wider": True})
+    with pytest.raises(ValueError, match="do not match the structure"):
+        load_supernet(ck["state"], suite, {})
 
 
 def test_extraction_copies_weights_not_views(supernet):
