@@ -92,7 +92,7 @@ def test_structure_round_trips_through_a_checkpoint(tmp_path):
     assert back.structure == net.structure
     for (k, v), (k2, v2) in zip(net.state_dict().items(), back.state_dict().items()):
         assert k == k2 and torch.equal(v, v2)
-    with pytest.raises(ValueError, match="invalid supernet structure.*allowed keys"):
+    with pytest.raises(ValueError, match=r"invalid supernet structure.*allowed keys"):
         load_supernet(ck["state"], suite, {"wider": True})
     with pytest.raises(ValueError, match="do not match the structure"):
         load_supernet(ck["state"], suite, {})
