@@ -56,7 +56,7 @@ def main() -> None:
     torch.set_num_threads(1)
     st = standalone_rows(Path(args.calibration), args.partial)
     archs = [V1.validate(s) for s in st["arch"]]
-    agreements = {}
+    agreements, spreads = {}, {}
     for ck in args.supernet:
         measurer = Measurer(MeasureSpec(supernet=ck))
         rows = [measurer(a)[0] for a in tqdm(archs, desc=Path(ck).parent.name + "/" + Path(ck).name)]
@@ -69,6 +69,8 @@ def main() -> None:
             + ")"
         )
         agreements[label] = {c: rank_agreement(st[c], sn.loc[st.index, c]) for c in TARGETS}
+        spreads[label] = {c: sn[c].quantile(0.9) - sn[c].quantile(0.1) for c in TARGETS}
+        classification = [f"test_{t.name}" for t in measurer.suite.tasks if t.kind == "classification"]
     agreements["MACs baseline (rank by exact MACs)"] = {c: rank_agreement(st[c], st["macs"]) for c in TARGETS}
     noise_lines: list[str] = []
     if args.noise:
@@ -106,6 +108,23 @@ def main() -> None:
             f"{agg[c].get('kendall_tau', np.nan):.3f} / {agg[c].get('spearman', np.nan):.3f}" for c in TARGETS
         ]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "10th-90th percentile spread of the supernet rows (points; the gate needs >= 3 on every "
+        "classification task) and the verdict (tau >= 0.5 on mean_acc as well):",
+        "",
+        "| supernet | " + " | ".join(TARGETS) + " | gate |",
+        "|---|" + "---|" * (len(TARGETS) + 1),
+    ]
+    for label, spread in spreads.items():
+        ok = agreements[label]["mean_acc"].get("kendall_tau", np.nan) >= 0.5 and all(
+            spread[c] >= 3 for c in classification
+        )
+        lines.append(
+            f"| {label.split(' (')[0]} | "
+            + " | ".join(f"{spread[c]:.2f}" for c in TARGETS)
+            + f" | {'pass' if ok else 'fail'} |"
+        )
     lines += ["", *noise_lines]
     append_report(args.out, lines)
 
