@@ -69,6 +69,11 @@ def _train_supernet_args(p: argparse.ArgumentParser) -> None:
         help="store each task branch as the trunk block plus a per-task difference (initialised at zero)",
     )
     p.add_argument(
+        "--independent-kernels",
+        action="store_true",
+        help="give each kernel size its own depthwise weights instead of the largest kernel's centre crop",
+    )
+    p.add_argument(
         "--distill",
         type=float,
         default=0.0,
@@ -97,7 +102,15 @@ def _train_supernet(args: argparse.Namespace) -> int:
     kwargs = suite_kwargs(args.suite_arg)
     suite = load_suite(args.suite, **kwargs)
     torch.manual_seed(args.seed)
-    net = Supernet(suite.tasks, solo_branch=args.solo_branch, branch_delta=args.branch_delta)
+    try:
+        net = Supernet(
+            suite.tasks,
+            solo_branch=args.solo_branch,
+            branch_delta=args.branch_delta,
+            independent_kernels=args.independent_kernels,
+        )
+    except ValueError as err:
+        raise SystemExit(f"nasbench-mt train-supernet: {err}") from None
     losses: list[float] = []
     t0 = time.time()
     train_supernet(

@@ -34,9 +34,21 @@ def _bn(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tens
 
 
 class ElasticMBConv(nn.Module):
-    """An MBConv block at maximum size whose kernel and expand ratio are chosen per forward."""
+    """An MBConv block at maximum size whose kernel and expand ratio are chosen per forward.
 
-    def __init__(self, c_in: int, c_out: int, stride: int, max_kernel: int, max_expand: int) -> None:
+    A smaller kernel is the centre crop of the largest one, unless ``kernels`` lists the smaller sizes that
+    get depthwise weights of their own (initialised like a standalone convolution of that size).
+    """
+
+    def __init__(
+        self,
+        c_in: int,
+        c_out: int,
+        stride: int,
+        max_kernel: int,
+        max_expand: int,
+        kernels: Sequence[int] = (),
+    ) -> None:
         super().__init__()
         hidden = c_in * max_expand
         self.c_in, self.c_out, self.stride, self.max_kernel = c_in, c_out, stride, max_kernel
@@ -49,6 +61,13 @@ class ElasticMBConv(nn.Module):
         self.project_conv = nn.Conv2d(hidden, c_out, 1, bias=False)
         self.project_bn = nn.BatchNorm2d(c_out)
         self.residual = stride == 1 and c_in == c_out
+        self.own_kernels = nn.ParameterDict(
+            {
+                f"k{k}": nn.Parameter(nn.Conv2d(hidden, hidden, k, groups=hidden, bias=False).weight.detach())
+                for k in kernels
+                if k != max_kernel
+            }
+        )
 
     def full(self) -> dict[str, torch.Tensor]:
         """The block's tensors at maximum size, keyed like :class:`~nasbench_mt.model.MBConv`'s state dict."""
@@ -71,7 +90,11 @@ class ElasticMBConv(nn.Module):
         lo = (self.max_kernel - block.kernel) // 2
         hi = lo + block.kernel
         out = {k: v[:h] for k, v in w.items() if k.startswith(("expand.", "depthwise."))}
-        out["depthwise.0.weight"] = w["depthwise.0.weight"][:h, :, lo:hi, lo:hi]
+        key = f"k{block.kernel}"
+        if key in self.own_kernels:
+            out["depthwise.0.weight"] = self.own_kernels[key][:h]
+        else:
+            out["depthwise.0.weight"] = w["depthwise.0.weight"][:h, :, lo:hi, lo:hi]
         out["project.0.weight"] = w["project.0.weight"][:, :h]
         out.update({k: v for k, v in w.items() if k.startswith("project.1.")})
         return out
@@ -97,6 +120,7 @@ class DeltaMBConv(ElasticMBConv):
         nn.Module.__init__(self)
         self.c_in, self.c_out, self.stride = base.c_in, base.c_out, base.stride
         self.max_kernel, self.residual = base.max_kernel, base.residual
+        self.own_kernels = nn.ParameterDict()
         self._base = (base,)  # a tuple: not registered twice in the state dict
         self.delta = nn.ParameterDict(
             {k.replace(".", "_"): nn.Parameter(torch.zeros_like(v)) for k, v in base.full().items()}
@@ -106,7 +130,7 @@ class DeltaMBConv(ElasticMBConv):
         return {k: v + self.delta[k.replace(".", "_")] for k, v in self._base[0].full().items()}
 
 
-def _elastic_stage(space: SearchSpace, s: int) -> nn.ModuleList:
+def _elastic_stage(space: SearchSpace, s: int, independent_kernels: bool = False) -> nn.ModuleList:
     c_in = space.stem_channels if s == 0 else space.stages[s - 1].channels
     spec = space.stages[s]
     return nn.ModuleList(
@@ -116,6 +140,7 @@ def _elastic_stage(space: SearchSpace, s: int) -> nn.ModuleList:
             spec.stride if i == 0 else 1,
             max(space.kernels),
             max(space.expands),
+            space.kernels if independent_kernels else (),
         )
         for i in range(space.max_depth)
     )
@@ -124,7 +149,7 @@ def _elastic_stage(space: SearchSpace, s: int) -> nn.ModuleList:
 class Supernet(nn.Module):
     """Trunk + one branch copy per task of every stage + every exit head, all at maximum size.
 
-    Two structure options (saved with a checkpoint, see :attr:`structure`):
+    Three structure options (saved with a checkpoint, see :attr:`structure`):
 
     - ``solo_branch``: a trunk stage that only one task still uses (every other task has branched off
       before it) computes exactly what that task's own branch would, so it is routed through -- and
@@ -132,6 +157,10 @@ class Supernet(nn.Module):
       between tasks.  Two ids that describe the same network then also share weights.
     - ``branch_delta``: each task's branch copy is the trunk's block plus a per-task difference initialised
       at zero (:class:`DeltaMBConv`), so rarely sampled early branches are never left untrained.
+    - ``independent_kernels``: every kernel size has depthwise weights of its own instead of being the
+      centre crop of the largest kernel (OFA shares them; a crop cannot be worse than the kernel it is cut
+      from, which inverts the ranking where a large kernel trains worse from scratch).  Not combinable
+      with ``branch_delta``.
     """
 
     def __init__(
@@ -141,18 +170,27 @@ class Supernet(nn.Module):
         *,
         solo_branch: bool = False,
         branch_delta: bool = False,
+        independent_kernels: bool = False,
     ) -> None:
         super().__init__()
+        if branch_delta and independent_kernels:
+            raise ValueError(
+                "invalid supernet structure: branch_delta with independent_kernels; "
+                "allowed: at most one of them"
+            )
         self.space = space
         self.tasks = check_tasks(tasks, space.num_tasks)
         self.solo_branch, self.branch_delta = bool(solo_branch), bool(branch_delta)
+        self.independent_kernels = bool(independent_kernels)
         self.stem = conv_bn(space.input_channels, space.stem_channels, 3, stride=2)
-        self.trunk = nn.ModuleList(_elastic_stage(space, s) for s in range(space.num_stages))
+        self.trunk = nn.ModuleList(
+            _elastic_stage(space, s, independent_kernels) for s in range(space.num_stages)
+        )
 
         def branch(s: int) -> nn.ModuleList:
             if branch_delta:
                 return nn.ModuleList(DeltaMBConv(b) for b in self.trunk[s])
-            return _elastic_stage(space, s)
+            return _elastic_stage(space, s, independent_kernels)
 
         self.branches = nn.ModuleDict(
             {t.name: nn.ModuleList(branch(s) for s in range(space.num_stages)) for t in self.tasks}
@@ -168,7 +206,11 @@ class Supernet(nn.Module):
     @property
     def structure(self) -> dict[str, bool]:
         """The constructor options a checkpoint needs to be loaded (``Supernet(tasks, **structure)``)."""
-        return {"solo_branch": self.solo_branch, "branch_delta": self.branch_delta}
+        return {
+            "solo_branch": self.solo_branch,
+            "branch_delta": self.branch_delta,
+            "independent_kernels": self.independent_kernels,
+        }
 
     def trunk_stage(self, arch: Arch, s: int) -> nn.ModuleList:
         """The blocks that compute trunk stage ``s`` of ``arch`` (see ``solo_branch``)."""

@@ -7,7 +7,7 @@ import torch
 from nasbench_mt.datasets import SCENE_TASKS, Split
 from nasbench_mt.evaluate import fold_batchnorm, recalibrate_bn
 from nasbench_mt.model import build_model
-from nasbench_mt.space import V1
+from nasbench_mt.space import V1, Block
 from nasbench_mt.supernet import Supernet
 from nasbench_mt.train import TrainConfig, distill_loss, train_supernet
 
@@ -37,7 +37,12 @@ def structured():
     return _perturbed(solo_branch=True, branch_delta=True)
 
 
-@pytest.mark.parametrize("which", ["supernet", "structured"])
+@pytest.fixture(scope="module")
+def independent():
+    return _perturbed(solo_branch=True, independent_kernels=True)
+
+
+@pytest.mark.parametrize("which", ["supernet", "structured", "independent"])
 @pytest.mark.parametrize("arch", [V1.smallest(), V1.largest(), *V1.sample(6, seed=5)], ids=str)
 def test_extracted_subnet_computes_the_same_function(request, which, arch):
     # in training mode both use batch statistics, so outputs must agree exactly up to float error
@@ -65,6 +70,22 @@ def test_branch_delta_starts_as_the_trunk_and_is_stored_once():
     assert len(keys) == len(list(net.parameters())) + len(list(net.buffers()))
 
 
+def test_independent_kernels_do_not_share_weights(independent):
+    block = independent.trunk[0][0]
+    assert sorted(block.own_kernels) == ["k3", "k5"]  # the largest kernel keeps dw_conv
+    assert block.own_kernels["k3"].shape == (block.c_in * max(V1.expands), 1, 3, 3)
+    small, large = Block(3, 6), Block(7, 6)
+    w3 = block.weights(small)["depthwise.0.weight"]
+    assert not torch.equal(w3, block.weights(large)["depthwise.0.weight"][:, :, 2:5, 2:5])
+    # a gradient through the k3 subnet reaches only the k3 weights
+    x = torch.randn(2, block.c_in, 16, 16)
+    block(x, small).sum().backward()
+    assert block.own_kernels["k3"].grad is not None and block.dw_conv.weight.grad is None
+    block.zero_grad(set_to_none=True)
+    with pytest.raises(ValueError, match="at most one of them"):
+        Supernet(SCENE_TASKS, branch_delta=True, independent_kernels=True)
+
+
 def test_solo_branch_gives_equivalent_ids_the_same_network(structured):
     # b=(2,0,4) and b=(2,0,2): after stage 2 only seg still uses the trunk, so both are one network
     stages = V1.largest().stages
@@ -84,7 +105,7 @@ def test_solo_branch_gives_equivalent_ids_the_same_network(structured):
 def test_structure_round_trips_through_a_checkpoint(tmp_path):
     from nasbench_mt.measure import load_supernet, read_supernet, save_supernet
 
-    net = _perturbed(solo_branch=True, branch_delta=True)
+    net = _perturbed(solo_branch=True, independent_kernels=True)
     save_supernet(net, tmp_path / "sn.pt", {"seed": 0, "structure": net.structure})
     ck = read_supernet(tmp_path / "sn.pt")
     suite = type("Suite", (), {"tasks": SCENE_TASKS})()  # load_supernet reads only .tasks
