@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 from _report import append_report
+from scipy.stats import spearmanr
 from tqdm import tqdm
 
 from nasbench_mt.generate import cpu_model
@@ -45,6 +46,21 @@ def standalone_rows(directory: Path, partial: bool) -> pd.DataFrame:
     return rows.drop_duplicates("arch_id").set_index("arch_id")
 
 
+def choice_features(archs: list) -> pd.DataFrame:
+    """Per architecture: each stage's depth, mean kernel and mean expand; branch points; number of exits."""
+    rows = []
+    for a in archs:
+        f = {}
+        for s, stage in enumerate(a.stages, start=1):
+            f[f"d{s}"] = len(stage)
+            f[f"k{s}"] = np.mean([b.kernel for b in stage])
+            f[f"e{s}"] = np.mean([b.expand for b in stage])
+        f.update({f"b_{t}": bp for t, bp in zip((t.removeprefix("test_") for t in TARGETS[1:]), a.branches)})
+        f["exits"] = len(a.exits)
+        rows.append(f)
+    return pd.DataFrame(rows)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--calibration", required=True, help="directory with calibration-*.parquet shards")
@@ -52,11 +68,13 @@ def main() -> None:
     p.add_argument("--partial", action="store_true", help="also use finished rows of a run in progress")
     p.add_argument("--noise", help="directory with the same protocol under another training seed")
     p.add_argument("--out", default="benchmarks/results/gate.md")
+    p.add_argument("--rows", help="also write the per-architecture values of both protocols to this CSV")
     args = p.parse_args()
     torch.set_num_threads(1)
     st = standalone_rows(Path(args.calibration), args.partial)
     archs = [V1.validate(s) for s in st["arch"]]
     agreements, spreads = {}, {}
+    per_arch = st[["arch", "macs", *TARGETS]].copy()
     for ck in args.supernet:
         measurer = Measurer(MeasureSpec(supernet=ck))
         rows = [measurer(a)[0] for a in tqdm(archs, desc=Path(ck).parent.name + "/" + Path(ck).name)]
@@ -70,6 +88,8 @@ def main() -> None:
         )
         agreements[label] = {c: rank_agreement(st[c], sn.loc[st.index, c]) for c in TARGETS}
         spreads[label] = {c: sn[c].quantile(0.9) - sn[c].quantile(0.1) for c in TARGETS}
+        for c in TARGETS:
+            per_arch[f"{c}@{ck}"] = sn.loc[st.index, c]
         classification = [f"test_{t.name}" for t in measurer.suite.tasks if t.kind == "classification"]
     agreements["MACs baseline (rank by exact MACs)"] = {c: rank_agreement(st[c], st["macs"]) for c in TARGETS}
     noise_lines: list[str] = []
@@ -125,7 +145,25 @@ def main() -> None:
             + " | ".join(f"{spread[c]:.2f}" for c in TARGETS)
             + f" | {'pass' if ok else 'fail'} |"
         )
+    feats = choice_features(archs)
+    protocols = {"standalone": st["mean_acc"].to_numpy()} | {
+        Path(ck).parent.name: per_arch[f"mean_acc@{ck}"].to_numpy() for ck in args.supernet
+    }
+    lines += [
+        "",
+        "What moves mean_acc under each protocol (Spearman of each choice with mean_acc over these "
+        "architectures; d/k/e = stage depth / mean kernel / mean expand, b = branch point):",
+        "",
+        "| protocol | " + " | ".join(feats.columns) + " |",
+        "|---|" + "---|" * len(feats.columns),
+    ]
+    for name, y in protocols.items():
+        cells = [f"{spearmanr(feats[c], y)[0]:+.2f}" for c in feats.columns]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", *noise_lines]
+    if args.rows:
+        per_arch.to_csv(args.rows)
+        lines += [f"(per-architecture values of both protocols: `{args.rows}`)", ""]
     append_report(args.out, lines)
 
 
