@@ -184,6 +184,13 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-per-sample", type=int, default=1000, help="test scenes kept for per-sample exit data")
     p.add_argument("--epochs", type=float, default=6.0, help="standalone protocol: training epochs")
     p.add_argument("--train-seed", type=int, default=0, help="standalone protocol: training seed")
+    p.add_argument(
+        "--supervise-exits",
+        choices=["all", "arch"],
+        default="all",
+        help="standalone protocol: train a head at every exit position and keep the arch's (all, as the "
+        "supernet does), or supervise only the arch's own exits (arch)",
+    )
     p.add_argument("--latency-rounds", type=int, default=30)
     p.add_argument("--resume", action="store_true", help="continue a killed or partial run in --out")
     p.add_argument("--version", default="v1")
@@ -212,7 +219,11 @@ def _generate(args: argparse.Namespace) -> int:
         suite=args.suite,
         suite_kwargs=suite_kwargs(args.suite_arg),
         n_per_sample=args.n_per_sample,
-        train={"epochs": args.epochs, "seed": args.train_seed} if args.protocol == "standalone" else {},
+        train=(
+            {"epochs": args.epochs, "seed": args.train_seed, "supervise_exits": args.supervise_exits}
+            if args.protocol == "standalone"
+            else {}
+        ),
         latency_rounds=args.latency_rounds,
         device=args.device,
     )

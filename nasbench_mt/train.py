@@ -21,8 +21,10 @@ from nasbench_mt.tasks import TaskSpec
 
 __all__ = [
     "DEVICES",
+    "SUPERVISE_EXITS",
     "TrainConfig",
     "distill_loss",
+    "keep_exits",
     "multitask_loss",
     "resolve_device",
     "train_batches",
@@ -31,6 +33,7 @@ __all__ = [
 ]
 
 DEVICES = ("auto", "cpu", "cuda")
+SUPERVISE_EXITS = ("all", "arch")
 
 
 def resolve_device(device: str | torch.device = "cpu") -> torch.device:
@@ -60,8 +63,16 @@ class TrainConfig:
     weight_decay: float = 5e-5
     warmup_frac: float = 0.03
     seed: int = 0
+    # standalone protocol: "all" trains a head at every exit position (as the supernet does) and keeps
+    # only the architecture's exits, so the exit set never changes the backbone; "arch" supervises only
+    # the architecture's own exits (deep supervision then varies with the exit set)
+    supervise_exits: str = "all"
 
     def __post_init__(self) -> None:
+        if self.supervise_exits not in SUPERVISE_EXITS:
+            raise ValueError(
+                f"invalid supervise_exits: {self.supervise_exits!r}; allowed: {list(SUPERVISE_EXITS)}"
+            )
         if not self.epochs > 0:
             raise ValueError(f"invalid epochs: {self.epochs!r}; allowed: > 0")
         if not isinstance(self.batch_size, int) or self.batch_size < 2:
@@ -157,10 +168,17 @@ def train_standalone(
     device: str | torch.device = "cpu",
 ) -> MultiTaskNet:
     """Train ``arch`` afresh on ``train`` under ``cfg`` (standalone protocol), returned in eval mode on
-    ``device`` (see :func:`resolve_device`)."""
+    ``device`` (see :func:`resolve_device`).
+
+    With ``cfg.supervise_exits == "all"`` (the default) the network is trained with a head at every exit
+    position, exactly as every subnet of the supernet is, and the returned network is ``build_model(arch)``
+    holding the trained weights: the heads of exits outside ``arch.exits`` are dropped after training."""
     device = resolve_device(device)
     torch.manual_seed(cfg.seed)
-    net = build_model(arch, tasks).to(device, memory_format=torch.channels_last).train()
+    trained = arch
+    if cfg.supervise_exits == "all":
+        trained = Arch(arch.stages, arch.branches, arch.space.exit_choices, space=arch.space)
+    net = build_model(trained, tasks).to(device, memory_format=torch.channels_last).train()
     total = num_steps(train, cfg)
     opt, sched = make_optimizer(list(net.named_parameters()), cfg, total)
     bar = tqdm(total=total, desc=f"standalone {arch.id}", disable=not progress, leave=False)
@@ -175,7 +193,23 @@ def train_standalone(
         if on_step is not None:
             on_step(step, loss.item())
     bar.close()
+    if trained != arch:
+        net = keep_exits(net, arch, tasks)
     return net.eval()
+
+
+def keep_exits(net: MultiTaskNet, arch: Arch, tasks: Sequence[TaskSpec]) -> MultiTaskNet:
+    """``build_model(arch)`` holding ``net``'s weights, where ``net`` is the same network with more exits."""
+    kept = build_model(arch, tasks)
+    state = net.state_dict()
+    missing = sorted(set(kept.state_dict()) - set(state))
+    if missing:
+        raise ValueError(
+            f"invalid net: it lacks {missing[:3]} of {arch.to_string()}; allowed: a network with more exits"
+        )
+    kept.load_state_dict({k: state[k] for k in kept.state_dict()})
+    device = next(net.parameters()).device
+    return kept.to(device, memory_format=torch.channels_last).train(net.training)
 
 
 def train_supernet(
