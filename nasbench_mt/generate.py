@@ -20,7 +20,9 @@ import multiprocessing as mp
 import os
 import platform
 import shutil
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -159,11 +161,22 @@ def _local_results(cfg: GenerateConfig, jobs: list[tuple[str, int, str]]) -> Ite
         yield from map(_measure_one, jobs)
         return
     pool = mp.get_context("spawn").Pool(cfg.workers, initializer=_init_worker, initargs=(cfg.spec,))
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        # `kill PID` must stop the workers too: by default SIGTERM ends this process at once, skipping the
+        # `finally` below, and the orphaned workers go on measuring (and competing for the cores)
+        previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         yield from pool.imap_unordered(_measure_one, jobs)
     finally:
         pool.terminate()
         pool.join()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_sigterm(signum: int, frame) -> None:
+    raise SystemExit(128 + signum)
 
 
 # ----------------------------------------------------------------------------------------- packing

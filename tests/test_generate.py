@@ -165,3 +165,34 @@ def test_calibration_before_the_table_is_recorded_but_not_loadable(env, tmp_path
     assert manifest["generation"]["calibration"]["spec"]["train"]["epochs"] == 1.0
     with pytest.raises(ReleaseError, match="no architecture table yet"):
         load_benchmark(path=out)
+
+
+def test_sigterm_stops_the_worker_pool(env, tmp_path):
+    """`kill PID` of a pooled run ends its workers at once, instead of leaving them to finish (and write)
+    the architectures in flight as orphans competing for the cores."""
+    psutil = pytest.importorskip("psutil")
+    cmd = [sys.executable, "-m", "nasbench_mt.cli", "generate", "--out", str(tmp_path / "t"), "--n", "4"]
+    # standalone training long enough that a worker is always mid-architecture when the signal comes
+    cmd += ["--seed", "3", "--protocol", "standalone", "--epochs", "10000", "--workers", "2"]
+    cmd += ["--n-per-sample", "16"]
+    cmd += [f"--suite-arg={k}={v}" for k, v in {**SUITE_KW, "n_train": 128}.items()]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
+    parent = psutil.Process(proc.pid)
+    workers: list = []
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            kids = parent.children(recursive=True)
+            workers = [c for c in kids if "resource_tracker" not in " ".join(c.cmdline())]
+            if len(workers) >= 2 and all(c.cpu_times().user > 3 for c in workers):
+                break  # both workers are training
+            time.sleep(0.2)
+        assert len(workers) >= 2, "the pool never started"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) != 0
+        _, alive = psutil.wait_procs(workers, timeout=10)
+        assert not alive, f"workers still running after SIGTERM: {[p.pid for p in alive]}"
+    finally:
+        for p in workers:
+            if p.is_running():
+                p.kill()
