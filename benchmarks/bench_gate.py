@@ -1,7 +1,7 @@
 """The v1 gate (issue 5): does a supernet rank architectures the way training them from scratch does?
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_gate.py --calibration data/v1 \
-        --supernet data/v1/supernet-seed0.pt runs/snb/supernet-seed0.pt --noise runs/st-seed1
+    OMP_NUM_THREADS=1 python benchmarks/bench_gate.py --calibration data/v1 --partial \
+        --supernet runs/sne/supernet-seed0.pt --noise runs/st-seed1
 
 Reads the standalone-protocol rows of ``--calibration`` (its ``calibration-*.parquet`` shards, plus rows of a
 run still in progress under ``partial/`` with ``--partial``), measures the same architectures with the
@@ -28,7 +28,7 @@ from _report import append_report
 from scipy.stats import spearmanr
 from tqdm import tqdm
 
-from nasbench_mt.generate import cpu_model
+from nasbench_mt.generate import cpu_model, partial_row_files
 from nasbench_mt.measure import Measurer, MeasureSpec
 from nasbench_mt.release import rank_agreement
 from nasbench_mt.space import V1
@@ -39,7 +39,7 @@ TARGETS = ("mean_acc", "test_digit", "test_count", "test_seg")
 def standalone_rows(directory: Path, partial: bool) -> pd.DataFrame:
     files = sorted(directory.glob("calibration-*.parquet"))
     if partial:
-        files += sorted(directory.glob("partial/calibration-*/*.row.parquet"))
+        files += partial_row_files(directory, "calibration")
     if not files:
         raise SystemExit(f"no calibration rows in {directory} (calibration-*.parquet)")
     rows = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)

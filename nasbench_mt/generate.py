@@ -38,7 +38,7 @@ from nasbench_mt.measure import Measurer, MeasureSpec
 from nasbench_mt.space import V1, Arch
 from nasbench_mt.train import resolve_device
 
-__all__ = ["GenerateConfig", "cpu_model", "generate", "pending_archs"]
+__all__ = ["GenerateConfig", "cpu_model", "generate", "partial_row_files", "pending_archs"]
 
 # file prefix -> manifest role
 PREFIX_ROLE = {
@@ -116,6 +116,12 @@ def _atomic_parquet(df: pd.DataFrame, path: Path) -> None:
 def _shards(cfg: GenerateConfig) -> list[list[Arch]]:
     archs = cfg.archs()
     return [archs[i : i + cfg.shard_size] for i in range(0, len(archs), cfg.shard_size)]
+
+
+def partial_row_files(out: str | Path, prefix: str) -> list[Path]:
+    """Row files of architectures already measured in ``out`` by a run of ``prefix`` whose shard is not yet
+    complete (so not yet packed into ``<prefix>-<shard>.parquet``)."""
+    return sorted(Path(out).glob(f"partial/{prefix}-*/*.row.parquet"))
 
 
 def pending_archs(cfg: GenerateConfig) -> Iterator[tuple[int, Arch]]:
