@@ -16,8 +16,10 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
-from bench_gate import TARGETS, standalone_rows
+from bench_gate import TARGETS, choice_features, standalone_rows
 from scipy.stats import kendalltau
+
+from nasbench_mt.space import Arch
 
 
 def main() -> None:
@@ -31,8 +33,8 @@ def main() -> None:
     common = new.index.intersection(old.index)
     if common.empty:
         raise SystemExit(f"no architecture is in both {args.calibration} and {args.previous}")
-    exits = new.loc[common, "arch"].str.extract(r"x=(.*)$")[0].fillna("")
-    n_exits = exits.map(lambda s: len([c for c in s.split(",") if c]))
+    archs = [Arch.from_string(s) for s in new.loc[common, "arch"]]
+    n_exits = choice_features(archs)["exits"].set_axis(common)
     print(f"{len(common)} architectures in both")
     print(
         f"{'target':<12}{'new-old':>9}  {'by exits 0/1/2/3':<28}{'tau new':>9}{'tau old':>9}"

@@ -201,13 +201,13 @@ def train_standalone(
 def keep_exits(net: MultiTaskNet, arch: Arch, tasks: Sequence[TaskSpec]) -> MultiTaskNet:
     """``build_model(arch)`` holding ``net``'s weights, where ``net`` is the same network with more exits."""
     kept = build_model(arch, tasks)
-    state = net.state_dict()
-    missing = sorted(set(kept.state_dict()) - set(state))
+    state, wanted = net.state_dict(), kept.state_dict()
+    missing = sorted(set(wanted) - set(state))
     if missing:
         raise ValueError(
             f"invalid net: it lacks {missing[:3]} of {arch.to_string()}; allowed: a network with more exits"
         )
-    kept.load_state_dict({k: state[k] for k in kept.state_dict()})
+    kept.load_state_dict({k: state[k] for k in wanted})
     device = next(net.parameters()).device
     return kept.to(device, memory_format=torch.channels_last).train(net.training)
 
