@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 from bench_gate import TARGETS, choice_features, standalone_rows
-from scipy.stats import kendalltau
 
+from nasbench_mt.release import rank_agreement
 from nasbench_mt.space import Arch
 
 
@@ -44,8 +44,8 @@ def main() -> None:
         delta = new.loc[common, t] - old.loc[common, t]
         by = delta.groupby(n_exits).mean().reindex(range(4))
         by_text = " ".join("  -  " if pd.isna(v) else f"{v:+.2f}" for v in by)
-        tau_new = kendalltau(new.loc[common, t], sn)[0]
-        tau_old = kendalltau(old.loc[common, t], sn)[0]
+        tau_new = rank_agreement(new.loc[common, t], sn).get("kendall_tau", float("nan"))
+        tau_old = rank_agreement(old.loc[common, t], sn).get("kendall_tau", float("nan"))
         print(f"{t:<12}{delta.mean():>+9.2f}  {by_text:<28}{tau_new:>9.3f}{tau_old:>9.3f}")
 
 
