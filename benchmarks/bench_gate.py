@@ -10,6 +10,9 @@ between the two protocols, next to the MACs baseline (rank by exact MACs, no tra
 ``--noise DIR`` (a standalone run of some of the same architectures with another training seed) it also
 reports the seed-to-seed agreement and spread of the standalone protocol itself, the ceiling of any such
 comparison.
+With ``--table DIR`` the spread half of the gate is read from the supernet rows of a release being
+generated (``archs-*.parquet``, plus ``partial/`` rows with ``--partial``), measured with the same checkpoint,
+instead of from the few calibration architectures; the spread then comes with a 90% bootstrap interval.
 Results are appended to ``benchmarks/results/gate.md``; the gate passes at tau >= 0.5 on ``mean_acc`` over
 >= 30 architectures.
 """
@@ -29,8 +32,9 @@ from scipy.stats import spearmanr
 from tqdm import tqdm
 
 from nasbench_mt.generate import cpu_model, partial_row_files
+from nasbench_mt.manifest import sha256_file
 from nasbench_mt.measure import Measurer, MeasureSpec
-from nasbench_mt.release import rank_agreement
+from nasbench_mt.release import rank_agreement, spread_stats
 from nasbench_mt.space import V1
 
 TARGETS = ("mean_acc", "test_digit", "test_count", "test_seg")
@@ -42,6 +46,28 @@ def standalone_rows(directory: Path, partial: bool) -> pd.DataFrame:
         files += partial_row_files(directory, "calibration")
     if not files:
         raise SystemExit(f"no calibration rows in {directory} (calibration-*.parquet)")
+    rows = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    return rows.drop_duplicates("arch_id").set_index("arch_id")
+
+
+def table_rows(directory: Path, partial: bool, checkpoint: str) -> pd.DataFrame:
+    """Supernet rows of a release (``archs-*.parquet`` and, with ``partial``, unpacked rows), checked to come
+    from ``checkpoint`` (the sha256 recorded by the generation run must match the file's)."""
+    files = sorted(directory.glob("archs-*.parquet"))
+    if partial:
+        files += partial_row_files(directory, "archs")
+    if not files:
+        raise SystemExit(f"no supernet rows in {directory} (archs-*.parquet)")
+    run = directory / "partial" / "archs.run.json"
+    if run.is_file():
+        spec = json.loads(run.read_text())["spec"]
+    else:
+        spec = json.loads((directory / "manifest.json").read_text())["generation"]["archs"]["spec"]
+    expected = spec.get("supernet_sha256")
+    if expected != sha256_file(checkpoint):
+        raise SystemExit(
+            f"the rows in {directory} were measured with supernet sha256 {expected}, not with {checkpoint}"
+        )
     rows = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
     return rows.drop_duplicates("arch_id").set_index("arch_id")
 
@@ -69,7 +95,10 @@ def main() -> None:
     p.add_argument("--noise", help="directory with the same protocol under another training seed")
     p.add_argument("--out", default="benchmarks/results/gate.md")
     p.add_argument("--rows", help="also write the per-architecture values of both protocols to this CSV")
+    p.add_argument("--table", help="release directory whose supernet rows give the spread (one --supernet)")
     args = p.parse_args()
+    if args.table and len(args.supernet) != 1:
+        p.error("--table needs exactly one --supernet (the checkpoint its rows were measured with)")
     torch.set_num_threads(1)
     st = standalone_rows(Path(args.calibration), args.partial)
     archs = [V1.validate(s) for s in st["arch"]]
@@ -87,7 +116,8 @@ def main() -> None:
             + ")"
         )
         agreements[label] = {c: rank_agreement(st[c], sn.loc[st.index, c]) for c in TARGETS}
-        spreads[label] = {c: sn[c].quantile(0.9) - sn[c].quantile(0.1) for c in TARGETS}
+        spread_rows = table_rows(Path(args.table), args.partial, ck) if args.table else sn
+        spreads[label] = spread_stats(spread_rows, measurer.tasks)
         for c in TARGETS:
             per_arch[f"{c}@{ck}"] = sn.loc[st.index, c]
         classification = [f"test_{t.name}" for t in measurer.suite.tasks if t.kind == "classification"]
@@ -108,11 +138,12 @@ def main() -> None:
             + ".",
             "",
         ]
-    cmd = "python benchmarks/bench_gate.py --calibration {} --supernet {}{}{}".format(
+    cmd = "python benchmarks/bench_gate.py --calibration {} --supernet {}{}{}{}".format(
         args.calibration,
         " ".join(args.supernet),
         " --partial" if args.partial else "",
         f" --noise {args.noise}" if args.noise else "",
+        f" --table {args.table}" if args.table else "",
     )
     lines = [
         f"## {time.strftime('%Y-%m-%d %H:%M')} — `{cmd}`",
@@ -128,21 +159,28 @@ def main() -> None:
             f"{agg[c].get('kendall_tau', np.nan):.3f} / {agg[c].get('spearman', np.nan):.3f}" for c in TARGETS
         ]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    source = (
+        f"the supernet rows of `{args.table}`" if args.table else "the supernet rows of these architectures"
+    )
     lines += [
         "",
-        "10th-90th percentile spread of the supernet rows (points; the gate needs >= 3 on every "
-        "classification task) and the verdict (tau >= 0.5 on mean_acc as well):",
+        f"10th-90th percentile spread of {source} (points, 90% bootstrap interval in brackets; the gate "
+        "needs >= 3 on every classification task) and the verdict (tau >= 0.5 on mean_acc as well):",
         "",
-        "| supernet | " + " | ".join(TARGETS) + " | gate |",
-        "|---|" + "---|" * (len(TARGETS) + 1),
+        "| supernet | rows | " + " | ".join(TARGETS) + " | gate |",
+        "|---|---|" + "---|" * (len(TARGETS) + 1),
     ]
     for label, spread in spreads.items():
         ok = agreements[label]["mean_acc"].get("kendall_tau", np.nan) >= 0.5 and all(
-            spread[c] >= 3 for c in classification
+            spread[c]["spread_10_90"] >= 3 for c in classification
         )
+        cells = [
+            "{:.2f} [{:.2f}, {:.2f}]".format(spread[c]["spread_10_90"], *spread[c]["spread_ci90"])
+            for c in TARGETS
+        ]
         lines.append(
-            f"| {label.split(' (')[0]} | "
-            + " | ".join(f"{spread[c]:.2f}" for c in TARGETS)
+            f"| {label.split(' (')[0]} | {spread['mean_acc']['n']} | "
+            + " | ".join(cells)
             + f" | {'pass' if ok else 'fail'} |"
         )
     feats = choice_features(archs)

@@ -263,11 +263,12 @@ def _summarize(args: argparse.Namespace) -> int:
         print(json.dumps(card, indent=2))
         return 0
     spread = card["calibration"].get("spread", {})
-    print(f"{'target':<16}{'n':>6}{'p10':>8}{'median':>8}{'p90':>8}{'10-90':>8}{'max':>8}")
+    print(f"{'target':<16}{'n':>6}{'p10':>8}{'median':>8}{'p90':>8}{'10-90':>8}{'90% CI':>16}{'max':>8}")
     for col, s in spread.items():
+        ci = "[{:.2f}, {:.2f}]".format(*s.get("spread_ci90", (float("nan"),) * 2))
         print(
             f"{col:<16}{s['n']:>6}{s['p10']:>8.2f}{s['median']:>8.2f}{s['p90']:>8.2f}"
-            f"{s['spread_10_90']:>8.2f}{s['max']:>8.2f}"
+            f"{s['spread_10_90']:>8.2f}{ci:>16}{s['max']:>8.2f}"
         )
     for title, section in (
         ("supernet vs standalone", card["calibration"].get("supernet_vs_standalone", {})),

@@ -4,7 +4,7 @@ import pytest
 
 from nasbench_mt.cli import main
 from nasbench_mt.manifest import verify
-from nasbench_mt.release import summarize_release
+from nasbench_mt.release import spread_stats, summarize_release
 
 
 @pytest.fixture
@@ -21,10 +21,35 @@ def test_summary_stored_in_manifest_and_files_still_verify(release):
     for s in spread.values():
         assert s["p10"] <= s["median"] <= s["p90"] <= s["max"]
         assert s["spread_10_90"] == pytest.approx(s["p90"] - s["p10"])
+        assert s["spread_ci90"][0] <= s["spread_ci90"][1]
     cal = manifest["calibration"]["supernet_vs_standalone"]["mean_acc"]
     assert cal["n"] >= 3 and -1 <= cal["kendall_tau"] <= 1
     assert set(manifest["noise"]) == {"seed", "latency"}
     verify(release)  # rewriting the manifest keeps every file's hash
+
+
+def test_spread_interval_narrows_with_more_rows_and_is_seeded():
+    import numpy as np
+    import pandas as pd
+
+    from nasbench_mt.datasets import SCENE_TASKS
+
+    rng = np.random.default_rng(1)
+
+    def table(n):
+        cols = ["test_digit", "test_count", "test_seg", "mean_acc"]
+        return pd.DataFrame({c: rng.normal(80, 2, n) for c in cols})
+
+    small, big = spread_stats(table(40), SCENE_TASKS), spread_stats(table(4000), SCENE_TASKS)
+    width = {
+        k: s["mean_acc"]["spread_ci90"][1] - s["mean_acc"]["spread_ci90"][0]
+        for k, s in (("small", small), ("big", big))
+    }
+    assert width["big"] < width["small"] / 3  # about 1/sqrt(100) as wide
+    lo, hi = big["mean_acc"]["spread_ci90"]
+    assert lo <= 2 * 1.2816 * 2 <= hi  # the normal's true 10-90 spread (2 x 1.2816 sd) is inside
+    t = table(100)
+    assert spread_stats(t, SCENE_TASKS) == spread_stats(t, SCENE_TASKS)
 
 
 def test_cli_summarize(release, capsys):
