@@ -72,6 +72,35 @@ def table_rows(directory: Path, partial: bool, checkpoint: str) -> pd.DataFrame:
     return rows.drop_duplicates("arch_id").set_index("arch_id")
 
 
+def supernet_values(measurer: Measurer, archs: list, ck: str, reuse: str | None) -> pd.DataFrame:
+    """The supernet protocol's TARGETS for ``archs``, measured, or taken from an earlier ``--rows`` CSV.
+
+    Rows are bit-identical on one thread, so reused values are checked by re-measuring the first reused
+    architecture: any difference (another checkpoint at the same path, changed code) stops the run.
+    """
+    known = pd.DataFrame()
+    if reuse:
+        prev = pd.read_csv(reuse, index_col="arch_id")
+        cols = {f"{c}@{ck}": c for c in TARGETS}
+        if set(cols) <= set(prev.columns):
+            known = prev[list(cols)].rename(columns=cols).dropna()
+    ids = [a.id for a in archs]
+    known = known.loc[known.index.intersection(ids)]
+    todo = [a for a in archs if a.id not in known.index]
+    if len(known):
+        check = next(a for a in archs if a.id in known.index)
+        again = measurer(check)[0]
+        if any(again[c] != known.loc[check.id, c] for c in TARGETS):
+            raise SystemExit(
+                f"{reuse}: the stored values of {check.id} under {ck} differ from a fresh measurement; "
+                "rerun without --reuse"
+            )
+    desc = f"{Path(ck).parent.name}/{Path(ck).name} ({len(known)} reused)"
+    rows = [measurer(a)[0] for a in tqdm(todo, desc=desc)]
+    fresh = pd.DataFrame(rows, columns=["arch_id", *TARGETS]).set_index("arch_id")[list(TARGETS)]
+    return pd.concat([known, fresh]).loc[ids]
+
+
 def choice_features(archs: list) -> pd.DataFrame:
     """Per architecture: each stage's depth, mean kernel and mean expand; branch points; number of exits."""
     rows = []
@@ -95,6 +124,9 @@ def main() -> None:
     p.add_argument("--noise", help="directory with the same protocol under another training seed")
     p.add_argument("--out", default="benchmarks/results/gate.md")
     p.add_argument("--rows", help="also write the per-architecture values of both protocols to this CSV")
+    p.add_argument(
+        "--reuse", help="take supernet values from an earlier --rows CSV (checked by re-measuring one arch)"
+    )
     p.add_argument("--table", help="release directory whose supernet rows give the spread (one --supernet)")
     args = p.parse_args()
     if args.table and len(args.supernet) != 1:
@@ -106,8 +138,7 @@ def main() -> None:
     per_arch = st[["arch", "macs", *TARGETS]].copy()
     for ck in args.supernet:
         measurer = Measurer(MeasureSpec(supernet=ck))
-        rows = [measurer(a)[0] for a in tqdm(archs, desc=Path(ck).parent.name + "/" + Path(ck).name)]
-        sn = pd.DataFrame(rows).set_index("arch_id")
+        sn = supernet_values(measurer, archs, ck, args.reuse)
         info = json.loads(Path(ck).with_suffix(".json").read_text())
         label = (
             f"`{ck}` ({info['train_config']['epochs']:g} epochs, seed {info['seed']}, "
@@ -144,7 +175,7 @@ def main() -> None:
         " --partial" if args.partial else "",
         f" --noise {args.noise}" if args.noise else "",
         f" --table {args.table}" if args.table else "",
-    )
+    ) + (f" --reuse {args.reuse}" if args.reuse else "")
     lines = [
         f"## {time.strftime('%Y-%m-%d %H:%M')} — `{cmd}`",
         "",
