@@ -201,14 +201,20 @@ def _pack_shard(cfg: GenerateConfig, k: int, shard: Sequence[Arch]) -> None:
 
 
 def cpu_model() -> str:
-    """The CPU's model name (from /proc/cpuinfo where there is one), for manifests and benchmark reports."""
+    """The CPU's model name (from /proc/cpuinfo where there is one) and the vector ISA PyTorch's kernels use
+    on it, e.g. ``AMD EPYC (AVX2)``, for manifests and benchmark reports: machines reporting the same model
+    name have measured the same row 3x apart in speed, and the ISA is one visible cause."""
+    import torch
+
+    name = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+                name = line.split(":", 1)[1].strip()
+                break
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return f"{name} ({torch.backends.cpu.get_cpu_capability()})"
 
 
 def _machine() -> dict:
