@@ -282,3 +282,40 @@ def _summarize(args: argparse.Namespace) -> int:
                         f"  {col:<16} n={s['n']:<5} tau={s['kendall_tau']:.3f}  spearman={s['spearman']:.3f}"
                     )
     return 0
+
+
+def _reproduce_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--release", required=True, help="release directory (e.g. data/v1)")
+    p.add_argument("-n", type=int, default=5, help="rows to measure again (default 5)")
+    p.add_argument("--seed", type=int, default=0, help="which rows: a seeded sample of the pass's rows")
+    p.add_argument(
+        "--prefix", default="archs", help="generation pass: archs (default), latency, calibration, ..."
+    )
+    p.add_argument("--supernet", help="checkpoint path (default: the file recorded in the manifest)")
+    p.add_argument("--json", action="store_true")
+
+
+@command("reproduce", _reproduce_args)
+def _reproduce(args: argparse.Namespace) -> int:
+    """Measure rows of a release again with its recorded spec; exit 1 when a stored value differs."""
+    from nasbench_mt.reproduce import reproduce_rows
+
+    res = reproduce_rows(args.release, n=args.n, seed=args.seed, prefix=args.prefix, supernet=args.supernet)
+    bad = res[res["mismatched"].map(len).gt(0) | res["exits_equal"].eq(False)]
+    if args.json:
+        print(res.to_json(orient="records", indent=2))
+    else:
+        for r in res.itertuples():
+            verdict = "identical" if not r.mismatched and r.exits_equal is not False else "DIFFERS"
+            lat = (
+                ""
+                if r.latency_rel_diff != r.latency_rel_diff
+                else f", latency off by {r.latency_rel_diff:.1%}"
+            )
+            what = (
+                f" ({', '.join(r.mismatched[:5])}{' ...' if len(r.mismatched) > 5 else ''})"
+                if r.mismatched
+                else ""
+            )
+            print(f"{r.arch_id}: {r.compared} columns {verdict}{what}{lat}, per-sample exits {r.exits_equal}")
+    return 1 if len(bad) else 0
