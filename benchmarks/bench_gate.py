@@ -40,24 +40,24 @@ from nasbench_mt.space import V1
 TARGETS = ("mean_acc", "test_digit", "test_count", "test_seg")
 
 
-def standalone_rows(directory: Path, partial: bool) -> pd.DataFrame:
-    files = sorted(directory.glob("calibration-*.parquet"))
+def pass_rows(directory: Path, prefix: str, partial: bool) -> pd.DataFrame:
+    """Rows of one generation pass: ``<prefix>-*.parquet``, and with ``partial`` its unpacked shard's rows."""
+    files = sorted(directory.glob(f"{prefix}-*.parquet"))
     if partial:
-        files += partial_row_files(directory, "calibration")
+        files += partial_row_files(directory, prefix)
     if not files:
-        raise SystemExit(f"no calibration rows in {directory} (calibration-*.parquet)")
+        raise SystemExit(f"no {prefix} rows in {directory} ({prefix}-*.parquet)")
     rows = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
     return rows.drop_duplicates("arch_id").set_index("arch_id")
+
+
+def standalone_rows(directory: Path, partial: bool) -> pd.DataFrame:
+    return pass_rows(directory, "calibration", partial)
 
 
 def table_rows(directory: Path, partial: bool, checkpoint: str) -> pd.DataFrame:
     """Supernet rows of a release (``archs-*.parquet`` and, with ``partial``, unpacked rows), checked to come
     from ``checkpoint`` (the sha256 recorded by the generation run must match the file's)."""
-    files = sorted(directory.glob("archs-*.parquet"))
-    if partial:
-        files += partial_row_files(directory, "archs")
-    if not files:
-        raise SystemExit(f"no supernet rows in {directory} (archs-*.parquet)")
     run = directory / "partial" / "archs.run.json"
     if run.is_file():
         spec = json.loads(run.read_text())["spec"]
@@ -68,8 +68,7 @@ def table_rows(directory: Path, partial: bool, checkpoint: str) -> pd.DataFrame:
         raise SystemExit(
             f"the rows in {directory} were measured with supernet sha256 {expected}, not with {checkpoint}"
         )
-    rows = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
-    return rows.drop_duplicates("arch_id").set_index("arch_id")
+    return pass_rows(directory, "archs", partial)
 
 
 def supernet_values(measurer: Measurer, archs: list, ck: str, reuse: str | None) -> pd.DataFrame:

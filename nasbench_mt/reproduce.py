@@ -93,8 +93,8 @@ def reproduce_rows(
 
     ``supernet`` overrides where the checkpoint is read from (default: the file name recorded in the manifest,
     inside ``path``); it must have the recorded sha256.  One row per architecture: ``arch_id``, the
-    :func:`compare_row` fields, and ``exits_equal`` (per-sample exit records identical; None where the release
-    stores none for the pass).
+    :func:`compare_row` fields, ``exits_equal`` (per-sample exit records identical; None where the release
+    stores none for the pass) and ``identical`` (no stored value differs; latency is only reported).
     """
     from nasbench_mt.measure import Measurer, MeasureSpec
 
@@ -115,9 +115,10 @@ def reproduce_rows(
                 f"invalid supernet: {checkpoint} does not exist; allowed: the checkpoint the pass was "
                 f"measured with (sha256 {expected_sha}), passed as supernet="
             )
-        if sha256_file(checkpoint) != expected_sha:
+        actual_sha = sha256_file(checkpoint)
+        if actual_sha != expected_sha:
             raise ValueError(
-                f"invalid supernet: {checkpoint} has sha256 {sha256_file(checkpoint)}; allowed: the "
+                f"invalid supernet: {checkpoint} has sha256 {actual_sha}; allowed: the "
                 f"checkpoint the pass was measured with (sha256 {expected_sha})"
             )
         spec["supernet"] = str(checkpoint)
@@ -151,5 +152,6 @@ def reproduce_rows(
         result = {"arch_id": arch_id, **compare_row(stored, fresh, timed)}
         stored_exits = _stored_exits(root, arch_id) if prefix == "archs" else None
         result["exits_equal"] = None if stored_exits is None else _exits_equal(stored_exits, exits)
+        result["identical"] = not result["mismatched"] and result["exits_equal"] is not False
         out.append(result)
     return pd.DataFrame(out)

@@ -35,7 +35,7 @@ def test_rows_reproduce_exactly(release):
     assert (res.compared > 50).all()  # every score, cost and id column
     assert res.mismatched.map(len).eq(0).all(), res.mismatched.tolist()
     assert res.max_abs_diff.eq(0).all()
-    assert res.exits_equal.all()
+    assert res.exits_equal.all() and res.identical.all()
     again = reproduce_rows(release, n=2, seed=0, progress=False)
     assert again.arch_id.tolist() == res.arch_id.tolist()  # the same seed picks the same rows
 
