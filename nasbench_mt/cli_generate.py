@@ -8,6 +8,7 @@ import sys
 import time
 
 from nasbench_mt.cli import command
+from nasbench_mt.schema import RELEASE_MINIMUMS
 
 
 def _suite_args(p: argparse.ArgumentParser) -> None:
@@ -282,6 +283,30 @@ def _summarize(args: argparse.Namespace) -> int:
                         f"  {col:<16} n={s['n']:<5} tau={s['kendall_tau']:.3f}  spearman={s['spearman']:.3f}"
                     )
     return 0
+
+
+def _check_release_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--release", required=True, help="release directory (e.g. data/v1)")
+    for key, value in RELEASE_MINIMUMS.items():
+        flag = "--min-" + key.replace("_", "-")
+        p.add_argument(flag, type=int, default=value, help=f"(default {value})")
+    p.add_argument("--no-rebuild", action="store_true", help="only round-trip the ids, build no network")
+    p.add_argument("--json", action="store_true")
+
+
+@command("check-release", _check_release_args)
+def _check_release(args: argparse.Namespace) -> int:
+    """Check a release is complete (sha256, row/calibration/noise counts, ids rebuild); exit 1 if not."""
+    from nasbench_mt.release import check_release
+
+    minimums = {key: getattr(args, "min_" + key) for key in RELEASE_MINIMUMS}
+    res = check_release(args.release, minimums, rebuild=not args.no_rebuild, progress=not args.json)
+    if args.json:
+        print(json.dumps(res, indent=2))
+    else:
+        for r in res:
+            print(f"{'ok  ' if r['ok'] else 'FAIL'}  {r['check']:<28} {r['detail']}")
+    return 0 if all(r["ok"] for r in res) else 1
 
 
 def _reproduce_args(p: argparse.ArgumentParser) -> None:

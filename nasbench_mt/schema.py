@@ -46,6 +46,7 @@ from nasbench_mt.tasks import TaskSpec
 
 __all__ = [
     "EXIT_POSITIONS",
+    "RELEASE_MINIMUMS",
     "SCHEMA_VERSION",
     "SPLITS",
     "latency_columns",
@@ -54,6 +55,9 @@ __all__ = [
     "segment_columns",
     "table_columns",
 ]
+
+# What a complete v1 release holds (issue 5's "done when"); smaller releases pass their own minimums.
+RELEASE_MINIMUMS = {"rows": 5000, "calibration": 150, "noise_seed": 300, "noise_latency": 300}
 
 SCHEMA_VERSION = 1
 SPLITS = ("val", "test")

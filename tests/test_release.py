@@ -4,7 +4,7 @@ import pytest
 
 from nasbench_mt.cli import main
 from nasbench_mt.manifest import verify
-from nasbench_mt.release import spread_stats, summarize_release
+from nasbench_mt.release import check_release, spread_stats, summarize_release
 
 
 @pytest.fixture
@@ -76,3 +76,58 @@ def test_shards_with_int_and_float_cost_columns_load(release):
     bench = load_benchmark(path=release)
     assert bench.table.macs_e2.dtype.kind == "f"
     assert len(bench) == len(load_benchmark(path=release).table)
+
+
+SMALL = {"rows": 30, "calibration": 10, "noise_seed": 20, "noise_latency": 20}
+
+
+def test_check_release_passes_a_complete_release(tiny_path):
+    res = check_release(tiny_path, SMALL, progress=False)
+    assert [r["check"] for r in res][:2] == ["manifest sha256", "rows"]
+    assert all(r["ok"] for r in res), res
+    assert any(r["check"] == "ids round-trip and rebuild" and "30 of 30" in r["detail"] for r in res)
+
+
+def test_check_release_names_what_is_short(tiny_path):
+    res = {r["check"]: r for r in check_release(tiny_path, rebuild=False, progress=False)}
+    assert not res["rows"]["ok"] and "need >= 5000" in res["rows"]["detail"]
+    assert not res["calibration"]["ok"] and not res["noise (seed)"]["ok"]
+    assert res["ids round-trip"]["ok"]
+
+
+def test_check_release_catches_tampering_and_bad_ids(release):
+    import pandas as pd
+
+    from nasbench_mt.generate import update_manifest
+
+    path = release / "archs-00000.parquet"
+    df = pd.read_parquet(path)
+    df.loc[0, "arch_id"] = "000000000000"
+    df.to_parquet(path)
+    res = check_release(release, SMALL, progress=False)
+    assert [r["ok"] for r in res] == [False] and "archs-00000.parquet" in res[0]["detail"]
+    update_manifest(release, "v1")  # re-hash: the table now carries an id that does not match its arch
+    res = {r["check"]: r for r in check_release(release, SMALL, rebuild=False, progress=False)}
+    assert res["manifest sha256"]["ok"]
+    assert not res["ids round-trip"]["ok"] and "000000000000" in res["ids round-trip"]["detail"]
+
+
+def test_check_release_rejects_unknown_minimum(tiny_path):
+    with pytest.raises(ValueError, match="allowed"):
+        check_release(tiny_path, {"row": 5})
+
+
+def test_cli_check_release_exit_codes(tiny_path, capsys):
+    assert main(["check-release", "--release", str(tiny_path), "--no-rebuild"]) == 1
+    assert "FAIL  rows" in capsys.readouterr().out
+    small = [
+        "--min-rows",
+        "30",
+        "--min-calibration",
+        "10",
+        "--min-noise-seed",
+        "5",
+        "--min-noise-latency",
+        "5",
+    ]
+    assert main(["check-release", "--release", str(tiny_path), "--no-rebuild", *small]) == 0
