@@ -131,3 +131,18 @@ def test_cli_check_release_exit_codes(tiny_path, capsys):
         "5",
     ]
     assert main(["check-release", "--release", str(tiny_path), "--no-rebuild", *small]) == 0
+
+
+def test_check_release_reports_a_duplicated_arch(release):
+    import pandas as pd
+
+    from nasbench_mt.generate import update_manifest
+
+    path = release / "archs-00001.parquet"
+    df = pd.read_parquet(path)
+    first = pd.read_parquet(release / "archs-00000.parquet").iloc[[0]]
+    pd.concat([df, first], ignore_index=True).to_parquet(path)
+    update_manifest(release, "v1")
+    res = check_release(release, SMALL, rebuild=False, progress=False)
+    assert [(r["check"], r["ok"]) for r in res] == [("manifest sha256", True), ("rows", False)]
+    assert first["arch_id"].iloc[0] in res[1]["detail"]
