@@ -3,9 +3,9 @@
     python benchmarks/bench_measure.py --supernet runs/gate/supernet-s0.pt --n 20
 
 Reports, for ``--n`` architectures from ``V1.sample(n, seed)``: extraction + BN recalibration + val/test
-evaluation + exact costs (the supernet row), latency (the separate latency pass), and their sum; plus the
-supernet's recorded training time.  Results are appended to ``benchmarks/results/measure.md``.  Run it on an
-idle machine.
+evaluation + exact costs (the supernet row, and each of those stages), latency (the separate latency pass),
+and their sum; plus the supernet's recorded training time.  Results are appended to
+``benchmarks/results/measure.md``.  Run it on an idle machine.
 """
 
 from __future__ import annotations
@@ -36,11 +36,12 @@ def main() -> None:
     archs = V1.sample(args.n, seed=args.seed)
     row_m = Measurer(MeasureSpec(supernet=args.supernet))
     lat_m = Measurer(MeasureSpec(protocol="latency"))
-    row_s, lat_s = [], []
+    row_s, lat_s, stages = [], [], []
     for arch in tqdm(archs, desc="measure"):
         t = time.perf_counter()
         row_m(arch)
         row_s.append(time.perf_counter() - t)
+        stages.append(dict(row_m.timings))
         t = time.perf_counter()
         lat_m(arch)
         lat_s.append(time.perf_counter() - t)
@@ -61,6 +62,7 @@ def main() -> None:
         "| what | mean s | median s | max s | target |",
         "|---|---|---|---|---|",
         f"| supernet row (extract + BN recal + val/test eval + costs) | {stats(row_s)} | |",
+        *(f"| - {stage} | {stats(np.array([s[stage] for s in stages]))} | |" for stage in stages[0]),
         f"| latency pass (4 exits + reference, {lat_m.spec.latency_rounds} rounds) | {stats(lat_s)} | |",
         f"| one subnet in total | {stats(row_s + lat_s)} | <= 3 s on average |",
         f"| supernet training ({info.get('threads')} thread(s), {epochs} epochs, recorded) "

@@ -133,12 +133,16 @@ class Measurer:
     """Measures one architecture at a time under a :class:`MeasureSpec` (build once per process).
 
     ``checkpoint`` (supernet protocol) is :func:`read_supernet`'s value, used instead of reading
-    ``spec.supernet`` from disk (distributed workers get it from the object store).
+    ``spec.supernet`` from disk (distributed workers get it from the object store). After each call,
+    :attr:`timings` holds the seconds its stages took (``benchmarks/bench_measure.py`` reports them).
     """
+
+    timings: dict[str, float]
 
     def __init__(self, spec: MeasureSpec, checkpoint: dict | None = None) -> None:
         torch.set_num_threads(1)
         self.spec = spec
+        self.timings = {}
         if spec.protocol == "latency-onnx":
             from nasbench_mt.latency_onnx import export_onnx, onnx_session
 
@@ -192,20 +196,28 @@ class Measurer:
             cfg = TrainConfig(**self.spec.train)
             net = train_standalone(arch, self.suite.train, self.tasks, cfg, device=self.device)
             seed = cfg.seed
+        self.timings = {"extract" if self.supernet is not None else "train": time.perf_counter() - t0}
         return self._score(arch, net, seed, t0)
 
+    def _lap(self, stage: str, since: float) -> float:
+        now = time.perf_counter()
+        self.timings[stage] = now - since
+        return now
+
     def _score(self, arch: Arch, net: MultiTaskNet, seed: int, t0: float) -> tuple[dict, list[dict]]:
+        t = time.perf_counter()
         net = recalibrate_bn(net.to(self.device, memory_format=torch.channels_last), self.calib)
         net = fold_batchnorm(net)
-        results = {
-            split: evaluate(
+        t = self._lap("recalibrate", t)
+        results = {}
+        for split in SPLITS:
+            results[split] = evaluate(
                 net,
                 self.suite.split(split),
                 self.tasks,
                 n_per_sample=self.spec.n_per_sample if split == "test" else 0,
             )
-            for split in SPLITS
-        }
+            t = self._lap(f"evaluate_{split}", t)
         row: dict = {
             "arch_id": arch.id,
             "arch": arch.to_string(),
@@ -223,6 +235,7 @@ class Measurer:
         row["mean_acc"] = float(np.mean([row[score_column(t.name, "test")] for t in ranked]))
         row["val_mean_acc"] = float(np.mean([row[score_column(t.name, "val")] for t in ranked]))
         costs = measure_costs(build_model(arch, self.tasks))
+        self._lap("costs", t)
         cost_row = costs.as_row()
         for col in segment_columns(self.tasks):
             cost_row.setdefault(col, 0)

@@ -14,7 +14,7 @@ import pytest
 from nasbench_mt.benchmark import load_benchmark
 from nasbench_mt.generate import GenerateConfig, generate
 from nasbench_mt.manifest import ReleaseError, verify
-from nasbench_mt.measure import MeasureSpec
+from nasbench_mt.measure import Measurer, MeasureSpec
 from nasbench_mt.space import V1
 from nasbench_mt.testing import tiny_generation_env
 
@@ -86,6 +86,15 @@ def test_measurement_is_deterministic(env, reference, tmp_path):
     a, b = _rows(reference), _rows(tmp_path / "again")
     cols = [c for c in a.columns if c not in TIMING]
     pd.testing.assert_frame_equal(a[cols], b[cols])
+
+
+def test_measurer_times_its_stages(env):
+    measurer = Measurer(_cfg(env, env / "unused").spec)
+    row, _ = measurer(V1.sample(1, seed=5)[0])
+    stages = ["extract", "recalibrate", "evaluate_val", "evaluate_test", "costs"]
+    assert list(measurer.timings) == stages
+    assert all(v >= 0 for v in measurer.timings.values())
+    assert sum(measurer.timings.values()) <= row["measure_s"] + 1e-6
 
 
 def test_refuses_to_overwrite_without_resume(env, reference):
