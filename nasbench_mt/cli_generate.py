@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 from nasbench_mt.cli import command
 from nasbench_mt.schema import RELEASE_MINIMUMS
@@ -81,8 +82,21 @@ def _train_supernet_args(p: argparse.ArgumentParser) -> None:
         help="in-place distillation weight in [0, 1] (the largest subnet teaches the others; default 0: off)",
     )
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: all cores)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a killed run from the training state beside --out (OUT.state.pt, written every "
+        "--state-every steps); bit-identical on the CPU to an uninterrupted run",
+    )
+    p.add_argument("--state-every", type=int, default=25, help="steps between training states (default 25)")
     _device_arg(p, "training")
     _suite_args(p)
+
+
+def train_state_path(out: str) -> Path:
+    """Where ``train-supernet --out OUT`` keeps its resumable training state."""
+    out_path = Path(out)
+    return out_path.with_name(out_path.stem + ".state.pt")
 
 
 @command("train-supernet", _train_supernet_args)
@@ -94,8 +108,22 @@ def _train_supernet(args: argparse.Namespace) -> int:
     from nasbench_mt.generate import cpu_model
     from nasbench_mt.measure import save_supernet
     from nasbench_mt.supernet import Supernet
-    from nasbench_mt.train import TrainConfig, resolve_device, train_supernet
+    from nasbench_mt.train import TrainConfig, load_train_state, resolve_device, train_supernet
 
+    state_path = train_state_path(args.out)
+    seconds_before = 0.0
+    if state_path.is_file() and not args.resume:
+        raise SystemExit(
+            f"nasbench-mt train-supernet: a training state {state_path} exists (a run was stopped); pass "
+            "--resume to continue it, or delete it to start afresh"
+        )
+    if state_path.is_file():
+        try:
+            state = load_train_state(state_path)
+        except ValueError as err:
+            raise SystemExit(f"nasbench-mt train-supernet: {err}") from None
+        seconds_before = float(state["seconds"])
+        print(f"resuming from {state_path}: {state['step']} steps done, {seconds_before:.0f} s spent")
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
@@ -114,19 +142,24 @@ def _train_supernet(args: argparse.Namespace) -> int:
         raise SystemExit(f"nasbench-mt train-supernet: {err}") from None
     losses: list[float] = []
     t0 = time.time()
-    train_supernet(
-        net,
-        suite.train,
-        cfg,
-        n_random=args.n_random,
-        distill=args.distill,
-        separate_smallest=args.separate_smallest,
-        progress=True,
-        on_step=lambda s, v: losses.append(v),
-        device=device,
-    )
+    try:
+        train_supernet(
+            net,
+            suite.train,
+            cfg,
+            n_random=args.n_random,
+            distill=args.distill,
+            separate_smallest=args.separate_smallest,
+            progress=True,
+            on_step=lambda s, v: losses.append(v),
+            device=device,
+            state_path=state_path,
+            state_every=args.state_every,
+        )
+    except ValueError as err:
+        raise SystemExit(f"nasbench-mt train-supernet: {err}") from None
     net = net.cpu()
-    seconds = time.time() - t0
+    seconds = seconds_before + time.time() - t0
     meta = {
         "command": " ".join(["nasbench-mt", *sys.argv[1:]]),
         "seed": args.seed,
@@ -146,6 +179,7 @@ def _train_supernet(args: argparse.Namespace) -> int:
         "final_loss": sum(losses[-20:]) / max(1, len(losses[-20:])),
     }
     save_supernet(net, args.out, meta)
+    state_path.unlink(missing_ok=True)
     print(
         f"supernet saved to {args.out} after {seconds:.0f} s (final sandwich loss {meta['final_loss']:.3f})"
     )

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+import pickle
 import random
+import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -25,6 +28,7 @@ __all__ = [
     "TrainConfig",
     "distill_loss",
     "keep_exits",
+    "load_train_state",
     "multitask_loss",
     "resolve_device",
     "train_batches",
@@ -81,8 +85,13 @@ class TrainConfig:
             raise ValueError(f"invalid lr: {self.lr!r}; allowed: > 0")
 
 
-def train_batches(split: Split, cfg: TrainConfig) -> Iterator[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
-    """Shuffled mini-batches for ``cfg.epochs`` epochs (fractional allowed), deterministic in the seed."""
+def train_batches(
+    split: Split, cfg: TrainConfig, start: int = 0
+) -> Iterator[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
+    """Shuffled mini-batches for ``cfg.epochs`` epochs (fractional allowed), deterministic in the seed.
+
+    ``start`` skips the first ``start`` batches without loading them (a resumed run sees the same order).
+    """
     gen = torch.Generator().manual_seed(cfg.seed)
     n = len(split)
     if n < cfg.batch_size:
@@ -93,11 +102,12 @@ def train_batches(split: Split, cfg: TrainConfig) -> Iterator[tuple[torch.Tensor
     done = 0
     while done < total:
         perm = torch.randperm(n, generator=gen).numpy()
-        for start in range(0, n - cfg.batch_size + 1, cfg.batch_size):
+        for begin in range(0, n - cfg.batch_size + 1, cfg.batch_size):
             if done == total:
                 return
-            x, y = split.tensors(perm[start : start + cfg.batch_size])
-            yield x.contiguous(memory_format=torch.channels_last), y
+            if done >= start:
+                x, y = split.tensors(perm[begin : begin + cfg.batch_size])
+                yield x.contiguous(memory_format=torch.channels_last), y
             done += 1
 
 
@@ -222,6 +232,8 @@ def train_supernet(
     device: str | torch.device = "cpu",
     distill: float = 0.0,
     separate_smallest: bool = False,
+    state_path: str | Path | None = None,
+    state_every: int = 25,
 ) -> Supernet:
     """Sandwich-rule training (BigNAS): every step back-propagates the largest, the smallest and ``n_random``
     uniformly sampled subnets on the same batch, then takes one optimiser step.  The supernet is moved to
@@ -230,17 +242,53 @@ def train_supernet(
     ``distill`` in [0, 1] turns on in-place distillation: the largest subnet learns from the labels, every
     other subnet from ``(1 - distill) * labels + distill * the largest subnet's outputs``
     (:func:`distill_loss`).  ``separate_smallest`` adds a fifth sandwich member (see
-    :meth:`Supernet.sandwich`)."""
+    :meth:`Supernet.sandwich`).
+
+    ``state_path`` makes the run resumable: after every ``state_every`` steps (and after the last) the
+    weights, optimiser and schedule, the sampler's and torch's random states, the losses and the seconds
+    spent so far are written there atomically.  If the file exists when training starts, training
+    continues from it, on the CPU bit-identical to a run that was never stopped, after checking it was
+    written by the same run (config, sandwich options, supernet structure, training-split size); ``on_step``
+    is first called for each step the file holds.  The caller removes the file once the result is saved."""
     if not 0.0 <= distill <= 1.0:
         raise ValueError(f"invalid distill: {distill!r}; allowed: a weight in [0, 1]")
+    if not isinstance(state_every, int) or state_every < 1:
+        raise ValueError(f"invalid state_every: {state_every!r}; allowed: an int >= 1 (steps)")
     device = resolve_device(device)
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
     supernet = supernet.to(device, memory_format=torch.channels_last).train()
     total = num_steps(train, cfg)
     opt, sched = make_optimizer(list(supernet.named_parameters()), cfg, total)
-    bar = tqdm(total=total, desc="supernet", disable=not progress, smoothing=0.02)
-    for step, (x, y) in enumerate(train_batches(train, cfg)):
+    run = {
+        "config": asdict(cfg),
+        "n_random": n_random,
+        "distill": distill,
+        "separate_smallest": separate_smallest,
+        "structure": supernet.structure,
+        "n_train": len(train),
+        "total_steps": total,
+    }
+    start, losses, seconds = 0, [], 0.0
+    if state_path is not None and Path(state_path).is_file():
+        state = load_train_state(state_path)
+        if state["run"] != run:
+            raise ValueError(
+                f"invalid training state {state_path}: written by another run ({state['run']}); allowed: "
+                f"a state of this run ({run}), or delete the file to start afresh"
+            )
+        supernet.load_state_dict(state["supernet"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        rng.setstate(state["sampler_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        start, losses, seconds = state["step"], list(state["losses"]), state["seconds"]
+        if on_step is not None:
+            for step, loss in enumerate(losses):
+                on_step(step, loss)
+    t0 = time.perf_counter()
+    bar = tqdm(total=total, initial=start, desc="supernet", disable=not progress, smoothing=0.02)
+    for step, (x, y) in enumerate(train_batches(train, cfg, start=start), start=start):
         x, y = _to(device, x, y)
         opt.zero_grad(set_to_none=True)
         total_loss = 0.0
@@ -256,9 +304,62 @@ def train_supernet(
             total_loss += loss.item()
         opt.step()
         sched.step()
+        losses.append(total_loss)
         bar.update()
         bar.set_postfix(loss=f"{total_loss:.2f}", refresh=False)
+        if state_path is not None and ((step + 1) % state_every == 0 or step + 1 == total):
+            _save_train_state(
+                state_path,
+                {
+                    "run": run,
+                    "step": step + 1,
+                    "supernet": supernet.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(),
+                    "sampler_rng": rng.getstate(),
+                    "torch_rng": torch.get_rng_state(),
+                    "losses": losses,
+                    "seconds": seconds + time.perf_counter() - t0,
+                },
+            )
         if on_step is not None:
             on_step(step, total_loss)
     bar.close()
     return supernet.eval()
+
+
+def _save_train_state(path: str | Path, state: dict) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def load_train_state(path: str | Path) -> dict:
+    """A resumable training state written by :func:`train_supernet` (``weights_only=True``: no code runs).
+
+    Keys: ``run`` (what the run was), ``step`` (steps done), ``seconds`` (training time spent so far),
+    ``losses``, and the weights, optimiser, schedule and random states.
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
+        raise ValueError(f"invalid training state {path}: cannot be read ({err})") from None
+    keys = {
+        "run",
+        "step",
+        "supernet",
+        "optimizer",
+        "scheduler",
+        "sampler_rng",
+        "torch_rng",
+        "losses",
+        "seconds",
+    }
+    if not isinstance(state, dict):
+        raise ValueError(f"invalid training state {path}: not a dict of {sorted(keys)}")
+    missing = keys - set(state)
+    if missing:
+        raise ValueError(f"invalid training state {path}: missing {sorted(missing)}")
+    return state

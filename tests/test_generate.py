@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from nasbench_mt.benchmark import load_benchmark
+from nasbench_mt.cli import main
 from nasbench_mt.generate import GenerateConfig, generate
 from nasbench_mt.manifest import ReleaseError, verify
 from nasbench_mt.measure import Measurer, MeasureSpec
@@ -205,3 +206,17 @@ def test_sigterm_stops_the_worker_pool(env, tmp_path):
         for p in workers:
             if p.is_running():
                 p.kill()
+
+
+def test_train_supernet_cli_resumes_only_when_asked(tmp_path):
+    out, state = tmp_path / "sn.pt", tmp_path / "sn.state.pt"
+    suite = [f"--suite-arg={k}={v}" for k, v in SUITE_KW.items()]
+    args = ["train-supernet", "--out", str(out), "--epochs", "1", "--batch-size", "32", *suite]
+    state.write_bytes(b"left by a killed run")
+    with pytest.raises(SystemExit, match="pass --resume"):
+        main(args)
+    with pytest.raises(SystemExit, match="invalid training state"):
+        main([*args, "--resume"])
+    state.unlink()
+    assert main([*args, "--resume"]) == 0  # nothing to resume: trains afresh
+    assert out.is_file() and not state.exists()  # the state is dropped once the checkpoint is saved

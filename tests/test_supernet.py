@@ -9,7 +9,7 @@ from nasbench_mt.evaluate import fold_batchnorm, recalibrate_bn
 from nasbench_mt.model import build_model
 from nasbench_mt.space import V1, Block
 from nasbench_mt.supernet import Supernet
-from nasbench_mt.train import TrainConfig, distill_loss, train_supernet
+from nasbench_mt.train import TrainConfig, distill_loss, load_train_state, train_supernet
 
 
 def _perturbed(**structure):
@@ -197,3 +197,57 @@ def test_supernet_training_with_distillation_is_deterministic_and_differs():
     assert not all(torch.equal(x, y) for x, y in zip(a, plain))
     with pytest.raises(ValueError, match="invalid distill"):
         train(1.5)
+
+
+class _Stop(Exception):
+    pass
+
+
+def _train_resumable(state_path, stop_at=None, **kw):
+    """Two epochs of 2 steps each on a 16-image split, stopped (as if killed) after step ``stop_at``."""
+
+    def on_step(step, loss):
+        seen.append((step, loss))
+        if step == stop_at:
+            raise _Stop
+
+    seen = []
+    torch.manual_seed(0)
+    net = Supernet(SCENE_TASKS)
+    cfg = TrainConfig(epochs=kw.pop("epochs", 2), batch_size=8, seed=1)
+    try:
+        train_supernet(
+            net,
+            _random_split(),
+            cfg,
+            distill=0.5,
+            on_step=on_step,
+            state_path=state_path,
+            **kw,
+            state_every=1,
+        )
+    except _Stop:
+        return None, seen
+    return net.state_dict(), seen
+
+
+def test_killed_supernet_training_resumes_bit_identically(tmp_path):
+    whole, whole_seen = _train_resumable(None)
+    state = tmp_path / "sn.state.pt"
+    assert _train_resumable(state, stop_at=2)[0] is None  # stopped after step 3, whose state is on disk
+    assert load_train_state(state)["step"] == 3
+    resumed, seen = _train_resumable(state)
+    assert [s for s, _ in seen] == [0, 1, 2, 3]  # earlier steps replayed from the state, then the rest
+    assert seen == whole_seen
+    assert all(torch.equal(whole[k], resumed[k]) for k in whole)
+    assert load_train_state(state)["step"] == 4
+
+
+def test_resuming_another_runs_training_state_is_refused(tmp_path):
+    state = tmp_path / "sn.state.pt"
+    _train_resumable(state, stop_at=1)
+    with pytest.raises(ValueError, match="written by another run"):
+        _train_resumable(state, epochs=3)
+    state.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="invalid training state"):
+        _train_resumable(state)
