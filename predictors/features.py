@@ -8,6 +8,10 @@ Layout, in order (see :func:`feature_names`):
   depth are all zero;
 - ``depth_s{stage}``: each stage's depth;
 - ``branch_t{task}_b{point}``: each task's branch point, one-hot;
+- ``branch_t{task}``: each task's branch point as a number (stages of trunk the task runs on), and
+  ``shared_t{task}_t{other}``: for each pair of tasks, the number of stages they share (the smaller of their
+  branch points).  Trees split these in one cut where the one-hot columns need several; with 100 training
+  architectures of v1 they raise XGBoost's Kendall tau on mean_acc from 0.52 to 0.62 (see the README);
 - ``exit_{position}``: 1 if the early exit after that stage exists;
 - with ``costs=True``, the exact analytic costs (free, see :func:`nasbench_mt.costs.analytic_costs`):
   ``params``, ``params_{task}`` per task path, ``macs`` (whole network) and ``macs_e{k}`` for each early-exit
@@ -17,6 +21,7 @@ Layout, in order (see :func:`feature_names`):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import combinations
 
 import numpy as np
 
@@ -60,6 +65,8 @@ def feature_names(
                 names += [f"{slot}_kernel", f"{slot}_expand"]
     names += [f"depth_s{s}" for s in range(1, space.num_stages + 1)]
     names += [f"branch_t{t}_b{b}" for t in range(space.num_tasks) for b in space.branch_choices]
+    names += [f"branch_t{t}" for t in range(space.num_tasks)]
+    names += [f"shared_t{t}_t{u}" for t, u in combinations(range(space.num_tasks), 2)]
     names += [f"exit_{x}" for x in space.exit_choices]
     if costs:
         tasks = default_tasks() if tasks is None else tasks
@@ -115,6 +122,11 @@ def encode_archs(
         for t, bp in enumerate(arch.branches):
             row[j + t * n_branch + bp] = 1.0
         j += space.num_tasks * n_branch
+        row[j : j + space.num_tasks] = arch.branches
+        j += space.num_tasks
+        shared = [min(arch.branches[t], arch.branches[u]) for t, u in combinations(range(space.num_tasks), 2)]
+        row[j : j + len(shared)] = shared
+        j += len(shared)
         for x in arch.exits:
             row[j + space.exit_choices.index(x)] = 1.0
         if costs:

@@ -36,6 +36,16 @@ def test_one_hot_slots_and_inactive_slots_zero(fixture):
         ]
 
 
+def test_branch_points_and_shared_stages(fixture):
+    for encoding in ("onehot", "ordinal"):
+        names = feature_names(encoding=encoding)
+        for arch, row in zip(fixture.archs, encode_archs(fixture.archs, encoding=encoding)):
+            b = arch.branches
+            assert [row[names.index(f"branch_t{t}")] for t in range(3)] == list(b)
+            shared = {(t, u): row[names.index(f"shared_t{t}_t{u}")] for t, u in ((0, 1), (0, 2), (1, 2))}
+            assert shared == {(t, u): min(b[t], b[u]) for t, u in shared}
+
+
 def test_cost_columns_are_the_measured_costs(fixture):
     names = feature_names()
     for c, row in zip(fixture.costs, fixture.X):
