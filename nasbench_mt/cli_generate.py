@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 from nasbench_mt.cli import command
@@ -111,19 +110,11 @@ def _train_supernet(args: argparse.Namespace) -> int:
     from nasbench_mt.train import TrainConfig, load_train_state, resolve_device, train_supernet
 
     state_path = train_state_path(args.out)
-    seconds_before = 0.0
     if state_path.is_file() and not args.resume:
         raise SystemExit(
             f"nasbench-mt train-supernet: a training state {state_path} exists (a run was stopped); pass "
             "--resume to continue it, or delete it to start afresh"
         )
-    if state_path.is_file():
-        try:
-            state = load_train_state(state_path)
-        except ValueError as err:
-            raise SystemExit(f"nasbench-mt train-supernet: {err}") from None
-        seconds_before = float(state["seconds"])
-        print(f"resuming from {state_path}: {state['step']} steps done, {seconds_before:.0f} s spent")
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
@@ -141,7 +132,6 @@ def _train_supernet(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise SystemExit(f"nasbench-mt train-supernet: {err}") from None
     losses: list[float] = []
-    t0 = time.time()
     try:
         train_supernet(
             net,
@@ -159,7 +149,8 @@ def _train_supernet(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise SystemExit(f"nasbench-mt train-supernet: {err}") from None
     net = net.cpu()
-    seconds = seconds_before + time.time() - t0
+    # the state written after the last step holds the training seconds of every run that resumed it
+    seconds = float(load_train_state(state_path)["seconds"])
     meta = {
         "command": " ".join(["nasbench-mt", *sys.argv[1:]]),
         "seed": args.seed,

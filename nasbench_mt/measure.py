@@ -35,7 +35,7 @@ from nasbench_mt.schema import (
 )
 from nasbench_mt.space import Arch
 from nasbench_mt.supernet import Supernet
-from nasbench_mt.train import DEVICES, TrainConfig, resolve_device, train_standalone
+from nasbench_mt.train import DEVICES, TrainConfig, resolve_device, save_atomic, train_standalone
 
 __all__ = ["MeasureSpec", "Measurer", "load_supernet", "read_supernet", "save_supernet"]
 
@@ -75,10 +75,7 @@ class MeasureSpec:
 def save_supernet(supernet: Supernet, path: str | Path, meta: dict) -> None:
     """``state_dict`` via ``torch.save`` plus a JSON side file (tasks, space, training config, sha256)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(supernet.state_dict(), tmp)
-    tmp.replace(path)
+    save_atomic(supernet.state_dict(), path)
     info = dict(
         meta, tasks=[asdict(t) for t in supernet.tasks], space=supernet.space.name, sha256=sha256_file(path)
     )

@@ -31,6 +31,7 @@ __all__ = [
     "load_train_state",
     "multitask_loss",
     "resolve_device",
+    "save_atomic",
     "train_batches",
     "train_standalone",
     "train_supernet",
@@ -308,8 +309,7 @@ def train_supernet(
         bar.update()
         bar.set_postfix(loss=f"{total_loss:.2f}", refresh=False)
         if state_path is not None and ((step + 1) % state_every == 0 or step + 1 == total):
-            _save_train_state(
-                state_path,
+            save_atomic(
                 {
                     "run": run,
                     "step": step + 1,
@@ -321,6 +321,7 @@ def train_supernet(
                     "losses": losses,
                     "seconds": seconds + time.perf_counter() - t0,
                 },
+                state_path,
             )
         if on_step is not None:
             on_step(step, total_loss)
@@ -328,11 +329,12 @@ def train_supernet(
     return supernet.eval()
 
 
-def _save_train_state(path: str | Path, state: dict) -> None:
+def save_atomic(obj: object, path: str | Path) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then rename: a crash leaves the previous file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
+    torch.save(obj, tmp)
     tmp.replace(path)
 
 
@@ -346,7 +348,7 @@ def load_train_state(path: str | Path) -> dict:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
         raise ValueError(f"invalid training state {path}: cannot be read ({err})") from None
-    keys = {
+    keys = (
         "run",
         "step",
         "supernet",
@@ -356,10 +358,10 @@ def load_train_state(path: str | Path) -> dict:
         "torch_rng",
         "losses",
         "seconds",
-    }
+    )
     if not isinstance(state, dict):
         raise ValueError(f"invalid training state {path}: not a dict of {sorted(keys)}")
-    missing = keys - set(state)
+    missing = set(keys) - set(state)
     if missing:
         raise ValueError(f"invalid training state {path}: missing {sorted(missing)}")
     return state
