@@ -177,6 +177,27 @@ def test_calibration_before_the_table_is_recorded_but_not_loadable(env, tmp_path
         load_benchmark(path=out)
 
 
+def test_noise_tier_rows_merge_with_the_table(env, reference, tmp_path):
+    """A noise-seed pass over the table's first archs lands as role noise, kind seed; re-measured with the
+    same checkpoint the values come back identical, so the seed-to-seed agreement is perfect."""
+    import shutil
+
+    from nasbench_mt.release import summarize_release
+
+    out = tmp_path / "release"
+    shutil.copytree(reference, out)
+    generate(_cfg(env, out, n=4, prefix="noise-seed"), progress=False)
+    manifest = verify(out)
+    assert sorted(f["role"] for f in manifest["files"] if f["role"] == "noise") == ["noise"] * 2
+    bench = load_benchmark(path=out)
+    assert list(bench.noise.kind.unique()) == ["seed"]
+    assert list(bench.noise.arch_id) == list(bench.table.arch_id[:4])
+    seed = summarize_release(out)["noise"]["seed"]
+    for task in ("digit", "count", "seg"):
+        assert seed[f"test_{task}"]["n"] == 4 and seed[f"test_{task}"]["mean_abs_diff"] == 0.0
+    assert seed["mean_acc"]["kendall_tau"] == pytest.approx(1.0)
+
+
 def test_sigterm_stops_the_worker_pool(env, tmp_path):
     """`kill PID` of a pooled run ends its workers at once, instead of leaving them to finish (and write)
     the architectures in flight as orphans competing for the cores."""
