@@ -297,6 +297,7 @@ def _summarize(args: argparse.Namespace) -> int:
             f"{s['spread_10_90']:>8.2f}{ci:>16}{s['max']:>8.2f}"
         )
     for title, section in (
+        ("val vs test (same weights: evaluation-sample noise)", card["calibration"].get("val_vs_test", {})),
         ("supernet vs standalone", card["calibration"].get("supernet_vs_standalone", {})),
         *((f"noise: {kind}", v) for kind, v in card["noise"].items()),
     ):

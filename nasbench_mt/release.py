@@ -22,6 +22,7 @@ __all__ = [
     "check_release",
     "noise_stats",
     "rank_agreement",
+    "split_stats",
     "spread_stats",
     "summarize_release",
 ]
@@ -82,6 +83,21 @@ def calibration_stats(
     return {col: rank_agreement(merged[col], merged[col + "_standalone"]) for col in _targets(tasks)}
 
 
+def split_stats(table: pd.DataFrame, tasks: Sequence[TaskSpec]) -> dict[str, dict[str, float]]:
+    """Kendall tau and Spearman between each target's validation and test scores, the same networks.
+
+    Both splits are measured on the same weights, so their disagreement is evaluation-sample noise alone (plus
+    the val/test distribution shift): a bound on how well one split's ranking predicts another's, and a lower
+    share of the seed-to-seed noise floor.
+    """
+    out = {}
+    for col in _targets(tasks):
+        val = "val_mean_acc" if col == "mean_acc" else col.replace("test_", "val_", 1)
+        if val in table.columns:
+            out[col] = rank_agreement(table[val], table[col])
+    return out
+
+
 def noise_stats(table: pd.DataFrame, noise: pd.DataFrame, tasks: Sequence[TaskSpec]) -> dict[str, dict]:
     """Rank agreement between the table and each re-measurement kind (``seed``: accuracy, ``latency``)."""
     out: dict[str, dict] = {}
@@ -101,7 +117,7 @@ def summarize_release(path: str | Path) -> dict:
 
     bench = load_benchmark(path=path)
     tasks = bench.tasks
-    calibration = {"spread": spread_stats(bench.table, tasks)}
+    calibration = {"spread": spread_stats(bench.table, tasks), "val_vs_test": split_stats(bench.table, tasks)}
     if bench.calibration is not None:
         calibration["supernet_vs_standalone"] = calibration_stats(bench.table, bench.calibration, tasks)
         calibration["standalone_spread"] = spread_stats(bench.calibration, tasks)

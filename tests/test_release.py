@@ -25,6 +25,9 @@ def test_summary_stored_in_manifest_and_files_still_verify(release):
     cal = manifest["calibration"]["supernet_vs_standalone"]["mean_acc"]
     assert cal["n"] >= 3 and -1 <= cal["kendall_tau"] <= 1
     assert set(manifest["noise"]) == {"seed", "latency"}
+    split = manifest["calibration"]["val_vs_test"]
+    assert set(split) == {"test_digit", "test_count", "test_seg", "mean_acc"}
+    assert all(s["n"] == manifest["calibration"]["spread"]["mean_acc"]["n"] for s in split.values())
     verify(release)  # rewriting the manifest keeps every file's hash
 
 
@@ -146,3 +149,20 @@ def test_check_release_reports_a_duplicated_arch(release):
     res = check_release(release, SMALL, rebuild=False, progress=False)
     assert [(r["check"], r["ok"]) for r in res] == [("manifest sha256", True), ("rows", False)]
     assert first["arch_id"].iloc[0] in res[1]["detail"]
+
+
+def test_split_stats_compares_validation_with_test_scores():
+    import pandas as pd
+
+    from nasbench_mt.datasets import SCENE_TASKS
+    from nasbench_mt.release import split_stats
+
+    scores = {"test_digit": [1.0, 2, 3, 4], "test_count": [4.0, 3, 2, 1], "test_seg": [1.0, 3, 2, 4]}
+    test = pd.DataFrame(scores)
+    test["mean_acc"] = test.mean(axis=1)
+    val = test.rename(columns=lambda c: "val_mean_acc" if c == "mean_acc" else c.replace("test_", "val_"))
+    val["val_count"] = val["val_count"].to_numpy()[::-1]  # count: the two splits rank in opposite orders
+    stats = split_stats(pd.concat([test, val], axis=1), SCENE_TASKS)
+    assert stats["test_digit"]["kendall_tau"] == pytest.approx(1.0)
+    assert stats["test_count"]["kendall_tau"] == pytest.approx(-1.0)
+    assert stats["mean_acc"]["n"] == 4 and stats["mean_acc"]["mean_abs_diff"] == 0.0
