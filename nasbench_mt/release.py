@@ -90,12 +90,9 @@ def split_stats(table: pd.DataFrame, tasks: Sequence[TaskSpec]) -> dict[str, dic
     the val/test distribution shift): a bound on how well one split's ranking predicts another's, and a lower
     share of the seed-to-seed noise floor.
     """
-    out = {}
-    for col in _targets(tasks):
-        val = "val_mean_acc" if col == "mean_acc" else col.replace("test_", "val_", 1)
-        if val in table.columns:
-            out[col] = rank_agreement(table[val], table[col])
-    return out
+    pairs = [(score_column(t.name, "test"), score_column(t.name, "val")) for t in tasks]
+    pairs.append(("mean_acc", "val_mean_acc"))
+    return {test: rank_agreement(table[val], table[test]) for test, val in pairs if val in table.columns}
 
 
 def noise_stats(table: pd.DataFrame, noise: pd.DataFrame, tasks: Sequence[TaskSpec]) -> dict[str, dict]:
