@@ -57,6 +57,11 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
         default=None,
         help="held-out rows (>= 1) or fraction (< 1); default 1,000/20%%",
     )
+    p.add_argument(
+        "--fit-means",
+        action="store_true",
+        help="fit mean_acc as a target of its own (default: the mean of the task predictions)",
+    )
     p.add_argument("--out", default="leaderboards", help="output directory (default leaderboards/)")
     p.add_argument(
         "--fast",
@@ -111,6 +116,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         test_size=test_size,
         predictor_params=params,
         progress=progress,
+        derive_means=not args.fit_means,
     )
     bar.close()
     flags = [f"--path {shlex.quote(args.path)}" if args.path else f"--release {args.release}"]
@@ -121,6 +127,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         flags += ["--sizes " + " ".join(map(str, sizes)), f"--seeds {seeds}"]
     flags += [f"--targets {' '.join(args.targets)}"] if args.targets else []
     flags += [f"--test-size {test_size}"] if test_size is not None else []
+    flags += ["--fit-means"] if args.fit_means else []
     cmd = " ".join(["nasbench-mt evaluate-predictors", *flags, f"--out {shlex.quote(args.out)}"])
     paths = write_predictor_leaderboard(ev, out, bench, cmd, time.perf_counter() - start)
     if args.json:

@@ -9,8 +9,9 @@ to every other node.
 
 Node features (see :func:`node_feature_names`): node type one-hot, kernel and expand one-hot (blocks),
 stride-2 flag, input/output channels (divided by the widest stage), input resolution (divided by the input
-size), stage one-hot (a block's stage; a head's exit position), owner one-hot (shared or task ``t``), residual
-flag, and with ``costs=True`` the node's exact ``log1p(params) / 16`` and ``log1p(MACs) / 16``.
+size), stage one-hot (a block's stage; a head's exit position), owner one-hot (shared or task ``t``), users
+(the share of the tasks whose path runs through the node: a trunk stage that only one task still uses is that
+task's alone), residual flag, and with ``costs=True`` the node's exact ``log1p(params) / 16`` and ``log1p(MACs) / 16``.
 
 Batch graphs with :class:`torch_geometric.loader.DataLoader`::
 
@@ -49,7 +50,7 @@ def node_feature_names(space: SearchSpace = V1, costs: bool = True) -> list[str]
     names += ["stride2", "c_in", "c_out", "resolution"]
     names += [f"stage_{s}" for s in range(1, space.num_stages + 1)]
     names += ["owner_shared"] + [f"owner_t{t}" for t in range(space.num_tasks)]
-    names += ["residual"]
+    names += ["users", "residual"]
     if costs:
         names += ["log_params", "log_macs"]
     return names
@@ -90,7 +91,9 @@ class _GraphBuilder:
                 (space.stem_channels if s == 0 else space.stages[s - 1].channels) if first else spec.channels
             )
             stride = spec.stride if first else 1
+            users = sum(bp > s for bp in arch.branches) if owner is None else 1
             feats = {
+                "users": users / space.num_tasks,
                 f"k{block.kernel}": 1.0,
                 f"e{block.expand}": 1.0,
                 "stride2": float(stride == 2),
@@ -117,6 +120,7 @@ class _GraphBuilder:
             c_out=space.stem_channels / self.max_channels,
             stride2=1.0,
             resolution=1.0,
+            users=1.0,
         )
         trunk_ends = [stem]
         for s in range(max(arch.branches)):
@@ -125,7 +129,7 @@ class _GraphBuilder:
             ends = trunk_ends[: bp + 1]
             for s in range(bp, space.num_stages):
                 ends.append(self.stage(arch, s, ends[-1], t))
-            out = self.node("output", t, (0, 0))
+            out = self.node("output", t, (0, 0), users=1 / space.num_tasks)
             for k in arch.all_exits:
                 channels = space.stages[k - 1].channels
                 cost = head_costs(space, task, k) if self.costs else (0, 0)
@@ -135,6 +139,7 @@ class _GraphBuilder:
                     cost,
                     c_in=channels / self.max_channels,
                     resolution=space.resolution_after(k) / space.input_size,
+                    users=1 / space.num_tasks,
                     **{f"stage_{k}": 1.0},
                 )
                 self.edges += [(ends[k], head), (head, out)]

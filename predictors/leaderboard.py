@@ -126,6 +126,8 @@ def _markdown(ev: PredictorEvaluation, bench: Any, command: str, wall_s: float) 
         "- noise ceiling: tau between the table and a re-measurement of the same archs (accuracy: another "
         "training seed; latency: another timing run); a predictor of the table cannot be expected to beat it",
     ]
+    for mean, parts in (info.get("derived_targets") or {}).items():
+        lines.append(f"- derived: {mean} is the mean of the predictions of {parts} (its definition), no fit")
     if info["dropped_targets"]:
         lines.append(f"- targets without measurements in this release, left out: {info['dropped_targets']}")
     lines += [

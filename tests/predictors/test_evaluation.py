@@ -80,6 +80,20 @@ def test_summary_carries_the_noise_ceiling(evaluation, bench):
     assert summary["ceiling_tau"].notna().all()
 
 
+def test_mean_acc_is_derived_from_the_task_predictions(evaluation, bench):
+    tasks = [f"test_{t.name}" for t in bench.tasks if t.higher_is_better]
+    assert evaluation.info["derived_targets"] == {"mean_acc": tasks}
+    kept = evaluation.predictions
+    p = kept.pivot_table(index=["predictor", "arch_id"], columns="target", values="predicted")
+    assert np.allclose(p["mean_acc"], p[tasks].mean(axis=1))
+    # fitted on its own it is not that mean; without every task column there is nothing to derive from
+    fitted = evaluate_predictors(bench, ["xgb"], [16], seeds=1, predictor_params=LIGHT, derive_means=False)
+    q = fitted.predictions.pivot_table(index="arch_id", columns="target", values="predicted")
+    assert fitted.info["derived_targets"] == {} and not np.allclose(q["mean_acc"], q[tasks].mean(axis=1))
+    partial = evaluate_predictors(bench, ["flops"], [8], seeds=1, targets=["mean_acc", tasks[0]])
+    assert partial.info["derived_targets"] == {}
+
+
 def test_ceiling_prefers_the_manifest(bench):
     from types import SimpleNamespace
 

@@ -44,6 +44,16 @@ def test_branch_points_and_shared_stages(fixture):
             assert [row[names.index(f"branch_t{t}")] for t in range(3)] == list(b)
             shared = {(t, u): row[names.index(f"shared_t{t}_t{u}")] for t, u in ((0, 1), (0, 2), (1, 2))}
             assert shared == {(t, u): min(b[t], b[u]) for t, u in shared}
+            depth = [row[names.index(f"shared_depth_t{t}")] for t in range(3)]
+            assert depth == [max(v for pair, v in shared.items() if t in pair) for t in range(3)]
+
+
+def test_shared_depth_counts_stages_shared_with_any_other_task():
+    names = feature_names(costs=False)
+    # digit and count share stage 1; count stays on the trunk to stage 4 but alone; seg leaves at the stem
+    arch = V1.validate("k3e3|k3e3|k3e3|k3e3|b=1,4,0|x=")
+    row = encode_archs([arch], costs=False)[0]
+    assert [row[names.index(f"shared_depth_t{t}")] for t in range(3)] == [1.0, 1.0, 0.0]
 
 
 def test_cost_columns_are_the_measured_costs(fixture):

@@ -43,3 +43,19 @@ def test_costs_off_drops_two_columns_and_loader_batches(fixture):
     assert graphs[0].x.shape[1] == len(node_feature_names(costs=False)) == len(node_feature_names()) - 2
     batch = next(iter(DataLoader(fixture.graphs, batch_size=30)))
     assert batch.num_graphs == 30 and batch.x.shape[0] == sum(g.num_nodes for g in fixture.graphs)
+
+
+def test_users_is_the_share_of_tasks_running_through_a_node():
+    from nasbench_mt import V1
+
+    names = node_feature_names(costs=False)
+    # one block per stage; digit and count share stage 1, count alone keeps the trunk to stage 4
+    g = encode_graphs([V1.validate("k3e3|k3e3|k3e3|k3e3|b=1,4,0|x=")], costs=False)[0]
+    x = g.x
+    shared_blocks = (x[:, names.index("type_block")] == 1) & (x[:, names.index("owner_shared")] == 1)
+    stage = x[shared_blocks][:, [names.index(f"stage_{s}") for s in (1, 2, 3, 4)]].argmax(1)
+    assert stage.tolist() == [0, 1, 2, 3]
+    assert torch.allclose(x[shared_blocks][:, names.index("users")], torch.tensor([2, 1, 1, 1]) / 3)
+    own = (x[:, names.index("owner_shared")] == 0) & (x[:, names.index("type_global")] == 0)
+    assert torch.allclose(x[own][:, names.index("users")], torch.tensor(1 / 3))
+    assert x[x[:, names.index("type_stem")] == 1][0, names.index("users")] == 1.0
