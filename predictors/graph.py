@@ -11,7 +11,8 @@ Node features (see :func:`node_feature_names`): node type one-hot, kernel and ex
 stride-2 flag, input/output channels (divided by the widest stage), input resolution (divided by the input
 size), stage one-hot (a block's stage; a head's exit position), owner one-hot (shared or task ``t``), users
 (the share of the tasks whose path runs through the node: a trunk stage that only one task still uses is that
-task's alone), residual flag, and with ``costs=True`` the node's exact ``log1p(params) / 16`` and ``log1p(MACs) / 16``.
+task's alone), residual flag, and with ``costs=True`` the node's exact ``log1p(params) / 16`` and
+``log1p(MACs) / 16``.
 
 Batch graphs with :class:`torch_geometric.loader.DataLoader`::
 
