@@ -13,7 +13,7 @@ Protocol (:func:`evaluate_predictors`):
    Derived targets (``derive_means=True``, the default): ``mean_acc`` (``val_mean_acc``) is by definition the
    mean of the higher-is-better tasks' test (validation) scores, so when those task columns are targets too
    its prediction is the mean of theirs instead of a separate fit of the mean.  With 100 training archs of
-   v1 that raises XGBoost's Kendall tau on mean_acc by about 0.06 (see the README).
+   v1 that raises the Kendall tau of XGBoost and LightGBM on mean_acc by 0.05-0.07 (see the README).
 5. Scores on the test split per target: pairwise accuracy, Kendall tau, Spearman, precision@top-5% (top =
    best: lowest latency, params and FLOPs, highest accuracy), and for predictors that predict target units
    (every predictor except the rankers in :data:`SCORE_PREDICTORS`) RMSE and, on latency, +-10% accuracy.
