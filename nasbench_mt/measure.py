@@ -27,7 +27,9 @@ from nasbench_mt.manifest import sha256_file
 from nasbench_mt.model import MultiTaskNet, build_model
 from nasbench_mt.schema import (
     EXIT_POSITIONS,
+    MEAN_COLUMNS,
     SPLITS,
+    mean_parts,
     ort_latency_columns,
     score_column,
     segment_columns,
@@ -228,9 +230,8 @@ class Measurer:
                         (task.name, k), math.nan
                     )
                 row[score_column(task.name, split)] = results[split].scores[(task.name, EXIT_POSITIONS[-1])]
-        ranked = [t for t in self.tasks if t.higher_is_better]
-        row["mean_acc"] = float(np.mean([row[score_column(t.name, "test")] for t in ranked]))
-        row["val_mean_acc"] = float(np.mean([row[score_column(t.name, "val")] for t in ranked]))
+        for split, mean in MEAN_COLUMNS.items():
+            row[mean] = float(np.mean([row[c] for c in mean_parts(self.tasks, split)]))
         costs = measure_costs(build_model(arch, self.tasks))
         self._lap("costs", t)
         cost_row = costs.as_row()

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau, spearmanr
 
-from nasbench_mt.schema import RELEASE_MINIMUMS, score_column
+from nasbench_mt.schema import MEAN_COLUMNS, RELEASE_MINIMUMS, score_column
 from nasbench_mt.tasks import TaskSpec
 
 __all__ = [
@@ -91,7 +91,7 @@ def split_stats(table: pd.DataFrame, tasks: Sequence[TaskSpec]) -> dict[str, dic
     share of the seed-to-seed noise floor.
     """
     pairs = [(score_column(t.name, "test"), score_column(t.name, "val")) for t in tasks]
-    pairs.append(("mean_acc", "val_mean_acc"))
+    pairs.append((MEAN_COLUMNS["test"], MEAN_COLUMNS["val"]))
     return {test: rank_agreement(table[val], table[test]) for test, val in pairs if val in table.columns}
 
 

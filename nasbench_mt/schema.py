@@ -46,10 +46,12 @@ from nasbench_mt.tasks import TaskSpec
 
 __all__ = [
     "EXIT_POSITIONS",
+    "MEAN_COLUMNS",
     "RELEASE_MINIMUMS",
     "SCHEMA_VERSION",
     "SPLITS",
     "latency_columns",
+    "mean_parts",
     "ort_latency_columns",
     "score_column",
     "segment_columns",
@@ -62,6 +64,7 @@ RELEASE_MINIMUMS = {"rows": 5000, "calibration": 150, "noise_seed": 300, "noise_
 SCHEMA_VERSION = 1
 SPLITS = ("val", "test")
 EXIT_POSITIONS = (1, 2, 3, 4)
+MEAN_COLUMNS = {"test": "mean_acc", "val": "val_mean_acc"}  # per split, the mean over the ranked tasks
 
 
 def score_column(task: str, split: str = "test", exit: int | None = None) -> str:
@@ -69,6 +72,11 @@ def score_column(task: str, split: str = "test", exit: int | None = None) -> str
     if split not in SPLITS:
         raise ValueError(f"invalid split: {split!r}; allowed: {list(SPLITS)}")
     return f"{split}_{task}" if exit is None else f"{split}_{task}_e{exit}"
+
+
+def mean_parts(tasks: Sequence[TaskSpec], split: str = "test") -> list[str]:
+    """The columns ``MEAN_COLUMNS[split]`` averages: each higher-is-better task's final-exit score."""
+    return [score_column(t.name, split) for t in tasks if t.higher_is_better]
 
 
 def latency_columns() -> list[str]:

@@ -20,7 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from nasbench_mt.schema import EXIT_POSITIONS, latency_columns, score_column, segment_columns, table_columns
+from nasbench_mt.schema import (
+    EXIT_POSITIONS,
+    MEAN_COLUMNS,
+    latency_columns,
+    mean_parts,
+    score_column,
+    segment_columns,
+    table_columns,
+)
 from nasbench_mt.space import V1, Arch, Block
 from nasbench_mt.tasks import TaskSpec
 
@@ -175,9 +183,8 @@ def synthetic_release(
                 )
             for split in ("test", "val"):
                 row[score_column(t.name, split)] = row[score_column(t.name, split, 4)]
-        hib = [t.name for t in tasks if t.higher_is_better]
-        row["mean_acc"] = float(np.mean([row[score_column(t, "test")] for t in hib]))
-        row["val_mean_acc"] = float(np.mean([row[score_column(t, "val")] for t in hib]))
+        for split, mean in MEAN_COLUMNS.items():
+            row[mean] = float(np.mean([row[c] for c in mean_parts(tasks, split)]))
         speed = rng.lognormal(mean=0.0, sigma=0.1)
         for k in EXIT_POSITIONS:
             row[f"macs_e{k}"] = cost.get(f"macs_e{k}", np.nan)

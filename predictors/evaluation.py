@@ -206,14 +206,14 @@ def _encode(bench: Any, table: pd.DataFrame, kinds: set[str]) -> dict[str, Any]:
 def derived_means(bench: Any, targets: Sequence[str]) -> dict[int, list[int]]:
     """``{index of mean_acc / val_mean_acc in targets: indices of the task columns it averages}``, for each
     mean whose every part is among ``targets`` (see step 4 of the protocol)."""
-    from nasbench_mt.schema import score_column
+    from nasbench_mt.schema import MEAN_COLUMNS, mean_parts
 
-    tasks = [t.name for t in bench.tasks if t.higher_is_better]
+    targets = list(targets)
     out = {}
-    for mean, split in (("mean_acc", "test"), ("val_mean_acc", "val")):
-        parts = [score_column(t, split) for t in tasks]
-        if tasks and mean in targets and all(p in targets for p in parts):
-            out[list(targets).index(mean)] = [list(targets).index(p) for p in parts]
+    for split, mean in MEAN_COLUMNS.items():
+        parts = mean_parts(bench.tasks, split)
+        if parts and mean in targets and all(p in targets for p in parts):
+            out[targets.index(mean)] = [targets.index(p) for p in parts]
     return out
 
 
