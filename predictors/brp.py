@@ -88,6 +88,7 @@ class BinaryRelationPredictor(NeuralPredictor):
         hidden: int = 64,
         layers: int = 2,
         epochs: int = 100,
+        min_steps: int = 0,
         batch_size: int = 64,
         lr: float = 2e-3,
         weight_decay: float = 1e-4,
@@ -99,6 +100,7 @@ class BinaryRelationPredictor(NeuralPredictor):
         self.hidden = hidden
         self.layers = layers
         self.epochs = epochs
+        self.min_steps = min_steps
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
@@ -170,7 +172,7 @@ class BinaryRelationPredictor(NeuralPredictor):
                 self.network_.encoder.mean.copy_(inputs.mean(0))
                 std = inputs.std(0) if n > 1 else torch.ones(inputs.shape[1])
                 self.network_.encoder.scale.copy_(torch.where(std > 0, std, torch.ones_like(std)))
-            self._train(lambda: self._batches(inputs, gen), pair_loss)
+            self._train(lambda: self._batches(inputs, gen), pair_loss, n)
             anchor_rows = torch.randperm(n, generator=gen)[: self.n_anchors_]
         picked = [X[int(r)] for r in anchor_rows] if self.input_kind == "graphs" else X[anchor_rows.numpy()]
         self.network_.anchors.copy_(self._embed(picked))

@@ -65,6 +65,7 @@ class GNNPredictor(NeuralPredictor):
         hidden: int = 64,
         layers: int = 3,
         epochs: int = 100,
+        min_steps: int = 0,
         batch_size: int = 32,
         lr: float = 2e-3,
         weight_decay: float = 1e-4,
@@ -76,6 +77,7 @@ class GNNPredictor(NeuralPredictor):
         self.hidden = hidden
         self.layers = layers
         self.epochs = epochs
+        self.min_steps = min_steps
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
@@ -106,7 +108,7 @@ class GNNPredictor(NeuralPredictor):
         with seeded(self.random_state) as gen:
             self.network_ = self._build_network()
             loader = graph_loader(X, self.batch_size, shuffle=True, generator=gen)
-            self._train(lambda: loader, batch_loss)
+            self._train(lambda: loader, batch_loss, len(X))
         self.network_.eval()
 
     def _predict(self, X: list) -> np.ndarray:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,7 @@ class NeuralPredictor(Predictor):
         check_param("hidden", self.hidden, "int", low=1)
         check_param("layers", self.layers, "int", low=1)
         check_param("epochs", self.epochs, "int", low=1)
+        check_param("min_steps", self.min_steps, "int", low=0)
         check_param("batch_size", self.batch_size, "int", low=2)
         check_param("lr", self.lr, "float", low=0)
         check_param("weight_decay", self.weight_decay, "float", low=0)
@@ -136,14 +138,24 @@ class NeuralPredictor(Predictor):
         return torch.as_tensor((y - self.y_mean_) / self.y_scale_, dtype=torch.float32)
 
     def _train(
-        self, batches: Callable[[], Iterable[Any]], loss: Callable[[Any], torch.Tensor | None]
+        self,
+        batches: Callable[[], Iterable[Any]],
+        loss: Callable[[Any], torch.Tensor | None],
+        n_rows: int,
     ) -> None:
-        """``epochs`` passes of AdamW steps on ``network_`` (cosine learning rate per epoch) over the
-        mini-batches ``batches()`` yields; a batch whose ``loss`` is None is skipped."""
+        """AdamW steps on ``network_`` (cosine learning rate per epoch) over the mini-batches ``batches()``
+        yields; a batch whose ``loss`` is None is skipped.
+
+        Runs ``epochs`` passes, or more when that is fewer than ``min_steps`` optimiser steps (default 0:
+        no floor), so a small training set (100 architectures are 4 batches of 32) can be given as many
+        steps as a large one; the passes actually run are stored as ``epochs_``.
+        """
+        per_epoch = max(1, math.ceil(n_rows / self.batch_size))
+        self.epochs_ = max(self.epochs, math.ceil(self.min_steps / per_epoch))
         opt = torch.optim.AdamW(self.network_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.epochs)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.epochs_)
         self.network_.train()
-        for _ in range(self.epochs):
+        for _ in range(self.epochs_):
             for batch in batches():
                 value = loss(batch)
                 if value is None:

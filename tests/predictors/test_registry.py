@@ -34,3 +34,17 @@ def test_bad_hyper_parameter_value_names_it(fixture):
         create_predictor("xgb", n_estimators=0).fit(fixture.X, fixture.y)
     with pytest.raises(ValueError, match="invalid encoder: 'rnn'; allowed: one of"):
         create_predictor("brp", encoder="rnn").fit(fixture.X, fixture.y)
+
+
+@pytest.mark.parametrize("name", ["gin", "brp", "brp_gin"])
+def test_min_steps_floors_the_passes_over_a_small_training_set(fixture, name):
+    # 30 rows in batches of 8: 4 steps per pass; 2 passes are 8 steps, below a floor of 20 -> 5 passes
+    def passes(**kw):
+        model = create_predictor(name, epochs=2, batch_size=8, random_state=0, **kw)
+        return model.fit(fixture.inputs(model), fixture.y).epochs_
+
+    assert passes(min_steps=0) == 2
+    assert passes(min_steps=8) == 2
+    assert passes(min_steps=20) == 5
+    with pytest.raises(ValueError, match="invalid min_steps: -1; allowed: an int >= 0"):
+        passes(min_steps=-1)
