@@ -59,7 +59,7 @@ def _check_metric(name: str, valid: Sequence[str], what: str) -> str:
 
 @dataclass(frozen=True)
 class Constraint:
-    """``metric op bound``, e.g. ``latency_ms <= 3``; :meth:`parse` reads the string form."""
+    """``metric op bound``, e.g. ``latency_ms <= 14``; :meth:`parse` reads the string form."""
 
     metric: str
     op: str
@@ -67,16 +67,16 @@ class Constraint:
 
     @classmethod
     def parse(cls, text: str, metrics: Sequence[str] | None = None) -> Constraint:
-        """Parse ``"latency_ms<=3"``; with ``metrics``, an unknown metric raises listing the valid ones."""
+        """Parse ``"latency_ms<=14"``; with ``metrics``, an unknown metric raises listing the valid ones."""
         if isinstance(text, Constraint):
             return text if metrics is None else cls.parse(str(text), metrics)
         if not isinstance(text, str):
-            raise ValueError(f"invalid constraint: {text!r}; allowed: a string such as 'latency_ms <= 3'")
+            raise ValueError(f"invalid constraint: {text!r}; allowed: a string such as 'latency_ms <= 14'")
         m = _CONSTRAINT.match(text)
         if m is None:
             raise ValueError(
                 f"invalid constraint {text!r}; allowed: '<metric> <op> <number>' with op in {list(_OPS)}, "
-                "e.g. 'latency_ms <= 3' or 'params <= 200e3'"
+                "e.g. 'latency_ms <= 14' or 'params <= 200e3'"
             )
         metric, op, number = m.groups()
         if op not in _OPS:

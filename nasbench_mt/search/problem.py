@@ -236,7 +236,7 @@ class SearchProblem:
     Build it once and pass it to :func:`~nasbench_mt.search.run` to reuse its caches over many runs.
 
     ``objective``: a metric name, ``"min:"``/``"max:"``-prefixed name or ``"delta_p"`` (a list for
-    multi-objective search); ``constraints``: strings such as ``"latency_ms <= 3"``; ``reference``: the arch
+    multi-objective search); ``constraints``: strings such as ``"latency_ms <= 14"``; ``reference``: the arch
     Delta-p is relative to (default: the table row of median ``mean_acc``); ``full_space`` with ``surrogate``
     (a predictor name, fitted on the whole table); ``exit_thresholds``: the per-task threshold grid of
     early-exit mode.
