@@ -6,7 +6,7 @@ Example::
     >>> bench = load_benchmark()                      # the shipped v1 release, verified, no network
     >>> r = bench.query(bench[0].arch)                # an Arch, its canonical string or its 12-hex id
     >>> r.accuracy, r.latency_ms, r.params            # per-task test score, ms, parameters
-    >>> fast = bench.where(latency_ms_lt=14)           # or bench.where("latency_ms < 14 and params < 2e5")
+    >>> fast = bench.where(latency_ms_lt=14)          # or bench.where("latency_ms < 14 and params < 2e5")
     >>> fast.best("mean_acc")                         # the oracle a search's regret is measured against
     >>> bench.pareto(["mean_acc", "latency_ms"]).table
     >>> bench.exit_metrics(r.arch, {"digit": 0.9, "count": 0.8, "seg": 0.95}).macs
@@ -433,7 +433,7 @@ class Benchmark:
             return self.where(" and ".join(f"({c})" for c in constraints)) if constraints else self
         raise ValueError(
             f"invalid constraints: {constraints!r}; allowed: a query string such as 'latency_ms <= 14', "
-            "a list of them, or a dict such as {'latency_ms_le': 3}"
+            "a list of them, or a dict such as {'latency_ms_le': 14}"
         )
 
     def best(
