@@ -8,7 +8,7 @@ Example::
     >>> r.accuracy, r.latency_ms, r.params            # per-task test score, ms, parameters
     >>> fast = bench.where(latency_ms_lt=14)          # or bench.where("latency_ms < 14 and params < 2e5")
     >>> fast.best("mean_acc")                         # the oracle a search's regret is measured against
-    >>> bench.pareto(["mean_acc", "latency_ms"]).table
+    >>> bench.pareto(["mean_acc", "latency_norm"]).table
     >>> bench.exit_metrics(r.arch, {"digit": 0.9, "count": 0.8, "seg": 0.95}).macs
 
 The table (``bench.table``, a pandas DataFrame) has one row per architecture and the columns documented in
@@ -458,7 +458,7 @@ class Benchmark:
 
     def pareto(
         self,
-        objectives: Sequence[str] = ("mean_acc", "latency_ms"),
+        objectives: Sequence[str] = ("mean_acc", "latency_norm"),
         constraints: str | Mapping[str, Any] | Sequence[str] | None = None,
     ) -> Benchmark:
         """The non-dominated rows under ``objectives`` (directions from :meth:`higher_is_better`), best first

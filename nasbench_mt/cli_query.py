@@ -79,7 +79,14 @@ def _release_card(bench) -> dict[str, Any]:
     m = bench.manifest
     t = bench.table
     summary = {}
-    for col in ["mean_acc", *(f"test_{x.name}" for x in bench.tasks), "latency_ms", "params", "macs"]:
+    for col in [
+        "mean_acc",
+        *(f"test_{x.name}" for x in bench.tasks),
+        "latency_ms",
+        "latency_norm",
+        "params",
+        "macs",
+    ]:
         v = t[col].to_numpy(dtype=float)
         v = v[np.isfinite(v)]
         if len(v):
@@ -94,7 +101,9 @@ def _release_card(bench) -> dict[str, Any]:
             ok = merged[[col, col + "_standalone"]].dropna()
             if len(ok) >= 3:
                 calib_tau[col] = float(kendalltau(ok[col], ok[col + "_standalone"]).statistic)
-    noise = bench.noise_floor(["mean_acc", *(f"test_{x.name}" for x in bench.tasks), "latency_ms"])
+    noise = bench.noise_floor(
+        ["mean_acc", *(f"test_{x.name}" for x in bench.tasks), "latency_ms", "latency_norm"]
+    )
     return {
         "version": bench.version,
         "path": str(bench.root),

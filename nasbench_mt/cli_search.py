@@ -99,7 +99,8 @@ def _search(args: argparse.Namespace) -> int:
         print("  no feasible architecture found: showing the least-violating one")
     print("  " + "  ".join(f"{k} {_fmt(v)}" for k, v in best["values"].items()))
     shown = {"mean_acc": res["mean_acc"], **{f"test_{t}": v for t, v in res["accuracy"].items()}}
-    shown.update(latency_ms=res["latency_ms"], params=res["params"], macs=res["macs"])
+    shown.update(latency_ms=res["latency_ms"], latency_norm=res.get("latency_norm"))
+    shown.update(params=res["params"], macs=res["macs"])
     shown["peak_mem_bytes"] = res["peak_mem_bytes"]
     label = "predicted" if best["predicted"] else "measured"
     print(f"  {label}: " + "  ".join(f"{k} {_fmt(v) if v is not None else 'nan'}" for k, v in shown.items()))

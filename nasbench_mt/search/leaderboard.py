@@ -27,14 +27,20 @@ __all__ = ["run_leaderboard", "standard_constraints", "write_leaderboard"]
 
 
 def standard_constraints(bench: Any) -> list[str]:
-    """The standard constraint set of a release: latency at most the table's median (2 significant digits)."""
-    lat = bench.table["latency_ms"].to_numpy(dtype=float)
+    """The standard constraint set of a release: ``latency_norm`` at most the table's median (2 significant
+    digits).
+
+    ``latency_norm`` (latency over the reference network timed in the same round), not ``latency_ms``: the v1
+    latency pass ran over several sessions whose CPU speed drifted by about 10 %, which moves raw milliseconds
+    between shards of uniformly sampled archs; the ratio cancels it (run-to-run Kendall tau 0.95, against 0.71
+    for raw milliseconds; README "Status of the v1 release")."""
+    lat = bench.table["latency_norm"].to_numpy(dtype=float) if "latency_norm" in bench.table else np.array([])
     lat = lat[np.isfinite(lat)]
     if not len(lat):
         raise ValueError("the release has no latency measurements: pass the constraints explicitly")
     med = float(np.median(lat))
     bound = float(f"{med:.2g}")
-    return [f"latency_ms <= {bound:g}"]
+    return [f"latency_norm <= {bound:g}"]
 
 
 def run_leaderboard(

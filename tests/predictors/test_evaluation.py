@@ -51,7 +51,7 @@ def test_training_samples_never_touch_the_test_split(bench, monkeypatch):
 
 def test_scores_are_tidy_and_in_range(evaluation, bench):
     s = evaluation.scores
-    targets = ["latency_ms", *[f"test_{t.name}" for t in bench.tasks], "mean_acc", "params", "flops"]
+    targets = ["latency_norm", *[f"test_{t.name}" for t in bench.tasks], "mean_acc", "params", "flops"]
     assert evaluation.info["targets"] == targets
     assert len(s) == len(SUBSET) * 2 * 2 * len(targets)
     assert set(METRICS) <= set(s.columns)
@@ -59,8 +59,8 @@ def test_scores_are_tidy_and_in_range(evaluation, bench):
         assert s[m].between(0, 1).all()
     assert s["kendall_tau"].between(-1, 1).all()
     # +-10% only for latency, RMSE only for unit-output predictors, never for the ranker
-    assert s.loc[s["target"] != "latency_ms", "within_10pct"].isna().all()
-    assert s.loc[(s["target"] == "latency_ms") & (s["predictor"] != "brp"), "within_10pct"].notna().all()
+    assert s.loc[s["target"] != "latency_norm", "within_10pct"].isna().all()
+    assert s.loc[(s["target"] == "latency_norm") & (s["predictor"] != "brp"), "within_10pct"].notna().all()
     assert s.loc[s["predictor"] == "brp", ["rmse", "within_10pct"]].isna().all().all()
     # the flops baseline ranks flops exactly
     assert np.allclose(s.loc[(s["predictor"] == "flops") & (s["target"] == "flops"), "kendall_tau"], 1.0)
@@ -71,11 +71,11 @@ def test_summary_carries_the_noise_ceiling(evaluation, bench):
     assert len(summary) == len(SUBSET) * 2 * len(evaluation.info["targets"])
     assert (summary["seeds"] == 2).all()
     ceiling = noise_ceiling(bench, evaluation.info["targets"]).set_index("target")
-    assert ceiling.loc["latency_ms", "ceiling_kind"] == "run-to-run"
+    assert ceiling.loc["latency_norm", "ceiling_kind"] == "run-to-run"
     assert ceiling.loc["mean_acc", "ceiling_kind"] == "seed-to-seed"
     assert ceiling.loc["params", "ceiling_tau"] == 1.0
     floor = bench.noise_floor()
-    assert ceiling.loc["latency_ms", "ceiling_tau"] == pytest.approx(floor["latency"]["latency_ms"])
+    assert ceiling.loc["latency_norm", "ceiling_tau"] == pytest.approx(floor["latency"]["latency_norm"])
     assert ceiling.loc["test_digit", "ceiling_tau"] == pytest.approx(floor["seed"]["test_digit"])
     assert summary["ceiling_tau"].notna().all()
 

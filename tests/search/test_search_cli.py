@@ -69,6 +69,21 @@ def test_leaderboard_fast(capsys, tiny_path, tmp_path):
     assert (out_dir / "search.png").stat().st_size > 1000
 
 
+def test_standard_constraints_use_normalised_latency(bench):
+    import numpy as np
+
+    from nasbench_mt.search.leaderboard import standard_constraints
+
+    (con,) = standard_constraints(bench)
+    med = float(np.median(bench.table["latency_norm"]))
+    assert con == f"latency_norm <= {float(f'{med:.2g}'):g}"
+    assert 0.4 < len(bench.where(con)) / len(bench) < 0.6  # about half the table is feasible
+    no_lat = bench.where("mean_acc == mean_acc")
+    no_lat.table["latency_norm"] = np.nan
+    with pytest.raises(ValueError, match="no latency measurements"):
+        standard_constraints(no_lat)
+
+
 def test_leaderboard_refuses_fast_results_in_leaderboards(capsys, tiny_path):
     from nasbench_mt.cli import REPO_LEADERBOARDS as _REPO_LEADERBOARDS
 

@@ -49,6 +49,20 @@ def test_exit_threshold_contract(name, search_contract, tiny_problem, bench, fas
         assert e.feasible == (e.metrics["latency_ms"] <= 2.6)
 
 
+def test_exit_policy_normalises_latency_by_the_rows_reference(tiny_problem, bench):
+    problem = tiny_problem(constraints=["latency_norm <= 0.5"], exit_thresholds=[0.6, 1.0])
+    arch = bench[0].arch
+    e = problem.evaluate(arch)
+    em = bench.exit_metrics(arch, e.thresholds)
+    row = bench.query(arch)
+    assert e.metrics["latency_norm"] == pytest.approx(
+        float(em.latency_ms[0]) * row.latency_norm / row.latency_ms
+    )
+    full = bench.exit_metrics(arch, {t.name: 1.0 for t in bench.tasks})
+    assert float(full.latency_ms[0]) * row.latency_norm / row.latency_ms == pytest.approx(row.latency_norm)
+    assert e.feasible == (e.metrics["latency_norm"] <= 0.5)
+
+
 @pytest.fixture(scope="module")
 def full_problem(bench):
     return SearchProblem(
