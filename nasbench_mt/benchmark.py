@@ -498,11 +498,12 @@ class Benchmark:
         r = self._builder.build(row)
         exits = tuple(sorted(r.macs_per_exit))
         data = self._exits.get(r.arch_id, [t.name for t in self.tasks], exits)
-        seg = {c[len("macs_seg_") :]: v for c, v in self.table.iloc[row].items() if c.startswith("macs_seg_")}
+        record = self.table.iloc[row]
+        seg = {c[len("macs_seg_") :]: v for c, v in record.items() if c.startswith("macs_seg_")}
         branches = Arch.from_string(r.arch).branches
-        return evaluate_policies(
-            data, thresholds, branches, seg, r.exit_latency_ms, [t.higher_is_better for t in self.tasks]
-        )
+        ref = float(record["ref_latency_ms"]) if "ref_latency_ms" in record.index else None
+        hib = [t.higher_is_better for t in self.tasks]
+        return evaluate_policies(data, thresholds, branches, seg, r.exit_latency_ms, hib, ref_latency_ms=ref)
 
     def simulate_train_eval(self, arch: Arch | str) -> QueryResult:
         """Query ``arch`` and charge its recorded measurement cost (``measure_s``) to ``clock_s``.

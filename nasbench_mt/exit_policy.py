@@ -13,7 +13,10 @@ of the architecture's exits whose stored confidence ``conf >= thr_t`` (confidenc
 - ``latency_ms``: estimated as the expectation over samples of the measured latency of the forward that stops
   after the deepest exit any task needed for that sample (``latency_e{k}_ms``).  That forward runs every
   task's path to that depth, so it over-estimates an implementation that stops computing finished tasks'
-  own stages; it ignores the (small) cost of evaluating the exit test.
+  own stages; it ignores the (small) cost of evaluating the exit test;
+- ``latency_norm``: ``latency_ms`` divided by the row's ``ref_latency_ms`` (the reference network timed in
+  the same process as the exits), so it is comparable with the table's ``latency_norm``; NaN when no
+  reference is given.
 
 Everything is vectorised: per task, the exit chosen for every one of the 256 possible threshold levels is
 tabulated once (O(exits x samples)); a setting is then a lookup, plus one (settings x samples) comparison
@@ -54,13 +57,14 @@ class ExitMetrics:
     exit_rate: np.ndarray  # (S, T, E)
     macs: np.ndarray  # (S,)
     latency_ms: np.ndarray  # (S,)
+    latency_norm: np.ndarray  # (S,) latency_ms / ref_latency_ms; NaN without a reference
 
     def __len__(self) -> int:
         return len(self.macs)
 
     def to_frame(self):
-        """One row per setting: ``thr_{task}``, ``acc_{task}``, ``mean_acc``, ``macs``, ``latency_ms``, and
-        ``rate_{task}_e{k}``."""
+        """One row per setting: ``thr_{task}``, ``acc_{task}``, ``mean_acc``, ``macs``, ``latency_ms``,
+        ``latency_norm`` and ``rate_{task}_e{k}``."""
         import pandas as pd
 
         cols: dict[str, np.ndarray] = {}
@@ -68,7 +72,9 @@ class ExitMetrics:
             cols[f"thr_{t}"] = self.thresholds[:, i]
         for i, t in enumerate(self.tasks):
             cols[f"acc_{t}"] = self.accuracy[:, i]
-        cols.update(mean_acc=self.mean_acc, macs=self.macs, latency_ms=self.latency_ms)
+        cols.update(
+            mean_acc=self.mean_acc, macs=self.macs, latency_ms=self.latency_ms, latency_norm=self.latency_norm
+        )
         for i, t in enumerate(self.tasks):
             for j, k in enumerate(self.exits):
                 cols[f"rate_{t}_e{k}"] = self.exit_rate[:, i, j]
@@ -156,12 +162,13 @@ def evaluate_policies(
     segment_macs: Mapping[str, float],
     exit_latency_ms: Mapping[int, float],
     higher_is_better: Sequence[bool],
+    ref_latency_ms: float | None = None,
 ) -> ExitMetrics:
     """Expected accuracy, exit rates, MACs and latency of every threshold setting (see the module doc).
 
     ``branches[t]`` is task t's branch point; ``segment_macs`` maps segment names (``stem``, ``trunk_s{s}``,
     ``{task}_s{s}``, ``{task}_e{k}``) to MACs; ``exit_latency_ms[k]`` is the latency of a forward up to
-    exit k.
+    exit k; ``ref_latency_ms`` is the row's reference latency (gives ``latency_norm``).
     """
     thr = as_thresholds(thresholds, data.tasks)
     level = _levels(thr)  # (S, T)
@@ -209,4 +216,10 @@ def evaluate_policies(
         prev = left_by[j]
     hib = np.asarray(higher_is_better, dtype=bool)
     mean_acc = acc[:, hib].mean(axis=1) if hib.any() else np.full(len(thr), np.nan)
-    return ExitMetrics(data.tasks, exits, thr, acc, mean_acc, rate, macs, latency)
+    if ref_latency_ms is None or not np.isfinite(ref_latency_ms):
+        latency_norm = np.full(len(thr), np.nan)
+    elif ref_latency_ms <= 0:
+        raise ValueError(f"invalid ref_latency_ms {ref_latency_ms!r}; allowed: a positive number of ms")
+    else:
+        latency_norm = latency / float(ref_latency_ms)
+    return ExitMetrics(data.tasks, exits, thr, acc, mean_acc, rate, macs, latency, latency_norm)

@@ -141,6 +141,24 @@ def test_level_semantics_on_hand_made_records():
     assert m.macs[0] == pytest.approx(114 + (1000 + 10000 + 5) / 3)
     assert m.accuracy[0, 0] == pytest.approx(100.0) and m.latency_ms[0] == pytest.approx(1 + 2 / 3)
     assert run(1.0).exit_rate[0, 0].tolist() == pytest.approx([1 / 3, 2 / 3])
+    assert np.isnan(m.latency_norm).all()  # no reference latency given
+    ref = evaluate_policies(data, 129 / 255, [4], seg, lat, [True], ref_latency_ms=2.0)
+    assert ref.latency_norm[0] == pytest.approx((1 + 2 / 3) / 2.0)
+    assert ref.to_frame()["latency_norm"].iloc[0] == pytest.approx(ref.latency_norm[0])
+    with pytest.raises(ValueError, match="ref_latency_ms"):
+        evaluate_policies(data, 0.5, [4], seg, lat, [True], ref_latency_ms=0.0)
+
+
+def test_latency_norm_uses_the_rows_reference(bench):
+    tasks = [t.name for t in bench.tasks]
+    grid = threshold_grid(tasks, [0.0, 0.7, 1.0])
+    for r in list(bench)[:10]:
+        m = bench.exit_metrics(r.arch_id, grid)
+        assert np.allclose(m.latency_norm, m.latency_ms * r.latency_norm / r.latency_ms)  # / ref_latency_ms
+    single = _with_exits(bench, 1)
+    assert single
+    for r in single:  # no early exit: the full network, so the table's own latency_norm
+        assert np.allclose(bench.exit_metrics(r.arch_id, grid).latency_norm, r.latency_norm)
 
 
 def test_hundred_settings_are_fast(bench):
