@@ -1,5 +1,3 @@
-import time
-
 import numpy as np
 import pytest
 
@@ -34,9 +32,8 @@ def test_rank_refines_only_the_top(fixture):
     np.testing.assert_array_equal(a, np.argsort(-plain.predict(fixture.X)[:, 1], kind="stable"))
 
 
-def test_rank_of_a_large_pool_is_vectorised(brp):
+def test_rank_of_a_large_pool_is_a_permutation(brp):
+    # speed (rank of 10,000 < 5 s) is measured by benchmarks/bench_predictors.py, not asserted here
     pool = np.random.default_rng(0).random((5000, brp.n_features_in_)) * 2
-    start = time.perf_counter()
     order = brp.rank(pool, target=1)
     assert np.array_equal(np.sort(order), np.arange(5000))
-    assert time.perf_counter() - start < 10  # ~0.1 s here; a Python loop over pairs would take minutes
