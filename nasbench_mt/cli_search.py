@@ -40,7 +40,7 @@ def _search_args(p: argparse.ArgumentParser) -> None:
         default=None,
         help="metric to optimise: mean_acc, test_digit, min:latency_ms, delta_p (repeat: multi-objective)",
     )
-    p.add_argument("--constraint", action="append", default=[], help='e.g. "latency_ms<=14" (repeatable)')
+    p.add_argument("--constraint", action="append", default=[], help='e.g. "latency_norm<=2.3" (repeatable)')
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--reference", default=None, help="reference arch of delta_p (default: median mean_acc row)"

@@ -7,15 +7,15 @@ Example::
     >>> list_strategies()
     ['brp', 'evolution', 'local', 'nsga2', 'random']
     >>> bench = load_benchmark()
-    >>> res = run(bench, "brp", budget=100, objective="mean_acc", constraints="latency_ms <= 14", seed=0)
+    >>> res = run(bench, "brp", budget=100, objective="mean_acc", constraints="latency_norm <= 2.3", seed=0)
     >>> res.best.arch, res.best.values, res.regret, res.queries_to_top1
-    >>> run(bench, "nsga2", 100, objective=["mean_acc", "latency_ms"]).pareto  # multi-objective
+    >>> run(bench, "nsga2", 100, objective=["mean_acc", "latency_norm"]).pareto  # multi-objective
     >>> run(bench, "evolution", 100, exit_thresholds=[0.6, 0.8, 0.9, 1.0])  # exit thresholds searched too
 
 Driving a strategy yourself (ask/tell)::
 
     >>> from nasbench_mt.search import SearchProblem
-    >>> problem = SearchProblem(bench, "mean_acc", ["latency_ms <= 14"])
+    >>> problem = SearchProblem(bench, "mean_acc", ["latency_norm <= 2.3"])
     >>> strategy = create_strategy("evolution")
     >>> strategy.setup(problem.candidates, seed=0)
     >>> for _ in range(50):

@@ -5,7 +5,7 @@ Example::
     >>> from nasbench_mt import load_benchmark
     >>> from nasbench_mt.search import run
     >>> bench = load_benchmark()
-    >>> res = run(bench, "brp", budget=100, objective="mean_acc", constraints=["latency_ms <= 14"], seed=0)
+    >>> res = run(bench, "brp", budget=100, objective="mean_acc", constraints=["latency_norm <= 2.3"], seed=0)
     >>> res.best.arch, res.regret, res.queries_to_top1
     >>> res.trajectory  # one row per query: simulated time, best so far, regret
 """
