@@ -41,8 +41,8 @@ from _report import append_report
 
 from nasbench_mt import load_benchmark
 from nasbench_mt.costs import analytic_costs
-from predictors import create_predictor, encode_archs
-from predictors.evaluation import _training_order, noise_ceiling, split_rows
+from predictors import encode_archs
+from predictors.evaluation import _fit_predict, _training_order, noise_ceiling, split_rows
 from predictors.features import _shared_depths
 from predictors.metrics import kendall_tau
 
@@ -63,14 +63,6 @@ def path_features(arch, tasks) -> list[float]:
         out += [sum(depth[:shared]), sum(depth[shared:]), sum(stage_macs[:shared]), sum(stage_macs[shared:])]
         out += [sum(x <= shared for x in arch.exits), sum(x > shared for x in arch.exits)]
     return out
-
-
-def fit_predict(make, X_train: np.ndarray, Y: np.ndarray, X_test: np.ndarray) -> np.ndarray:
-    """One model per column of ``Y``, each fitted on the standardised column and mapped back."""
-    mu, sd = Y.mean(axis=0), Y.std(axis=0)
-    sd = np.where(sd > 0, sd, 1.0)
-    cols = [make().fit(X_train, (Y[:, j] - mu[j]) / sd[j]).predict(X_test) for j in range(Y.shape[1])]
-    return np.column_stack(cols) * sd + mu
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -99,22 +91,21 @@ def main(argv: list[str] | None = None) -> None:
         for seed in range(args.seeds):
             tr = _training_order(pool, seed)[:n]
 
-            def model(name: str, s: int = seed):
-                return lambda: create_predictor(name, random_state=s)
+            def fit(name: str, X_all: np.ndarray, Y: np.ndarray, s: int = seed, rows=tr) -> np.ndarray:
+                """The leaderboard's fit: one model per target, standardised on the sample, mapped back."""
+                return _fit_predict(name, {}, s, X_all[rows], Y, X_all[test], joint=False)
 
+            # GCV picks each target's alpha independently of that target's scale: no standardising needed
+            alphas = np.logspace(-1, 4, 30)
+            ridge = make_pipeline(StandardScaler(), RidgeCV(alphas=alphas, alpha_per_target=True))
             preds = {
-                "lgb": fit_predict(model("lgb"), X[tr], Y_test[tr], X[test]),
-                "xgb": fit_predict(model("xgb"), X[tr], Y_test[tr], X[test]),
-                "ridge": fit_predict(
-                    lambda: make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-1, 4, 30))),
-                    X[tr],
-                    Y_test[tr],
-                    X[test],
-                ),
-                "lgb val+test": fit_predict(model("lgb"), X[tr], (Y_test[tr] + Y_val[tr]) / 2, X[test]),
-                "lgb +path": fit_predict(model("lgb"), X_path[tr], Y_test[tr], X_path[test]),
+                "lgb": fit("lgb", X, Y_test[tr]),
+                "xgb": fit("xgb", X, Y_test[tr]),
+                "ridge": ridge.fit(X[tr], Y_test[tr]).predict(X[test]),
+                "lgb val+test": fit("lgb", X, (Y_test[tr] + Y_val[tr]) / 2),
+                "lgb +path": fit("lgb", X_path, Y_test[tr]),
             }
-            bags = [fit_predict(model("lgb", 1000 * seed + r), X[tr], Y_test[tr], X[test]) for r in range(10)]
+            bags = [fit("lgb", X, Y_test[tr], 1000 * seed + r) for r in range(10)]
             preds["lgb bag10"] = np.mean(bags, axis=0)
             preds["lgb+xgb"] = (preds["lgb"] + preds["xgb"]) / 2
             for name, p in preds.items():
