@@ -548,19 +548,11 @@ class Benchmark:
 
     def noise_floor(self, columns: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
         """Kendall tau between the table and each re-measurement kind, per column (the predictor ceiling)."""
-        from scipy.stats import kendalltau
+        from nasbench_mt.release import noise_stats
 
         noise = self.noise
         if noise is None:
             return {}
-        out: dict[str, dict[str, float]] = {}
-        for kind, part in noise.groupby("kind"):
-            merged = part.merge(self.table, on="arch_id", suffixes=("_again", ""))
-            cols = columns or [c for c in part.columns if c in self.metrics and part[c].notna().any()]
-            taus = {}
-            for c in cols:
-                ok = merged[[c, c + "_again"]].dropna()
-                if len(ok) >= 3:
-                    taus[c] = float(kendalltau(ok[c], ok[c + "_again"]).statistic)
-            out[str(kind)] = taus
-        return out
+        cols = columns or [c for c in noise.columns if c in self.metrics and noise[c].notna().any()]
+        stats = noise_stats(self.table, noise, self.tasks, cols)
+        return {kind: {c: s["kendall_tau"] for c, s in per.items()} for kind, per in stats.items()}

@@ -94,13 +94,12 @@ def _release_card(bench) -> dict[str, Any]:
     calib = bench.calibration
     calib_tau = {}
     if calib is not None and len(calib):
-        from scipy.stats import kendalltau
+        from nasbench_mt.release import calibration_stats
 
-        merged = calib.merge(t, on="arch_id", suffixes=("_standalone", ""))
-        for col in ["mean_acc", *(f"test_{x.name}" for x in bench.tasks)]:
-            ok = merged[[col, col + "_standalone"]].dropna()
-            if len(ok) >= 3:
-                calib_tau[col] = float(kendalltau(ok[col], ok[col + "_standalone"]).statistic)
+        stats = calibration_stats(t, calib, bench.tasks)
+        calib_tau = {col: s["kendall_tau"] for col, s in stats.items() if "kendall_tau" in s}
+    from nasbench_mt.release import compute_stats
+
     noise = bench.noise_floor(
         ["mean_acc", *(f"test_{x.name}" for x in bench.tasks), "latency_ms", "latency_norm"]
     )
@@ -122,6 +121,7 @@ def _release_card(bench) -> dict[str, Any]:
             "rows": 0 if calib is None else len(calib),
             "kendall_tau_vs_supernet": calib_tau,
         },
+        "compute": m.get("compute") or compute_stats(bench.root),
     }
 
 
@@ -153,6 +153,10 @@ def _info(args: argparse.Namespace) -> int:
     if cal["rows"]:
         taus = _fmt(cal["kendall_tau_vs_supernet"])
         print(f"  calibration: {cal['rows']} standalone rows, Kendall tau vs supernet: {taus}")
+    compute = card["compute"]
+    if compute["tiers"]:
+        parts = ", ".join(f"{k} {v['core_hours']:.1f}" for k, v in compute["tiers"].items())
+        print(f"  compute: {compute['total_core_hours']:.1f} core-hours ({parts})")
     return 0
 
 

@@ -246,7 +246,7 @@ def update_manifest(
 
     Holds an exclusive lock on ``out/.manifest.lock`` so that concurrent runs (say, the supernet table and the
     standalone calibration tier) never drop each other's files or generation records.  ``extra`` replaces
-    the manifest's ``calibration`` / ``noise`` sections.
+    the manifest's ``calibration`` / ``noise`` / ``compute`` sections.
     """
     root = Path(out)
     with open(root / ".manifest.lock", "w") as lock:
@@ -277,7 +277,7 @@ def _update_manifest_locked(root: Path, version: str, tasks, generation, key, ex
     if generation is not None and "n_per_sample" in generation.get("spec", {}) and key == "archs":
         n_samples = generation["spec"]["n_per_sample"]
     meta = {"version": version, "tasks": tasks, "n_samples": n_samples, "generation": gen}
-    for section in ("noise", "calibration"):
+    for section in ("noise", "calibration", "compute"):
         if section in extra or old.get(section):
             meta[section] = extra.get(section, old.get(section))
     return write_manifest(root, files, meta)

@@ -57,7 +57,7 @@ __all__ = [
 
 MANIFEST_NAME = "manifest.json"
 ROLES = ("archs", "latency", "exits", "calibration", "noise")
-_OPTIONAL_META = ("space", "generation", "noise", "calibration")
+_OPTIONAL_META = ("space", "generation", "noise", "calibration", "compute")
 
 
 class ReleaseError(ValueError):
@@ -116,8 +116,8 @@ def write_manifest(
 
     ``files`` holds ``(path, role)`` pairs or ``{"path": ..., "role": ...}`` dicts; ``meta`` needs
     ``version``, ``tasks`` (TaskSpecs or dicts) and ``n_samples``, and may hold ``space``, ``generation``,
-    ``noise`` and ``calibration``.  The manifest is written atomically (a crash leaves the previous one)
-    and returned.
+    ``noise``, ``calibration`` and ``compute``.  The manifest is written atomically (a crash leaves the
+    previous one) and returned.
     """
     root = Path(directory)
     missing = [k for k in ("version", "tasks", "n_samples") if k not in meta]
@@ -163,6 +163,8 @@ def write_manifest(
     }
     for key in ("generation", "noise", "calibration"):
         manifest[key] = dict(meta.get(key) or {})
+    if meta.get("compute"):
+        manifest["compute"] = dict(meta["compute"])
     tmp = root / (MANIFEST_NAME + ".tmp")
     tmp.write_text(json.dumps(manifest, indent=2, sort_keys=False, default=str) + "\n")
     os.replace(tmp, root / MANIFEST_NAME)

@@ -20,6 +20,7 @@ __all__ = [
     "RELEASE_MINIMUMS",
     "calibration_stats",
     "check_release",
+    "compute_stats",
     "noise_stats",
     "rank_agreement",
     "split_stats",
@@ -95,20 +96,82 @@ def split_stats(table: pd.DataFrame, tasks: Sequence[TaskSpec]) -> dict[str, dic
     return {test: rank_agreement(table[val], table[test]) for test, val in pairs if val in table.columns}
 
 
-def noise_stats(table: pd.DataFrame, noise: pd.DataFrame, tasks: Sequence[TaskSpec]) -> dict[str, dict]:
-    """Rank agreement between the table and each re-measurement kind (``seed``: accuracy, ``latency``)."""
+def noise_stats(
+    table: pd.DataFrame,
+    noise: pd.DataFrame,
+    tasks: Sequence[TaskSpec],
+    columns: Sequence[str] | None = None,
+) -> dict[str, dict]:
+    """Rank agreement between the table and each re-measurement kind (``seed``, ``latency``), per column.
+
+    ``columns`` defaults to each task's test score and ``mean_acc`` for the ``seed`` kind and to
+    ``latency_ms`` and ``latency_norm`` for ``latency``; a column the kind did not re-measure is left out.
+    """
     out: dict[str, dict] = {}
     for kind, part in noise.groupby("kind"):
         merged = part.merge(table, on="arch_id", suffixes=("_again", ""))
-        cols = _targets(tasks) if kind == "seed" else ["latency_ms", "latency_norm"]
-        out[str(kind)] = {
-            c: rank_agreement(merged[c], merged[c + "_again"]) for c in cols if c + "_again" in merged.columns
+        default = _targets(tasks) if kind == "seed" else ["latency_ms", "latency_norm"]
+        stats = {
+            c: rank_agreement(merged[c], merged[c + "_again"])
+            for c in (columns or default)
+            if c + "_again" in merged.columns
         }
+        out[str(kind)] = {c: v for c, v in stats.items() if v["n"] >= 3}
     return out
 
 
+def compute_stats(path: str | Path) -> dict[str, dict]:
+    """CPU time the release cost, from its own records.
+
+    Per measured tier (``archs``, ``calibration``, ``noise-seed``): rows and the sum of their ``measure_s``
+    (each row is measured by one single-threaded worker, so this is core-seconds; queueing is not counted).
+    Per supernet card beside the release (``supernet-*.json``): its training wall time and threads
+    (core-seconds = wall x threads, an upper bound). The latency passes record no per-row time and are
+    left out (the manifest's ``generation`` entries hold the wall time of their last run only).
+    """
+    import json
+
+    from nasbench_mt.manifest import ReleaseError, read_manifest
+
+    root = Path(path)
+    manifest = read_manifest(root)
+    costs: dict[str, list[pd.Series]] = {}
+    for entry in manifest["files"]:
+        if entry["role"] not in ("archs", "calibration", "noise"):
+            continue
+        frame = pd.read_parquet(root / entry["path"])
+        if "measure_s" not in frame.columns:  # a latency re-run: not timed per row
+            continue
+        if entry["role"] == "noise":
+            for kind, part in frame.groupby("kind"):
+                costs.setdefault(f"noise-{kind}", []).append(part["measure_s"])
+        else:
+            costs.setdefault(entry["role"], []).append(frame["measure_s"])
+    tiers: dict[str, dict] = {}
+    for tier, parts in costs.items():
+        s = pd.concat(parts).dropna()
+        if not len(s):
+            continue
+        tiers[tier] = {"rows": len(s), "core_hours": float(s.sum() / 3600), "median_s": float(s.median())}
+    for card in sorted(root.glob("supernet-*.json")):
+        try:
+            meta = json.loads(card.read_text())
+        except json.JSONDecodeError as err:
+            raise ReleaseError(f"supernet card {card} is not valid JSON: {err}") from None
+        wall = float(meta.get("train_seconds", float("nan")))
+        threads = int(meta.get("threads", 1))
+        tiers[card.stem] = {
+            "wall_hours": wall / 3600,
+            "threads": threads,
+            "core_hours": wall * threads / 3600,
+        }
+    total = sum(v["core_hours"] for v in tiers.values() if np.isfinite(v["core_hours"]))
+    return {"tiers": tiers, "total_core_hours": float(total)}
+
+
 def summarize_release(path: str | Path) -> dict:
-    """Compute spread, calibration and noise figures of release ``path``; store them in its manifest."""
+    """Compute the spread, calibration, noise and CPU-time figures of release ``path``; store them in its
+    manifest."""
     from nasbench_mt.benchmark import load_benchmark
     from nasbench_mt.generate import update_manifest
 
@@ -119,9 +182,8 @@ def summarize_release(path: str | Path) -> dict:
         calibration["supernet_vs_standalone"] = calibration_stats(bench.table, bench.calibration, tasks)
         calibration["standalone_spread"] = spread_stats(bench.calibration, tasks)
     noise = noise_stats(bench.table, bench.noise, tasks) if bench.noise is not None else {}
-    return update_manifest(
-        path, bench.manifest["version"], extra={"calibration": calibration, "noise": noise}
-    )
+    extra = {"calibration": calibration, "noise": noise, "compute": compute_stats(path)}
+    return update_manifest(path, bench.manifest["version"], extra=extra)
 
 
 def check_release(

@@ -4,7 +4,7 @@ import pytest
 
 from nasbench_mt.cli import main
 from nasbench_mt.manifest import verify
-from nasbench_mt.release import check_release, spread_stats, summarize_release
+from nasbench_mt.release import check_release, compute_stats, spread_stats, summarize_release
 
 
 @pytest.fixture
@@ -29,6 +29,30 @@ def test_summary_stored_in_manifest_and_files_still_verify(release):
     assert set(split) == {"test_digit", "test_count", "test_seg", "mean_acc"}
     assert all(s["n"] == manifest["calibration"]["spread"]["mean_acc"]["n"] for s in split.values())
     verify(release)  # rewriting the manifest keeps every file's hash
+
+
+def test_compute_time_sums_each_tiers_rows_and_supernet_cards(release):
+    import json
+
+    import pandas as pd
+
+    from nasbench_mt.manifest import ReleaseError
+
+    rows = pd.concat([pd.read_parquet(p) for p in sorted(release.glob("archs-*.parquet"))])
+    (release / "supernet-seed0.json").write_text(json.dumps({"train_seconds": 7200.0, "threads": 2}))
+    stats = compute_stats(release)
+    tiers = stats["tiers"]
+    assert tiers["archs"]["rows"] == len(rows)
+    assert tiers["archs"]["core_hours"] == pytest.approx(rows["measure_s"].sum() / 3600)
+    assert tiers["calibration"]["rows"] == len(pd.read_parquet(release / "calibration-00000.parquet"))
+    assert "noise-latency" not in tiers  # latency re-runs are not timed per row
+    assert tiers["supernet-seed0"] == {"wall_hours": 2.0, "threads": 2, "core_hours": 4.0}
+    assert stats["total_core_hours"] == pytest.approx(sum(t["core_hours"] for t in tiers.values()))
+    assert summarize_release(release)["compute"] == stats  # stored with the release card
+    verify(release)
+    (release / "supernet-seed0.json").write_text("{not json")
+    with pytest.raises(ReleaseError, match=r"supernet-seed0\.json is not valid JSON"):
+        compute_stats(release)
 
 
 def test_spread_interval_narrows_with_more_rows_and_is_seeded():
