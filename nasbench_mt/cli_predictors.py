@@ -33,17 +33,20 @@ def fast_params(names: list[str]) -> dict[str, dict]:
 
 
 def _evaluate_args(p: argparse.ArgumentParser) -> None:
-    from predictors import list_predictors
-    from predictors.evaluation import TRAIN_SIZES
-
+    # building the parser must not import predictors (torch-geometric): every sub-command pays for it
     p.add_argument(
         "--predictors",
         nargs="+",
         default=None,
-        choices=list_predictors(),
-        help="default: every registered one",
+        help="registered names (predictors.list_predictors()); default: every registered one",
     )
-    p.add_argument("--sizes", type=int, nargs="+", default=list(TRAIN_SIZES), help="training sample sizes")
+    p.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=None,
+        help="training sample sizes (default: the protocol's, predictors.evaluation.TRAIN_SIZES)",
+    )
     p.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per size (default 5)")
     p.add_argument(
         "--targets",
@@ -79,14 +82,17 @@ def _evaluate(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from predictors import list_predictors
-    from predictors.evaluation import evaluate_predictors
+    from predictors.evaluation import TRAIN_SIZES, evaluate_predictors
     from predictors.leaderboard import write_predictor_leaderboard
 
     start = time.perf_counter()
+    unknown = sorted(set(args.predictors or ()) - set(list_predictors()))
+    if unknown:
+        raise ValueError(f"unknown predictors {unknown}; allowed: {list_predictors()}")
     bench = _load(args)
     out = leaderboard_out(args.out, bench.manifest, args.fast)
     names = args.predictors or list_predictors()
-    sizes, seeds, params = args.sizes, args.seeds, {}
+    sizes, seeds, params = args.sizes or list(TRAIN_SIZES), args.seeds, {}
     if args.fast:
         sizes, seeds, params = list(FAST_SIZES), FAST_SEEDS, fast_params(names)
     test_size = args.test_size

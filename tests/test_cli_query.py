@@ -29,7 +29,8 @@ def test_info(capsys, bench, tiny_path):
     rc, out, _ = run(capsys, "info", "--path", str(tiny_path), "--json")
     card = json.loads(out)
     assert card["rows"] == len(bench) and [t["name"] for t in card["tasks"]] == [t.name for t in bench.tasks]
-    assert {"noise", "calibration", "generation", "summary"} <= set(card)
+    assert {"noise", "calibration", "generation", "summary", "compute"} <= set(card)
+    assert card["compute"]["total_core_hours"] >= 0 and "archs" in card["compute"]["tiers"]
 
 
 def test_sample(capsys, bench, tiny_path):
@@ -47,6 +48,7 @@ def test_sample(capsys, bench, tiny_path):
         (["query", "k3e3|k3e3|k3e3|k3e3|b=4,4,4|x="], "with_surrogate"),
         (["query", "not-an-arch"], "invalid arch string"),
         (["sample", "-n", "100000"], "invalid n"),
+        (["evaluate-predictors", "--predictors", "xgb", "nope", "--out", "x"], "unknown predictors ['nope']"),
     ],
 )
 def test_bad_input_is_one_line(capsys, tiny_path, argv, match):
@@ -85,3 +87,15 @@ def test_module_entry_point_registers_query_commands(bench, tiny_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["arch_id"] == bench[0].arch_id
+
+
+def test_query_commands_do_not_import_the_predictor_library(bench, tiny_path):
+    # torch-geometric takes seconds to import; the query CLI must not pay for it (nor print its warnings)
+    code = (
+        "import sys; from nasbench_mt.cli import main; "
+        f"rc = main(['query', {bench[0].arch_id!r}, '--path', {str(tiny_path)!r}]); "
+        "sys.exit(rc or ('torch_geometric' in sys.modules and 3))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "Warning" not in proc.stderr
