@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
+
+
+def machine_load() -> str:
+    """How busy the machine was, measured (call it before the timed work): the 1-minute load average."""
+    return f"1-minute load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores at the start"
 
 
 def append_report(path: str | Path, lines: Sequence[str]) -> None:

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _report import machine_load
 
 from nasbench_mt.generate import cpu_model
 
@@ -74,6 +75,7 @@ def main() -> None:
     )
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args()
+    load = machine_load()
 
     from nasbench_mt import Arch
     from nasbench_mt.benchmark import load_benchmark
@@ -142,7 +144,7 @@ def main() -> None:
         f"Command: `OMP_NUM_THREADS=1 python benchmarks/bench_query.py{flag}`",
         f"Data: {source}; {len(bench):,} rows, {size_mb:.1f} MiB on disk.",
         f"Machine: {cpu_model()}, Python {platform.python_version()}, pandas {pd.__version__}, "
-        f"pyarrow {pyarrow.__version__}, numpy {np.__version__}; shared 2-core box, other work running.",
+        f"pyarrow {pyarrow.__version__}, numpy {np.__version__}; {load}.",
         "",
         "| measurement | value | target | met |",
         "|---|---|---|---|",

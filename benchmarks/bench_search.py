@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _report import machine_load
+
 from nasbench_mt.generate import cpu_model
 
 RESULTS = Path(__file__).resolve().parent / "results" / "search.md"
@@ -36,6 +38,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=2, help="seeds per strategy (median reported)")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args()
+    load = machine_load()
 
     import numpy as np
     import pandas as pd
@@ -117,7 +120,7 @@ def main() -> None:
         f"Problem: max mean_acc s.t. {constraints[0]} (the standard constraint set: median latency), "
         f"{problem.oracle()['n_feasible']:,} feasible rows; {args.budget} queries per search.",
         f"Machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"numpy {np.__version__}, pandas {pd.__version__}; shared box, other jobs running, "
+        f"numpy {np.__version__}, pandas {pd.__version__}; {load}, "
         f"OMP_NUM_THREADS={env['OMP_NUM_THREADS']}.",
         "",
         "| measurement | wall time | target | met |",

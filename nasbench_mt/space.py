@@ -305,8 +305,13 @@ class Arch:
 
     # ------------------------------------------------------------------ serialisation
     def to_string(self) -> str:
-        stages = "|".join(",".join(str(b) for b in stage) for stage in self.stages)
-        return f"{stages}|b={','.join(map(str, self.branches))}|x={','.join(map(str, self.exits))}"
+        """The canonical string (see the module docstring); computed once per object, the object is frozen."""
+        cached = self.__dict__.get("_string")
+        if cached is None:
+            stages = "|".join([",".join([f"k{b.kernel}e{b.expand}" for b in st]) for st in self.stages])
+            cached = f"{stages}|b={','.join(map(str, self.branches))}|x={','.join(map(str, self.exits))}"
+            object.__setattr__(self, "_string", cached)  # not a field: equality and hashing ignore it
+        return cached
 
     def __str__(self) -> str:
         return self.to_string()
@@ -385,8 +390,11 @@ class Arch:
     @property
     def id(self) -> str:
         """Stable short id: the first 12 hex digits of sha1 of the space name and canonical string."""
-        digest = hashlib.sha1(f"{self.space.name}:{self.to_string()}".encode()).hexdigest()
-        return digest[:12]
+        cached = self.__dict__.get("_id")
+        if cached is None:
+            cached = hashlib.sha1(f"{self.space.name}:{self.to_string()}".encode()).hexdigest()[:12]
+            object.__setattr__(self, "_id", cached)
+        return cached
 
     # ------------------------------------------------------------------ helpers for SearchSpace
     def _replace_stage(self, s: int, stage: tuple[Block, ...]) -> Arch:

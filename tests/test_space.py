@@ -33,6 +33,21 @@ def test_round_trip_all_samples():
         assert len(a.id) == 12
 
 
+def test_cached_string_and_id_change_neither_equality_nor_copies():
+    import copy
+    import dataclasses
+    import pickle
+
+    fresh, used = SAMPLES[3], Arch.from_string(SAMPLES[3].to_string())
+    assert used.to_string() == used.to_string() and used.id == fresh.id  # cached on `used` now
+    assert used == fresh and hash(used) == hash(fresh) and repr(used) == repr(fresh)
+    for other in (pickle.loads(pickle.dumps(used)), copy.deepcopy(used)):
+        assert other == used and other.to_string() == used.to_string() and other.id == used.id
+    changed = dataclasses.replace(used, exits=(1,) if used.exits != (1,) else (2,))
+    assert changed.to_string() != used.to_string() and changed.id != used.id  # no stale cache
+    assert Arch.from_string(changed.to_string()) == changed
+
+
 def test_ids_stable_across_processes():
     code = (
         "from nasbench_mt.space import V1\n"
