@@ -217,6 +217,28 @@ def cpu_model() -> str:
     return f"{name} ({torch.backends.cpu.get_cpu_capability()})"
 
 
+def package_versions() -> str:
+    """One line naming the packages (and torch's thread count) a result was computed with, for headers.
+
+    Results of the GNN and pairwise predictors can move in the last float digits with the torch build and its
+    thread count, so both are stated.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    import torch
+
+    from nasbench_mt import __version__
+
+    parts = [f"nasbench-mt {__version__}", f"python {platform.python_version()}"]
+    for dist in ("numpy", "pandas", "scikit-learn", "torch-geometric", "xgboost", "lightgbm"):
+        try:
+            parts.append(f"{dist} {version(dist)}")
+        except PackageNotFoundError:
+            parts.append(f"{dist} not installed")
+    parts.append(f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
+    return ", ".join(parts)
+
+
 def _machine() -> dict:
     import numpy
     import torch

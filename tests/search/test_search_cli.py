@@ -87,8 +87,10 @@ def test_standard_constraints_use_normalised_latency(bench):
 def test_leaderboard_refuses_fast_results_in_leaderboards(capsys, tiny_path):
     from nasbench_mt.cli import REPO_LEADERBOARDS as _REPO_LEADERBOARDS
 
+    before = {p.name: p.read_bytes() for p in _REPO_LEADERBOARDS.glob("*") if p.is_file()}
     rc, _, err = cli(capsys, "search-leaderboard", "--fast", "--path", tiny_path, "--out", _REPO_LEADERBOARDS)
     assert rc == 2 and "real release only" in err
+    assert {p.name: p.read_bytes() for p in _REPO_LEADERBOARDS.glob("*") if p.is_file()} == before
 
 
 def test_export_onnx(capsys, tmp_path, bench):
