@@ -288,6 +288,7 @@ class Arch:
         object.__setattr__(self, "branches", tuple(int(b) for b in branches))
         object.__setattr__(self, "exits", tuple(sorted(int(x) for x in exits)))
         object.__setattr__(self, "space", space)
+        self.to_string()  # computed once here: the string is the arch's identity in every table lookup
 
     # ------------------------------------------------------------------ views
     @property
@@ -305,7 +306,7 @@ class Arch:
 
     # ------------------------------------------------------------------ serialisation
     def to_string(self) -> str:
-        """The canonical string (see the module docstring); computed once per object, the object is frozen."""
+        """The canonical string (see the module docstring), computed once at construction (Arch is frozen)."""
         cached = self.__dict__.get("_string")
         if cached is None:
             stages = "|".join([",".join([f"k{b.kernel}e{b.expand}" for b in st]) for st in self.stages])
