@@ -349,23 +349,29 @@ def _reproduce_args(p: argparse.ArgumentParser) -> None:
 @command("reproduce", _reproduce_args)
 def _reproduce(args: argparse.Namespace) -> int:
     """Measure rows of a release again with its recorded spec; exit 1 when a stored value differs."""
-    from nasbench_mt.reproduce import reproduce_rows
+    from nasbench_mt.reproduce import latency_noise, reproduce_rows
 
     res = reproduce_rows(args.release, n=args.n, seed=args.seed, prefix=args.prefix, supernet=args.supernet)
     if args.json:
         print(res.to_json(orient="records", indent=2))
     else:
+        noise = latency_noise(args.release) if res["latency_norm_rel_diff"].notna().any() else {}
         for r in res.itertuples():
             verdict = "identical" if r.identical else "DIFFERS"
-            lat = (
-                ""
-                if r.latency_rel_diff != r.latency_rel_diff
-                else f", latency off by {r.latency_rel_diff:.1%}"
-            )
+            lat = ""
+            if r.latency_rel_diff == r.latency_rel_diff:
+                lat = f", latency off by {r.latency_rel_diff:.1%} (raw ms: moves with the machine's speed)"
+            if r.latency_norm_rel_diff == r.latency_norm_rel_diff:
+                lat += f", latency_norm off by {r.latency_norm_rel_diff:.1%}"
             what = (
                 f" ({', '.join(r.mismatched[:5])}{' ...' if len(r.mismatched) > 5 else ''})"
                 if r.mismatched
                 else ""
             )
             print(f"{r.arch_id}: {r.compared} columns {verdict}{what}{lat}, per-sample exits {r.exits_equal}")
+        if noise:
+            print(
+                f"run-to-run noise of latency_norm ({noise['n']} archs timed twice): median "
+                f"{noise['median']:.1%}, 90th percentile {noise['p90']:.1%}, max {noise['max']:.1%}"
+            )
     return 0 if res["identical"].all() else 1

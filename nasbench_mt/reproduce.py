@@ -22,7 +22,7 @@ from nasbench_mt.manifest import ReleaseError, sha256_file, verify
 from nasbench_mt.schema import latency_columns, ort_latency_columns
 from nasbench_mt.space import V1
 
-__all__ = ["compare_row", "reproduce_rows"]
+__all__ = ["compare_row", "latency_noise", "reproduce_rows"]
 
 TIMING = ("measure_s",)  # wall time of the measurement itself: never reproducible
 
@@ -32,8 +32,10 @@ def compare_row(stored: Mapping, fresh: Mapping, timed: Sequence[str] = ()) -> d
 
     Every column present in both, except :data:`TIMING` and ``timed`` (latencies), must be equal (NaN equals
     NaN: an exit the architecture does not have).  Returns ``compared`` (number of exact columns),
-    ``mismatched`` (their names), ``max_abs_diff`` over the numeric ones, and ``latency_rel_diff``: the
-    largest ``|fresh / stored - 1|`` over the ``timed`` columns both rows hold (NaN when there are none).
+    ``mismatched`` (their names), ``max_abs_diff`` over the numeric ones, ``latency_rel_diff``: the
+    largest ``|fresh / stored - 1|`` over the ``timed`` columns both rows hold (NaN when there are none), and
+    ``latency_norm_rel_diff``: the same over the ``*latency_norm`` columns only, which compare across machines
+    (raw milliseconds move with the CPU's speed; the ratio to the interleaved reference network does not).
     """
     exact = [c for c in stored if c in fresh and c not in TIMING and c not in timed]
     mismatched, diffs = [], [0.0]
@@ -48,16 +50,45 @@ def compare_row(stored: Mapping, fresh: Mapping, timed: Sequence[str] = ()) -> d
                 diffs.append(math.inf if math.isnan(d) else d)  # NaN against a number: infinitely off
         elif a != b:
             mismatched.append(c)
-    rel = [
-        abs(float(fresh[c]) / float(stored[c]) - 1)
+    rel = {
+        c: abs(float(fresh[c]) / float(stored[c]) - 1)
         for c in timed
         if c in stored and c in fresh and not pd.isna(stored[c]) and not pd.isna(fresh[c]) and stored[c]
-    ]
+    }
+    norm = [v for c, v in rel.items() if c.endswith("latency_norm")]
     return {
         "compared": len(exact),
         "mismatched": mismatched,
         "max_abs_diff": max(diffs),
-        "latency_rel_diff": max(rel) if rel else math.nan,
+        "latency_rel_diff": max(rel.values()) if rel else math.nan,
+        "latency_norm_rel_diff": max(norm) if norm else math.nan,
+    }
+
+
+def latency_noise(root: str | Path) -> dict[str, float]:
+    """Run-to-run noise of ``latency_norm`` in release ``root``.
+
+    Quantiles of ``|again / stored - 1|`` over the archs its latency noise tier timed twice (``{}`` when the
+    release has no such tier).
+    """
+    root = Path(root)
+    noise = [pd.read_parquet(f) for f in sorted(root.glob("noise-*.parquet"))]
+    noise = [f[f["kind"] == "latency"] for f in noise if "kind" in f.columns and "latency_norm" in f.columns]
+    stored = [
+        pd.read_parquet(f, columns=["arch_id", "latency_norm"])
+        for f in sorted(root.glob("latency-*.parquet"))
+    ]
+    if not noise or not stored:
+        return {}
+    both = pd.concat(noise).merge(pd.concat(stored), on="arch_id", suffixes=("_again", ""))
+    rel = (both["latency_norm_again"] / both["latency_norm"] - 1).abs().dropna()
+    if not len(rel):
+        return {}
+    return {
+        "n": len(rel),
+        "median": float(rel.median()),
+        "p90": float(rel.quantile(0.9)),
+        "max": float(rel.max()),
     }
 
 

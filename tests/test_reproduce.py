@@ -50,6 +50,29 @@ def test_compare_row_reports_what_differs():
     assert diff["mismatched"] == ["test_digit", "test_digit_e1"]
     assert diff["max_abs_diff"] == math.inf  # a value where the row stores NaN
     assert diff["latency_rel_diff"] == pytest.approx(0.1)
+    assert math.isnan(diff["latency_norm_rel_diff"])  # no normalised column compared
+    stored["latency_norm"] = 2.0
+    twice_as_fast = dict(stored, latency_ms=1.0, latency_norm=2.1)
+    diff = compare_row(stored, twice_as_fast, timed=["latency_ms", "latency_norm"])
+    assert diff["latency_rel_diff"] == pytest.approx(0.5)  # raw milliseconds follow the machine
+    assert diff["latency_norm_rel_diff"] == pytest.approx(0.05)
+
+
+def test_latency_noise_reads_the_release_noise_tier(tiny_path, tmp_path):
+    import pandas as pd
+
+    from nasbench_mt.reproduce import latency_noise
+
+    noise = pd.read_parquet(tiny_path / "noise-00000.parquet")
+    noise = noise[noise["kind"] == "latency"]
+    stored = pd.read_parquet(tiny_path / "latency-00000.parquet")
+    both = noise.merge(stored, on="arch_id", suffixes=("_again", ""))
+    rel = (both["latency_norm_again"] / both["latency_norm"] - 1).abs()
+    got = latency_noise(tiny_path)
+    assert got["n"] == len(rel) > 0
+    assert got["median"] == pytest.approx(rel.median()) and got["p90"] == pytest.approx(rel.quantile(0.9))
+    assert got["median"] <= got["p90"] <= got["max"]
+    assert latency_noise(tmp_path) == {}  # no noise tier
 
 
 def test_bad_inputs_are_named(release, tmp_path):
