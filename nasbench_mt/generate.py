@@ -235,7 +235,8 @@ def package_versions() -> str:
             parts.append(f"{dist} {version(dist)}")
         except PackageNotFoundError:
             parts.append(f"{dist} not installed")
-    parts.append(f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
+    threads = torch.get_num_threads()
+    parts.append(f"torch {torch.__version__} ({threads} thread{'s' if threads != 1 else ''})")
     return ", ".join(parts)
 
 
