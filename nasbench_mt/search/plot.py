@@ -3,6 +3,7 @@ search leaderboard's regret curves."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -79,10 +80,12 @@ def plot_leaderboard(curves: pd.DataFrame, path: str | Path, title: str, budgets
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, part in curves.groupby("strategy", sort=True):
         ax.plot(part["query"], part["mean"], label=name)
-        ax.fill_between(part["query"], part["mean"] - part["std"], part["mean"] + part["std"], alpha=0.15)
+        low = (part["mean"] - part["std"]).clip(lower=0)  # regret is never negative
+        ax.fill_between(part["query"], low, part["mean"] + part["std"], alpha=0.15)
     for b in budgets:
         ax.axvline(b, color="0.85", lw=0.8)
-    ax.set(xlabel="queries", ylabel="regret (mean +- std over seeds)", title=title)
+    ax.set(xlabel="queries", ylabel="regret (mean, band +- std over seeds)")
+    ax.set_title(textwrap.fill(title, 80), fontsize=9)
     ax.set_yscale("symlog", linthresh=0.1)
     ax.legend()
     fig.tight_layout()
