@@ -121,7 +121,7 @@ def _release_card(bench) -> dict[str, Any]:
             "rows": 0 if calib is None else len(calib),
             "kendall_tau_vs_supernet": calib_tau,
         },
-        "compute": m.get("compute") or compute_stats(bench.root),
+        "compute": m.get("compute") or compute_stats(bench),
     }
 
 

@@ -120,8 +120,8 @@ def noise_stats(
     return out
 
 
-def compute_stats(path: str | Path) -> dict[str, dict]:
-    """CPU time the release cost, from its own records.
+def compute_stats(bench) -> dict[str, dict]:
+    """CPU time the release behind the loaded benchmark ``bench`` cost, from its own records.
 
     Per measured tier (``archs``, ``calibration``, ``noise-seed``): rows and the sum of their ``measure_s``
     (each row is measured by one single-threaded worker, so this is core-seconds; queueing is not counted).
@@ -131,25 +131,20 @@ def compute_stats(path: str | Path) -> dict[str, dict]:
     """
     import json
 
-    from nasbench_mt.manifest import ReleaseError, read_manifest
+    from nasbench_mt.manifest import ReleaseError
 
-    root = Path(path)
-    manifest = read_manifest(root)
-    costs: dict[str, list[pd.Series]] = {}
-    for entry in manifest["files"]:
-        if entry["role"] not in ("archs", "calibration", "noise"):
+    root = Path(bench.root)
+    costs: dict[str, pd.Series] = {"archs": bench.table["measure_s"]}
+    for frame, name in ((bench.calibration, "calibration"), (bench.noise, "noise")):
+        if frame is None or "measure_s" not in frame.columns:  # latency re-runs are not timed per row
             continue
-        frame = pd.read_parquet(root / entry["path"])
-        if "measure_s" not in frame.columns:  # a latency re-run: not timed per row
-            continue
-        if entry["role"] == "noise":
-            for kind, part in frame.groupby("kind"):
-                costs.setdefault(f"noise-{kind}", []).append(part["measure_s"])
+        if name == "noise":
+            costs.update({f"noise-{kind}": part["measure_s"] for kind, part in frame.groupby("kind")})
         else:
-            costs.setdefault(entry["role"], []).append(frame["measure_s"])
+            costs[name] = frame["measure_s"]
     tiers: dict[str, dict] = {}
-    for tier, parts in costs.items():
-        s = pd.concat(parts).dropna()
+    for tier, s in costs.items():
+        s = s.dropna()
         if not len(s):
             continue
         tiers[tier] = {"rows": len(s), "core_hours": float(s.sum() / 3600), "median_s": float(s.median())}
@@ -182,7 +177,7 @@ def summarize_release(path: str | Path) -> dict:
         calibration["supernet_vs_standalone"] = calibration_stats(bench.table, bench.calibration, tasks)
         calibration["standalone_spread"] = spread_stats(bench.calibration, tasks)
     noise = noise_stats(bench.table, bench.noise, tasks) if bench.noise is not None else {}
-    extra = {"calibration": calibration, "noise": noise, "compute": compute_stats(path)}
+    extra = {"calibration": calibration, "noise": noise, "compute": compute_stats(bench)}
     return update_manifest(path, bench.manifest["version"], extra=extra)
 
 

@@ -40,7 +40,9 @@ def test_compute_time_sums_each_tiers_rows_and_supernet_cards(release):
 
     rows = pd.concat([pd.read_parquet(p) for p in sorted(release.glob("archs-*.parquet"))])
     (release / "supernet-seed0.json").write_text(json.dumps({"train_seconds": 7200.0, "threads": 2}))
-    stats = compute_stats(release)
+    from nasbench_mt.benchmark import load_benchmark
+
+    stats = compute_stats(load_benchmark(path=release))
     tiers = stats["tiers"]
     assert tiers["archs"]["rows"] == len(rows)
     assert tiers["archs"]["core_hours"] == pytest.approx(rows["measure_s"].sum() / 3600)
@@ -52,7 +54,7 @@ def test_compute_time_sums_each_tiers_rows_and_supernet_cards(release):
     verify(release)
     (release / "supernet-seed0.json").write_text("{not json")
     with pytest.raises(ReleaseError, match=r"supernet-seed0\.json is not valid JSON"):
-        compute_stats(release)
+        compute_stats(load_benchmark(path=release))
 
 
 def test_spread_interval_narrows_with_more_rows_and_is_seeded():
