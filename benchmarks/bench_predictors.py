@@ -5,10 +5,13 @@ of a 10,000-architecture pool (encoding timed separately), and held-out Kendall 
 multi-task tree variants (``xgb``, ``xgb_mt``, ``xgb_stack``) compared on the 30-row test fixture (repeated
 20/10 splits).
 
-Until the v1 release table exists the targets are exact analytic costs: params, MACs and a nonlinear target
-derived from them (the test fixture's), so quality figures are a smoke check, not the leaderboard.
+With ``--path`` (a release such as ``data/v1``) the training and held-out architectures are release rows
+and the targets are measured: ``latency_norm``, ``mean_acc`` and ``params``.  Without it they are
+``V1.sample(..., seed)`` architectures with exact analytic targets: params, MACs and a nonlinear target
+derived from them (the test fixture's).  Either way the quality figures are a side note; the leaderboard
+(``nasbench-mt evaluate-predictors``) is where predictors are scored.
 
-    OMP_NUM_THREADS=2 python benchmarks/bench_predictors.py --threads 2
+    OMP_NUM_THREADS=2 python benchmarks/bench_predictors.py --threads 2 --path data/v1
 
 writes ``benchmarks/results/predictors.md``.
 """
@@ -29,7 +32,8 @@ from nasbench_mt import V1, build_model, measure_costs
 from predictors import analytic_costs, create_predictor, encode_archs, encode_graphs, list_predictors
 from predictors.metrics import kendall_tau, rmse
 
-TARGETS = ("params", "macs", "nonlinear")
+ANALYTIC_TARGETS = ("params", "macs", "nonlinear")
+RELEASE_TARGETS = ("latency_norm", "mean_acc", "params")
 
 
 def nonlinear_target(params: np.ndarray, macs: np.ndarray) -> np.ndarray:
@@ -58,17 +62,30 @@ def make(name: str, threads: int, seed: int):
     return create_predictor(name, **kw)
 
 
-def bench_speed(names, sizes, n_test, n_pool, threads, seed, log):
+def labelled_archs(path, n, seed):
+    """``n`` architectures and their (n, 3) targets: release rows in a seeded order, or analytic costs."""
+    if path is None:
+        archs = V1.sample(n, seed=seed)
+        return archs, targets_of([analytic_costs(a) for a in archs])
+    from nasbench_mt import load_benchmark
+
+    table = load_benchmark(path=path).table.dropna(subset=list(RELEASE_TARGETS))
+    if len(table) < n:
+        raise SystemExit(f"--path {path}: {len(table)} rows with {list(RELEASE_TARGETS)}; need {n}")
+    rows = table.sort_values("arch_id", kind="stable").sample(n=n, random_state=seed)
+    return list(rows["arch"]), rows[list(RELEASE_TARGETS)].to_numpy(dtype=np.float64)
+
+
+def bench_speed(names, sizes, n_test, n_pool, threads, seed, path, log):
     n_train = max(sizes)
-    archs = V1.sample(n_train + n_test + n_pool, seed=seed)
-    (costs, t_costs) = timed(lambda: [analytic_costs(a) for a in archs])
-    y = targets_of(costs)
+    (labelled, y), t_targets = timed(lambda: labelled_archs(path, n_train + n_test, seed))
+    archs = labelled + V1.sample(n_pool, seed=seed + 1)
     X, t_feat = timed(lambda: encode_archs(archs))
     G, t_graph = timed(lambda: encode_graphs(archs))
     pool = slice(n_train + n_test, None)
     _, t_feat_pool = timed(lambda: encode_archs(archs[pool]))
     _, t_graph_pool = timed(lambda: encode_graphs(archs[pool]))
-    log(f"encoded {len(archs)} archs: costs {t_costs:.2f} s, features {t_feat:.2f} s, graphs {t_graph:.2f} s")
+    log(f"{len(archs)} archs: targets {t_targets:.2f} s, features {t_feat:.2f} s, graphs {t_graph:.2f} s")
     rows = []
     test = slice(n_train, n_train + n_test)
     for name in names:
@@ -111,8 +128,23 @@ def bench_multitask_on_fixture(threads, seed, repeats, log):
 
 
 def write_report(
-    path, command, rows, enc, sizes, n_test, n_pool, fixture_cmp, load_before, load_after, threads
+    path, command, rows, enc, sizes, n_test, n_pool, fixture_cmp, load_before, load_after, threads, release
 ):
+    if release is None:
+        targets = "/".join(ANALYTIC_TARGETS)
+        source = (
+            "exact analytic costs of `V1.sample(..., seed)` architectures - params, MACs and a nonlinear "
+            "target derived from them (see the script)"
+        )
+    else:
+        targets = "/".join(RELEASE_TARGETS)
+        source = (
+            f"measured, from the release `{release}`: {n_test:,} held-out rows and the training rows, in a "
+            f"seeded order; targets {', '.join(RELEASE_TARGETS)}; the {n_pool:,}-arch ranking pool is "
+            "`V1.sample(..., seed + 1)`"
+        )
+    busy = max(load_before, load_after) > 0.5
+    load_note = "other jobs shared the cores, so the times are upper bounds" if busy else "nothing else ran"
     lines = [
         "# Predictor benchmark",
         "",
@@ -120,20 +152,17 @@ def write_report(
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}, "
         f"torch {torch.__version__}; {threads} threads (torch.set_num_threads and n_jobs).  Load average "
-        f"(1 min) {load_before:.2f} before, {load_after:.2f} after: other jobs shared the cores, so the "
-        "times are upper bounds.",
+        f"(1 min) {load_before:.2f} before, {load_after:.2f} after the timed part of the run: {load_note}.",
         "",
-        "Targets: exact analytic costs of `V1.sample(..., seed=0)` architectures - params, MACs and a "
-        "nonlinear target derived from them (see the script); the v1 release table does not exist yet.  "
-        "Features are `encode_archs` (with cost columns, so params and MACs are easy), graphs are "
-        "`encode_graphs`.  Default hyper-parameters.",
+        f"Targets: {source}.  Features are `encode_archs` (with cost columns, so params and MACs are "
+        "easy), graphs are `encode_graphs`.  Default hyper-parameters.",
         "",
         f"Encoding the {n_pool:,}-arch pool: features {enc['features']:.2f} s, graphs {enc['graphs']:.2f} s "
         "(not included in the rank times below).",
         "",
     ]
     head = "| predictor | input | " + " | ".join(
-        f"fit {n} (s) | predict {n_test} (s) | tau@{n} params/macs/nonlinear" for n in sizes
+        f"fit {n} (s) | predict {n_test} (s) | tau@{n} {targets}" for n in sizes
     )
     head += f" | rank {n_pool:,} (s) |"
     lines += [head, "|" + "---|" * (3 * len(sizes) + 3)]
@@ -177,6 +206,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeats", type=int, default=5, help="fixture splits for the multi-task comparison")
+    ap.add_argument("--path", default=None, help="a release (e.g. data/v1): measured targets from its rows")
     ap.add_argument("--out", default="benchmarks/results/predictors.md")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -189,7 +219,7 @@ def main(argv: list[str] | None = None) -> None:
         print(msg, flush=True)
 
     load_before = os.getloadavg()[0]
-    rows, enc = bench_speed(names, args.sizes, args.test, args.pool, args.threads, args.seed, log)
+    rows, enc = bench_speed(names, args.sizes, args.test, args.pool, args.threads, args.seed, args.path, log)
     fixture_cmp = bench_multitask_on_fixture(args.threads, args.seed, args.repeats, log)
     load_after = os.getloadavg()[0]
     command = "OMP_NUM_THREADS={} python {}".format(
@@ -207,6 +237,7 @@ def main(argv: list[str] | None = None) -> None:
         load_before,
         load_after,
         args.threads,
+        args.path,
     )
     log(f"wrote {args.out}")
 
