@@ -143,8 +143,6 @@ def write_report(
             f"seeded order; targets {', '.join(RELEASE_TARGETS)}; the {n_pool:,}-arch ranking pool is "
             "`V1.sample(..., seed + 1)`"
         )
-    busy = max(load_before, load_after) > 0.5
-    load_note = "other jobs shared the cores, so the times are upper bounds" if busy else "nothing else ran"
     lines = [
         "# Predictor benchmark",
         "",
@@ -152,7 +150,8 @@ def write_report(
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}, "
         f"torch {torch.__version__}; {threads} threads (torch.set_num_threads and n_jobs).  Load average "
-        f"(1 min) {load_before:.2f} before, {load_after:.2f} after the timed part of the run: {load_note}.",
+        f"(1 min) {load_before:.2f} at the start (it still counts the last minute before the run) and "
+        f"{load_after:.2f} at the end (it counts the run's own {threads} threads).",
         "",
         f"Targets: {source}.  Features are `encode_archs` (with cost columns, so params and MACs are "
         "easy), graphs are `encode_graphs`.  Default hyper-parameters.",

@@ -80,6 +80,33 @@ def test_summary_carries_the_noise_ceiling(evaluation, bench):
     assert summary["ceiling_tau"].notna().all()
 
 
+def test_checks_report_the_gap_to_the_ceiling_and_the_flops_floor(evaluation):
+    from predictors.leaderboard import CEILING_MARGIN, _checks
+
+    summary = evaluation.summary()
+    ceiling = evaluation.ceiling.set_index("target")
+    rows = {
+        line.split(" | ")[0][2:]: line.strip("| ").split(" | ")
+        for line in _checks(evaluation, summary, 16, ceiling)
+        if line.startswith("| ") and "gap @" not in line
+    }
+    measured = ceiling.index[~ceiling["ceiling_kind"].isin(["none", "exact"])]
+    assert set(rows) == set(measured) and len(rows) > 0
+    for t, cells in rows.items():
+        best = summary[summary["target"] == t].groupby("train_size")["kendall_tau_mean"].max()
+        gaps = ceiling.loc[t, "ceiling_tau"] - best
+        assert [float(c) for c in cells[1:3]] == pytest.approx(gaps.round(3).tolist(), abs=1e-3)
+        close = [s for s, g in gaps.items() if g <= CEILING_MARGIN]
+        assert cells[3] == (str(close[0]) if close else "> 16")
+        at = summary[(summary["target"] == t) & (summary["train_size"] == 16)].set_index("predictor")
+        weak = [
+            n
+            for n in ("xgb", "gin", "brp")
+            if at.loc[n, "kendall_tau_mean"] <= at.loc["flops", "kendall_tau_mean"]
+        ]
+        assert cells[4] == (", ".join(weak) or "none")
+
+
 def test_mean_acc_is_derived_from_the_task_predictions(evaluation, bench):
     tasks = [f"test_{t.name}" for t in bench.tasks if t.higher_is_better]
     assert evaluation.info["derived_targets"] == {"mean_acc": tasks}
@@ -133,6 +160,8 @@ def test_fast_command_writes_the_leaderboard_and_is_deterministic(tiny_path, tmp
     md = (outs[0] / "predictors.md").read_text()
     assert f"- command: `nasbench-mt evaluate-predictors --path {tiny_path} --fast" in md
     assert "SYNTHETIC" in md and "wall time:" in md and "noise ceiling (run-to-run)" in md
+    checks = md.split("## Against the ceiling and the flops baseline")[1].split("\n## ")[0]
+    assert "| latency_norm | " in checks and "| params |" not in checks  # exact targets have no gap
     a, b = _numbers(outs[0] / "predictors.csv"), _numbers(outs[1] / "predictors.csv")
     assert set(a["train_size"]) == {10, 20} and (a["seeds"] == 2).all()
     from predictors import list_predictors
