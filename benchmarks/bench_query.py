@@ -93,7 +93,7 @@ def main() -> None:
         source = (
             f"SYNTHETIC release written by `nasbench_mt.testing.synthetic_release` ({args.rows} real archs, "
             f"composed exact costs, toy metrics, n_samples={args.n_samples}, 4 archs shards + latency, "
-            "exits, calibration and noise files): the full v1 release does not exist yet"
+            "exits, calibration and noise files); pass --path data/v1 to time the real release"
         )
     else:
         path = Path(args.path)
