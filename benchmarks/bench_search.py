@@ -137,9 +137,9 @@ def main() -> None:
     lines += [
         "",
         "Warm: in-process `run(problem, name, budget, seed)` with the problem built once (as the leaderboard "
-        "does). Regrets are not reported here (two seeds); "
-        + ("on synthetic data they mean nothing. " if args.path is None else "")
-        + "See `leaderboards/search.md`.",
+        "does). Regrets are not reported here (two seeds"
+        + ("; on synthetic data they mean nothing" if args.path is None else "")
+        + "); see `leaderboards/search.md`.",
     ]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines) + "\n")
