@@ -20,7 +20,9 @@ from predictors.base import Predictor, check_param
 from predictors.features import feature_names
 from predictors.registry import register_predictor
 
-__all__ = ["CostBaseline", "RandomBaseline"]
+__all__ = ["BASELINES", "CostBaseline", "RandomBaseline"]
+
+BASELINES = frozenset({"flops", "params", "random"})  # the names registered below: nothing learned
 
 
 @register_predictor("flops", cost="macs")

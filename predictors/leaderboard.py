@@ -17,13 +17,13 @@ from typing import Any
 import pandas as pd
 
 from nasbench_mt.generate import package_versions
+from predictors.baselines import BASELINES
 from predictors.evaluation import SCORE_PREDICTORS, PredictorEvaluation
 
-__all__ = ["BASELINES", "CEILING_MARGIN", "HEADLINE_SIZE", "headline_size", "write_predictor_leaderboard"]
+__all__ = ["CEILING_MARGIN", "HEADLINE_SIZE", "headline_size", "write_predictor_leaderboard"]
 
 HEADLINE_SIZE = 100  # the reference point: "at 100 training archs"
 CEILING_MARGIN = 0.05  # "within 0.05 tau of the noise ceiling"
-BASELINES = frozenset({"flops", "params", "random"})  # nothing learned: analytic costs or chance
 _LABELS = {
     "pairwise_acc": "pairwise acc",
     "kendall_tau": "Kendall tau",

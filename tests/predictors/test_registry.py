@@ -48,3 +48,12 @@ def test_min_steps_floors_the_passes_over_a_small_training_set(fixture, name):
     assert passes(min_steps=20) == 5
     with pytest.raises(ValueError, match="invalid min_steps: -1; allowed: an int >= 0"):
         passes(min_steps=-1)
+
+
+def test_baselines_are_exactly_the_names_registered_in_the_baselines_module():
+    from predictors.baselines import BASELINES
+
+    in_module = {
+        n for n in list_predictors() if type(create_predictor(n)).__module__ == "predictors.baselines"
+    }
+    assert in_module == BASELINES
