@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from nasbench_mt.exit_policy import ExitData, ExitMetrics, evaluate_policies
-from nasbench_mt.manifest import ReleaseError, read_manifest, tasks_from_manifest, verify
+from nasbench_mt.manifest import ReleaseError, read_manifest, role_paths, tasks_from_manifest, verify
 from nasbench_mt.results import ArchNotInBenchmarkError, QueryResult, ResultBuilder
 from nasbench_mt.schema import latency_columns, ort_latency_columns, table_columns
 from nasbench_mt.space import V1, Arch
@@ -118,7 +118,7 @@ def _read_role(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    paths = [root / e["path"] for e in manifest["files"] if e["role"] == role]
+    paths = role_paths(root, manifest, role)
     if not paths:
         return None
     tables = [pq.read_table(p) for p in paths]
@@ -154,7 +154,7 @@ class _ExitStore:
     """Per-sample companion rows, read lazily on first use and shared by every view of a release."""
 
     def __init__(self, root: Path, manifest: Mapping[str, Any]) -> None:
-        self.paths = [root / e["path"] for e in manifest["files"] if e["role"] == "exits"]
+        self.paths = role_paths(root, manifest, "exits")
         self.n_samples = int(manifest["n_samples"])
         self.index: dict[str, dict[tuple[str, int], int]] | None = None
 

@@ -33,21 +33,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from nasbench_mt.manifest import MANIFEST_NAME, ROLES, sha256_file, write_manifest
+from nasbench_mt.manifest import MANIFEST_NAME, PREFIX_ROLE, prefix_role, sha256_file, write_manifest
 from nasbench_mt.measure import Measurer, MeasureSpec
 from nasbench_mt.space import V1, Arch
 from nasbench_mt.train import resolve_device
 
 __all__ = ["GenerateConfig", "cpu_model", "generate", "partial_row_files", "pending_archs"]
 
-# file prefix -> manifest role
-PREFIX_ROLE = {
-    "archs": "archs",
-    "exits": "exits",
-    "latency": "latency",
-    "ort-latency": "latency",
-    "calibration": "calibration",
-}
 EXECUTORS = ("local", "ray")
 
 
@@ -79,12 +71,12 @@ class GenerateConfig:
             raise ValueError(f"invalid shard_size: {self.shard_size!r}; allowed: an int >= 1")
         if not isinstance(self.workers, int) or self.workers < 1:
             raise ValueError(f"invalid workers: {self.workers!r}; allowed: an int >= 1")
-        if self.prefix not in PREFIX_ROLE and not self.prefix.startswith("noise-"):
+        if prefix_role(self.prefix) is None:
             raise ValueError(f"invalid prefix: {self.prefix!r}; allowed: {[*PREFIX_ROLE, 'noise-<name>']}")
 
     @property
     def role(self) -> str:
-        return PREFIX_ROLE.get(self.prefix, "noise")
+        return prefix_role(self.prefix)
 
     def archs(self) -> list[Arch]:
         return V1.sample(self.offset + self.n, seed=self.seed)[self.offset :]
@@ -285,9 +277,8 @@ def _update_manifest_locked(root: Path, version: str, tasks, generation, key, ex
         old = read_manifest(root)
     files = []
     for path in sorted(root.glob("*.parquet")):
-        prefix = path.name.rsplit("-", 1)[0]
-        role = PREFIX_ROLE.get(prefix, "noise" if prefix.startswith("noise-") else None)
-        if role in ROLES:
+        role = prefix_role(path.name.rsplit("-", 1)[0])
+        if role is not None:
             files.append((path.name, role))
     gen = dict(old.get("generation", {}))
     if generation is not None and key is not None:

@@ -46,9 +46,12 @@ from nasbench_mt.tasks import TaskSpec
 
 __all__ = [
     "MANIFEST_NAME",
+    "PREFIX_ROLE",
     "ROLES",
     "ReleaseError",
+    "prefix_role",
     "read_manifest",
+    "role_paths",
     "sha256_file",
     "tasks_from_manifest",
     "verify",
@@ -57,6 +60,14 @@ __all__ = [
 
 MANIFEST_NAME = "manifest.json"
 ROLES = ("archs", "latency", "exits", "calibration", "noise")
+# file prefix (``{prefix}-00000.parquet``) -> role; any ``noise-<name>`` prefix is a noise tier
+PREFIX_ROLE = {
+    "archs": "archs",
+    "exits": "exits",
+    "latency": "latency",
+    "ort-latency": "latency",
+    "calibration": "calibration",
+}
 _OPTIONAL_META = ("space", "generation", "noise", "calibration", "compute")
 
 
@@ -228,6 +239,29 @@ def verify(directory: str | os.PathLike[str], roles: Sequence[str] | None = None
                 f"data file {path} was altered: sha256 {digest}, manifest expects sha256 {entry['sha256']}"
             )
     return manifest
+
+
+def prefix_role(prefix: str) -> str | None:
+    """The role of files named ``{prefix}-*.parquet``; None for a prefix no release file has."""
+    return PREFIX_ROLE.get(prefix, "noise" if prefix.startswith("noise-") else None)
+
+
+def role_paths(
+    directory: str | os.PathLike[str], manifest: Mapping[str, Any], role: str, prefix: str | None = None
+) -> list[Path]:
+    """Paths of the files ``manifest`` lists with ``role`` (and, given ``prefix``, named ``{prefix}-*``).
+
+    The manifest, not the directory listing, says what a release holds: a stray parquet file beside the
+    listed ones is never read.
+    """
+    if role not in ROLES:
+        raise ReleaseError(f"invalid role: {role!r}; allowed: {list(ROLES)}")
+    root = Path(directory)
+    return [
+        root / e["path"]
+        for e in manifest["files"]
+        if e["role"] == role and (prefix is None or Path(e["path"]).name.startswith(f"{prefix}-"))
+    ]
 
 
 def tasks_from_manifest(manifest: Mapping[str, Any]) -> tuple[TaskSpec, ...]:

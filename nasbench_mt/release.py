@@ -276,7 +276,9 @@ def _exit_ids(bench) -> set[str]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    paths = [bench.root / e["path"] for e in bench.manifest["files"] if e["role"] == "exits"]
+    from nasbench_mt.manifest import role_paths
+
+    paths = role_paths(bench.root, bench.manifest, "exits")
     if not paths:
         return set()
     return set(

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from nasbench_mt.manifest import ReleaseError, sha256_file, verify
+from nasbench_mt.manifest import ReleaseError, prefix_role, read_manifest, role_paths, sha256_file, verify
 from nasbench_mt.schema import latency_columns, ort_latency_columns
 from nasbench_mt.space import V1
 
@@ -69,14 +69,14 @@ def latency_noise(root: str | Path) -> dict[str, float]:
     """Run-to-run noise of ``latency_norm`` in release ``root``.
 
     Quantiles of ``|again / stored - 1|`` over the archs its latency noise tier timed twice (``{}`` when the
-    release has no such tier).
+    release has no such tier).  Only files the manifest lists are read.
     """
-    root = Path(root)
-    noise = [pd.read_parquet(f) for f in sorted(root.glob("noise-*.parquet"))]
+    manifest = read_manifest(root)
+    noise = [pd.read_parquet(f) for f in role_paths(root, manifest, "noise")]
     noise = [f[f["kind"] == "latency"] for f in noise if "kind" in f.columns and "latency_norm" in f.columns]
     stored = [
         pd.read_parquet(f, columns=["arch_id", "latency_norm"])
-        for f in sorted(root.glob("latency-*.parquet"))
+        for f in role_paths(root, manifest, "latency", prefix="latency")
     ]
     if not noise or not stored:
         return {}
@@ -92,8 +92,8 @@ def latency_noise(root: str | Path) -> dict[str, float]:
     }
 
 
-def _stored_exits(root: Path, arch_id: str) -> pd.DataFrame | None:
-    files = sorted(root.glob("exits-*.parquet"))
+def _stored_exits(root: Path, manifest: Mapping, arch_id: str) -> pd.DataFrame | None:
+    files = role_paths(root, manifest, "exits")
     if not files:
         return None
     parts = [pd.read_parquet(f, filters=[("arch_id", "==", arch_id)]) for f in files]
@@ -153,7 +153,7 @@ def reproduce_rows(
                 f"checkpoint the pass was measured with (sha256 {expected_sha})"
             )
         spec["supernet"] = str(checkpoint)
-    files = sorted(root.glob(f"{prefix}-*.parquet"))
+    files = role_paths(root, manifest, prefix_role(prefix), prefix=prefix)
     if not files:
         raise ReleaseError(f"{root} holds no finished '{prefix}' shard ({prefix}-*.parquet)")
     table = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True).set_index("arch_id")
@@ -181,7 +181,7 @@ def reproduce_rows(
         arch = sampled[arch_id]
         fresh, exits = measurer(arch)
         result = {"arch_id": arch_id, **compare_row(stored, fresh, timed)}
-        stored_exits = _stored_exits(root, arch_id) if prefix == "archs" else None
+        stored_exits = _stored_exits(root, manifest, arch_id) if prefix == "archs" else None
         result["exits_equal"] = None if stored_exits is None else _exits_equal(stored_exits, exits)
         result["identical"] = not result["mismatched"] and result["exits_equal"] is not False
         out.append(result)

@@ -4,7 +4,15 @@ import pandas as pd
 import pytest
 
 from nasbench_mt.benchmark import load_benchmark
-from nasbench_mt.manifest import ReleaseError, read_manifest, sha256_file, verify, write_manifest
+from nasbench_mt.manifest import (
+    ReleaseError,
+    prefix_role,
+    read_manifest,
+    role_paths,
+    sha256_file,
+    verify,
+    write_manifest,
+)
 from nasbench_mt.model import default_tasks
 
 
@@ -27,6 +35,29 @@ def test_write_then_verify_round_trip(tmp_path):
 def test_tiny_fixture_verifies(tiny_path):
     m = verify(tiny_path)
     assert {f["role"] for f in m["files"]} >= {"archs", "exits"}
+
+
+def test_role_paths_follow_the_manifest_not_the_directory(tmp_path):
+    for name in ("latency-00000.parquet", "ort-latency-00000.parquet", "latency-00001.parquet"):
+        pd.DataFrame({"arch_id": ["a"]}).to_parquet(tmp_path / name)
+    # latency-00001 lies in the directory but the manifest does not list it: never read
+    m = write_manifest(
+        tmp_path, [("latency-00000.parquet", "latency"), ("ort-latency-00000.parquet", "latency")], _meta()
+    )
+    assert [p.name for p in role_paths(tmp_path, m, "latency")] == [
+        "latency-00000.parquet",
+        "ort-latency-00000.parquet",
+    ]
+    assert [p.name for p in role_paths(tmp_path, m, "latency", prefix="latency")] == ["latency-00000.parquet"]
+    assert role_paths(tmp_path, m, "exits") == []
+    with pytest.raises(ReleaseError, match=r"invalid role: 'tables'; allowed: \['archs'"):
+        role_paths(tmp_path, m, "tables")
+    assert [prefix_role(p) for p in ("archs", "ort-latency", "noise-seed", "tables")] == [
+        "archs",
+        "latency",
+        "noise",
+        None,
+    ]
 
 
 @pytest.mark.parametrize(

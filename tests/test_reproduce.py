@@ -72,7 +72,19 @@ def test_latency_noise_reads_the_release_noise_tier(tiny_path, tmp_path):
     assert got["n"] == len(rel) > 0
     assert got["median"] == pytest.approx(rel.median()) and got["p90"] == pytest.approx(rel.quantile(0.9))
     assert got["median"] <= got["p90"] <= got["max"]
-    assert latency_noise(tmp_path) == {}  # no noise tier
+    # a stray noise file the manifest does not list is not read
+    stray = tmp_path / "rel"
+    shutil.copytree(tiny_path, stray)
+    noise.assign(latency_norm=noise["latency_norm"] * 10).to_parquet(stray / "noise-extra-00000.parquet")
+    assert latency_noise(stray) == got
+    with pytest.raises(ReleaseError, match=r"no manifest\.json"):
+        latency_noise(tmp_path)  # not a release
+
+
+def test_latency_noise_is_empty_without_a_noise_tier(release):
+    from nasbench_mt.reproduce import latency_noise
+
+    assert latency_noise(release) == {}
 
 
 def test_bad_inputs_are_named(release, tmp_path):
