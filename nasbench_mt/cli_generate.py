@@ -275,6 +275,9 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _summarize_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--release", required=True, help="release directory (e.g. data/v1)")
+    p.add_argument(
+        "--plot", metavar="PNG", help="also draw the card: calibration and noise scatter, Pareto front"
+    )
     p.add_argument("--json", action="store_true")
 
 
@@ -284,6 +287,13 @@ def _summarize(args: argparse.Namespace) -> int:
     from nasbench_mt.release import summarize_release
 
     manifest = summarize_release(args.release)
+    if args.plot:
+        from nasbench_mt.benchmark import load_benchmark
+        from nasbench_mt.release_plot import plot_release
+
+        # summarize_release has just hashed every file
+        plot = plot_release(load_benchmark(path=args.release, verify_files=False), args.plot)
+        print(f"wrote {plot}", file=sys.stderr)
     card = {k: manifest.get(k, {}) for k in ("calibration", "noise")}
     if args.json:
         print(json.dumps(card, indent=2))

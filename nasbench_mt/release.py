@@ -18,9 +18,11 @@ from nasbench_mt.tasks import TaskSpec
 
 __all__ = [
     "RELEASE_MINIMUMS",
+    "calibration_pairs",
     "calibration_stats",
     "check_release",
     "compute_stats",
+    "noise_pairs",
     "noise_stats",
     "rank_agreement",
     "split_stats",
@@ -76,11 +78,26 @@ def spread_stats(
     return out
 
 
+def calibration_pairs(table: pd.DataFrame, calibration: pd.DataFrame) -> pd.DataFrame:
+    """Each calibration row joined to its table row: ``col`` is the supernet value, ``col_standalone`` the
+    value of the same architecture trained from scratch."""
+    return calibration.merge(table, on="arch_id", suffixes=("_standalone", ""))
+
+
+def noise_pairs(table: pd.DataFrame, noise: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Per re-measurement kind (``seed``, ``latency``): its rows joined to their table rows (``col`` as
+    stored, ``col_again`` as measured again)."""
+    pairs = {}
+    for kind, part in noise.groupby("kind"):
+        pairs[str(kind)] = part.merge(table, on="arch_id", suffixes=("_again", ""))
+    return pairs
+
+
 def calibration_stats(
     table: pd.DataFrame, calibration: pd.DataFrame, tasks: Sequence[TaskSpec]
 ) -> dict[str, dict[str, float]]:
     """Kendall tau and Spearman between supernet (table) and standalone (calibration) scores, per target."""
-    merged = calibration.merge(table, on="arch_id", suffixes=("_standalone", ""))
+    merged = calibration_pairs(table, calibration)
     return {col: rank_agreement(merged[col], merged[col + "_standalone"]) for col in _targets(tasks)}
 
 
@@ -108,15 +125,14 @@ def noise_stats(
     ``latency_ms`` and ``latency_norm`` for ``latency``; a column the kind did not re-measure is left out.
     """
     out: dict[str, dict] = {}
-    for kind, part in noise.groupby("kind"):
-        merged = part.merge(table, on="arch_id", suffixes=("_again", ""))
+    for kind, merged in noise_pairs(table, noise).items():
         default = _targets(tasks) if kind == "seed" else ["latency_ms", "latency_norm"]
         stats = {
             c: rank_agreement(merged[c], merged[c + "_again"])
             for c in (columns or default)
             if c + "_again" in merged.columns
         }
-        out[str(kind)] = {c: v for c, v in stats.items() if v["n"] >= 3}
+        out[kind] = {c: v for c, v in stats.items() if v["n"] >= 3}
     return out
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from nasbench_mt.generate import package_versions
+from nasbench_mt.plotting import pyplot
 from predictors.baselines import BASELINES
 from predictors.evaluation import SCORE_PREDICTORS, PredictorEvaluation
 
@@ -254,11 +255,7 @@ def _markdown(ev: PredictorEvaluation, bench: Any, command: str, wall_s: float) 
 
 
 def _plot_tau(ev: PredictorEvaluation, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     summary, targets, sizes = ev.summary(), ev.info["targets"], ev.info["train_sizes"]
     ceiling = ev.ceiling.set_index("target")
     ncols = min(4, len(targets))
@@ -302,11 +299,7 @@ def _plot_tau(ev: PredictorEvaluation, path: Path) -> None:
 
 
 def _plot_scatter(ev: PredictorEvaluation, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     summary, targets, top = ev.summary(), ev.info["targets"], ev.info["train_sizes"][-1]
     ncols = min(4, len(targets))
     nrows = math.ceil(len(targets) / ncols)

@@ -87,6 +87,39 @@ def test_cli_summarize(release, capsys):
     assert main(["summarize", "--release", str(release / "missing")]) == 2
 
 
+def test_cli_summarize_draws_the_card(release, tmp_path, capsys):
+    png = tmp_path / "fig" / "card.png"
+    assert main(["summarize", "--release", str(release), "--plot", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+    assert "wrote" in capsys.readouterr().err
+
+
+def test_card_of_a_release_without_tiers_says_so(release, tmp_path):
+    from nasbench_mt.benchmark import load_benchmark
+    from nasbench_mt.generate import update_manifest
+    from nasbench_mt.release_plot import plot_release
+
+    for f in [*release.glob("calibration-*.parquet"), *release.glob("noise-*.parquet")]:
+        f.unlink()
+    update_manifest(release, "v1")
+    bench = load_benchmark(path=release)
+    assert bench.calibration is None and bench.noise is None
+    png = plot_release(bench, tmp_path / "card.png")
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_pairs_join_each_tier_to_its_table_rows(bench):
+    from nasbench_mt.release import calibration_pairs, noise_pairs
+
+    cal = calibration_pairs(bench.table, bench.calibration)
+    assert len(cal) == bench.calibration["arch_id"].nunique()
+    assert {"mean_acc", "mean_acc_standalone"} <= set(cal.columns)
+    noise = noise_pairs(bench.table, bench.noise)
+    assert set(noise) == {"seed", "latency"}
+    assert {"latency_norm", "latency_norm_again"} <= set(noise["latency"].columns)
+    assert (noise["seed"]["kind"] == "seed").all()
+
+
 def test_shards_with_int_and_float_cost_columns_load(release):
     # a shard where every arch has exit 2 stores macs_e2 as int64; others hold NaN (double)
     import pandas as pd

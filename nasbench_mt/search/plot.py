@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from nasbench_mt.plotting import pyplot
+
 if TYPE_CHECKING:
     from nasbench_mt.search.loop import SearchResult
     from nasbench_mt.search.problem import SearchProblem
@@ -18,19 +20,10 @@ if TYPE_CHECKING:
 __all__ = ["plot_leaderboard", "plot_result"]
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_result(result: SearchResult, path: str | Path, problem: SearchProblem | None = None) -> Path:
     """Write ``path`` (PNG): best-so-far and regret per query; with several objectives, the Pareto front found
     (over every evaluated arch, and the table's feasible archs and front when ``problem`` is given)."""
-    plt = _pyplot()
+    plt = pyplot()
     multi = len(result.objectives) > 1
     fig, axes = plt.subplots(1, 3 if multi else 2, figsize=(15 if multi else 10, 4))
     traj = result.trajectory
@@ -76,7 +69,7 @@ def plot_result(result: SearchResult, path: str | Path, problem: SearchProblem |
 
 def plot_leaderboard(curves: pd.DataFrame, path: str | Path, title: str, budgets: Sequence[int]) -> Path:
     """Mean regret (+- std over seeds) per query and strategy; ``curves``: strategy, query, mean, std."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, part in curves.groupby("strategy", sort=True):
         ax.plot(part["query"], part["mean"], label=name)
