@@ -180,9 +180,10 @@ def compute_stats(bench) -> dict[str, dict]:
     return {"tiers": tiers, "total_core_hours": float(total)}
 
 
-def summarize_release(path: str | Path) -> dict:
+def summarize_release(path: str | Path, plot: str | Path | None = None) -> dict:
     """Compute the spread, calibration, noise and CPU-time figures of release ``path``; store them in its
-    manifest."""
+    manifest.  With ``plot``, also draw them as a PNG at that path
+    (:func:`nasbench_mt.release_plot.plot_release`)."""
     from nasbench_mt.benchmark import load_benchmark
     from nasbench_mt.generate import update_manifest
 
@@ -194,6 +195,10 @@ def summarize_release(path: str | Path) -> dict:
         calibration["standalone_spread"] = spread_stats(bench.calibration, tasks)
     noise = noise_stats(bench.table, bench.noise, tasks) if bench.noise is not None else {}
     extra = {"calibration": calibration, "noise": noise, "compute": compute_stats(bench)}
+    if plot is not None:
+        from nasbench_mt.release_plot import plot_release
+
+        plot_release(bench, plot)
     return update_manifest(path, bench.manifest["version"], extra=extra)
 
 

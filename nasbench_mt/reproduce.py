@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from nasbench_mt.manifest import ReleaseError, prefix_role, read_manifest, role_paths, sha256_file, verify
+from nasbench_mt.manifest import ReleaseError, prefix_role, role_paths, sha256_file, verify
 from nasbench_mt.schema import latency_columns, ort_latency_columns
 from nasbench_mt.space import V1
 
@@ -69,18 +69,16 @@ def latency_noise(root: str | Path) -> dict[str, float]:
     """Run-to-run noise of ``latency_norm`` in release ``root``.
 
     Quantiles of ``|again / stored - 1|`` over the archs its latency noise tier timed twice (``{}`` when the
-    release has no such tier).  Only files the manifest lists are read.
+    release has no such tier).  The pairs are :func:`nasbench_mt.release.noise_pairs`'s, so only files the
+    manifest lists are read.
     """
-    manifest = read_manifest(root)
-    noise = [pd.read_parquet(f) for f in role_paths(root, manifest, "noise")]
-    noise = [f[f["kind"] == "latency"] for f in noise if "kind" in f.columns and "latency_norm" in f.columns]
-    stored = [
-        pd.read_parquet(f, columns=["arch_id", "latency_norm"])
-        for f in role_paths(root, manifest, "latency", prefix="latency")
-    ]
-    if not noise or not stored:
+    from nasbench_mt.benchmark import load_benchmark
+    from nasbench_mt.release import noise_pairs
+
+    bench = load_benchmark(path=root, verify_files=False)
+    both = noise_pairs(bench.table, bench.noise).get("latency") if bench.noise is not None else None
+    if both is None or "latency_norm_again" not in both.columns:
         return {}
-    both = pd.concat(noise).merge(pd.concat(stored), on="arch_id", suffixes=("_again", ""))
     rel = (both["latency_norm_again"] / both["latency_norm"] - 1).abs().dropna()
     if not len(rel):
         return {}
