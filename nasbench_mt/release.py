@@ -27,11 +27,13 @@ __all__ = [
     "rank_agreement",
     "split_stats",
     "spread_stats",
+    "stat_targets",
     "summarize_release",
 ]
 
 
-def _targets(tasks: Sequence[TaskSpec]) -> list[str]:
+def stat_targets(tasks: Sequence[TaskSpec]) -> list[str]:
+    """The columns the release statistics rank: each task's test score, then ``mean_acc``."""
     return [score_column(t.name, "test") for t in tasks] + ["mean_acc"]
 
 
@@ -58,7 +60,7 @@ def spread_stats(
     """
     rng = np.random.default_rng(seed)
     out = {}
-    for col in _targets(tasks):
+    for col in stat_targets(tasks):
         v = table[col].dropna().to_numpy()
         if not len(v):
             continue
@@ -98,7 +100,7 @@ def calibration_stats(
 ) -> dict[str, dict[str, float]]:
     """Kendall tau and Spearman between supernet (table) and standalone (calibration) scores, per target."""
     merged = calibration_pairs(table, calibration)
-    return {col: rank_agreement(merged[col], merged[col + "_standalone"]) for col in _targets(tasks)}
+    return {col: rank_agreement(merged[col], merged[col + "_standalone"]) for col in stat_targets(tasks)}
 
 
 def split_stats(table: pd.DataFrame, tasks: Sequence[TaskSpec]) -> dict[str, dict[str, float]]:
@@ -126,7 +128,7 @@ def noise_stats(
     """
     out: dict[str, dict] = {}
     for kind, merged in noise_pairs(table, noise).items():
-        default = _targets(tasks) if kind == "seed" else ["latency_ms", "latency_norm"]
+        default = stat_targets(tasks) if kind == "seed" else ["latency_ms", "latency_norm"]
         stats = {
             c: rank_agreement(merged[c], merged[c + "_again"])
             for c in (columns or default)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from nasbench_mt.plotting import pyplot
-from nasbench_mt.release import _targets, calibration_pairs, noise_pairs, rank_agreement
+from nasbench_mt.release import calibration_pairs, noise_pairs, rank_agreement, stat_targets
 
 __all__ = ["plot_release"]
 
@@ -61,7 +61,7 @@ def plot_release(bench, path: str | Path) -> Path:
     carries its n and Kendall tau; the dashed line is y = x.  A panel whose tier the release lacks says so.
     """
     plt = pyplot()
-    targets = _targets(bench.tasks)
+    targets = stat_targets(bench.tasks)
     cal = calibration_pairs(bench.table, bench.calibration) if bench.calibration is not None else None
     noise = noise_pairs(bench.table, bench.noise) if bench.noise is not None else {}
     ncols = len(targets) + 1
