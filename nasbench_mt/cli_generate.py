@@ -313,6 +313,11 @@ def _summarize(args: argparse.Namespace) -> int:
                     print(
                         f"  {col:<16} n={s['n']:<5} tau={s['kendall_tau']:.3f}  spearman={s['spearman']:.3f}"
                     )
+    gain = card["calibration"].get("standalone_gain", {})
+    if gain:
+        print("\nstandalone minus supernet (per arch)")
+        for col, g in gain.items():
+            print(f"  {col:<16} n={g['n']:<5} above={g['n_above']:<5} median gain={g['median_gain']:+.2f}")
     return 0
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "calibration_stats",
     "check_release",
     "compute_stats",
+    "gain_stats",
     "noise_pairs",
     "noise_stats",
     "rank_agreement",
@@ -101,6 +102,20 @@ def calibration_stats(
     """Kendall tau and Spearman between supernet (table) and standalone (calibration) scores, per target."""
     merged = calibration_pairs(table, calibration)
     return {col: rank_agreement(merged[col], merged[col + "_standalone"]) for col in stat_targets(tasks)}
+
+
+def gain_stats(
+    table: pd.DataFrame, calibration: pd.DataFrame, tasks: Sequence[TaskSpec]
+) -> dict[str, dict[str, float]]:
+    """Per target: on how many calibration archs the standalone network scores above its supernet row
+    (``n_above`` of ``n``), and the median of standalone minus supernet, in the table's units."""
+    merged = calibration_pairs(table, calibration)
+    out = {}
+    for col in stat_targets(tasks):
+        d = (merged[col + "_standalone"] - merged[col]).dropna().to_numpy()
+        if len(d):
+            out[col] = {"n": len(d), "n_above": int((d > 0).sum()), "median_gain": float(np.median(d))}
+    return out
 
 
 def split_stats(table: pd.DataFrame, tasks: Sequence[TaskSpec]) -> dict[str, dict[str, float]]:
@@ -195,6 +210,7 @@ def summarize_release(path: str | Path, plot: str | Path | None = None) -> dict:
     if bench.calibration is not None:
         calibration["supernet_vs_standalone"] = calibration_stats(bench.table, bench.calibration, tasks)
         calibration["standalone_spread"] = spread_stats(bench.calibration, tasks)
+        calibration["standalone_gain"] = gain_stats(bench.table, bench.calibration, tasks)
     noise = noise_stats(bench.table, bench.noise, tasks) if bench.noise is not None else {}
     extra = {"calibration": calibration, "noise": noise, "compute": compute_stats(bench)}
     if plot is not None:

@@ -86,3 +86,14 @@ def test_readme_quotes_the_calibration_tau(manifest):
         f"README.md does not quote the calibration tier's mean_acc tau {stat['kendall_tau']:.3f} "
         f"over {stat['n']} archs"
     )
+
+
+def test_card_quotes_standalone_gain(manifest, card):
+    gain = manifest["calibration"]["standalone_gain"]
+    medians = [f"{g['median_gain']:.1f}" for g in gain.values()]
+    text = f"median gain {', '.join(medians[:-1])} and {medians[-1]} points"
+    assert text in card, f"data/README.md lacks {text!r} (manifest calibration.standalone_gain)"
+    for target, g in gain.items():
+        if g["n_above"] < g["n"]:
+            count = f"{g['n_above']} of {g['n']} for {SHORT[target]}"
+            assert count in card, f"data/README.md lacks {count!r} (manifest calibration.standalone_gain)"

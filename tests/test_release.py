@@ -4,7 +4,7 @@ import pytest
 
 from nasbench_mt.cli import main
 from nasbench_mt.manifest import verify
-from nasbench_mt.release import check_release, compute_stats, spread_stats, summarize_release
+from nasbench_mt.release import check_release, compute_stats, gain_stats, spread_stats, summarize_release
 
 
 @pytest.fixture
@@ -28,7 +28,22 @@ def test_summary_stored_in_manifest_and_files_still_verify(release):
     split = manifest["calibration"]["val_vs_test"]
     assert set(split) == {"test_digit", "test_count", "test_seg", "mean_acc"}
     assert all(s["n"] == manifest["calibration"]["spread"]["mean_acc"]["n"] for s in split.values())
+    gain = manifest["calibration"]["standalone_gain"]
+    assert set(gain) == set(split)
+    assert all(0 <= g["n_above"] <= g["n"] == cal["n"] for g in gain.values())
     verify(release)  # rewriting the manifest keeps every file's hash
+
+
+def test_gain_counts_standalone_above_supernet_and_its_median(bench):
+    import pandas as pd
+
+    cols = ["test_digit", "test_count", "test_seg", "mean_acc"]
+    table = pd.DataFrame({"arch_id": list("abcd"), **{c: [50.0, 60.0, 70.0, 80.0] for c in cols}})
+    calibration = pd.DataFrame({"arch_id": list("abcx"), **{c: [55.0, 59.0, 72.0, 99.0] for c in cols}})
+    calibration.loc[0, "test_seg"] = None  # a missing score is left out, not counted as a loss
+    gain = gain_stats(table, calibration, bench.tasks)
+    assert gain["test_digit"] == {"n": 3, "n_above": 2, "median_gain": 2.0}  # +5, -1, +2; x has no table row
+    assert gain["test_seg"] == {"n": 2, "n_above": 1, "median_gain": 0.5}
 
 
 def test_compute_time_sums_each_tiers_rows_and_supernet_cards(release):
