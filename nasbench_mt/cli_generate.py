@@ -310,9 +310,11 @@ def _summarize(args: argparse.Namespace) -> int:
             print(f"\n{title}")
             for col, s in section.items():
                 if "kendall_tau" in s:
-                    print(
-                        f"  {col:<16} n={s['n']:<5} tau={s['kendall_tau']:.3f}  spearman={s['spearman']:.3f}"
-                    )
+                    line = f"  {col:<16} n={s['n']:<5} tau={s['kendall_tau']:.3f}"
+                    line += f"  spearman={s['spearman']:.3f}"
+                    if "kendall_tau_ci90" in s:
+                        line += "  tau 90% CI [{:.3f}, {:.3f}]".format(*s["kendall_tau_ci90"])
+                    print(line)
     gain = card["calibration"].get("standalone_gain", {})
     if gain:
         print("\nstandalone minus supernet (per arch)")

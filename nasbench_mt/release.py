@@ -30,6 +30,7 @@ __all__ = [
     "spread_stats",
     "stat_targets",
     "summarize_release",
+    "tau_interval",
 ]
 
 
@@ -96,12 +97,28 @@ def noise_pairs(table: pd.DataFrame, noise: pd.DataFrame) -> dict[str, pd.DataFr
     return pairs
 
 
+def tau_interval(a: pd.Series, b: pd.Series, n_boot: int = 1000, seed: int = 0) -> list[float]:
+    """90% percentile-bootstrap interval of Kendall tau between ``a`` and ``b`` (rows resampled in pairs,
+    seeded): how far a tau measured on a few hundred architectures may be from the population's."""
+    ok = pd.concat([a, b], axis=1).dropna().to_numpy()
+    rng = np.random.default_rng(seed)
+    taus = [kendalltau(*ok[rng.integers(0, len(ok), len(ok))].T).statistic for _ in range(n_boot)]
+    lo, hi = np.nanpercentile(taus, [5, 95])
+    return [float(lo), float(hi)]
+
+
 def calibration_stats(
     table: pd.DataFrame, calibration: pd.DataFrame, tasks: Sequence[TaskSpec]
 ) -> dict[str, dict[str, float]]:
-    """Kendall tau and Spearman between supernet (table) and standalone (calibration) scores, per target."""
+    """Kendall tau (with its 90% bootstrap interval, ``kendall_tau_ci90``) and Spearman between supernet
+    (table) and standalone (calibration) scores, per target."""
     merged = calibration_pairs(table, calibration)
-    return {col: rank_agreement(merged[col], merged[col + "_standalone"]) for col in stat_targets(tasks)}
+    out = {}
+    for col in stat_targets(tasks):
+        out[col] = rank_agreement(merged[col], merged[col + "_standalone"])
+        if "kendall_tau" in out[col]:
+            out[col]["kendall_tau_ci90"] = tau_interval(merged[col], merged[col + "_standalone"])
+    return out
 
 
 def gain_stats(

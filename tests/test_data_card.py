@@ -45,7 +45,8 @@ def test_card_quotes_supernet_vs_standalone(manifest, card):
     (n,) = n
     assert f"on the {n} " in card, f"data/README.md does not say the calibration figures are on {n} archs"
     for target, stat in cal.items():
-        line = f"- {SHORT[target]} {_pair(stat)}"
+        lo, hi = stat["kendall_tau_ci90"]
+        line = f"- {SHORT[target]} {_pair(stat)}, tau in [{lo:.3f}, {hi:.3f}]"
         assert line in card, f"data/README.md lacks {line!r} (manifest calibration.supernet_vs_standalone)"
 
 

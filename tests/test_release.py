@@ -4,7 +4,14 @@ import pytest
 
 from nasbench_mt.cli import main
 from nasbench_mt.manifest import verify
-from nasbench_mt.release import check_release, compute_stats, gain_stats, spread_stats, summarize_release
+from nasbench_mt.release import (
+    check_release,
+    compute_stats,
+    gain_stats,
+    spread_stats,
+    summarize_release,
+    tau_interval,
+)
 
 
 @pytest.fixture
@@ -24,6 +31,7 @@ def test_summary_stored_in_manifest_and_files_still_verify(release):
         assert s["spread_ci90"][0] <= s["spread_ci90"][1]
     cal = manifest["calibration"]["supernet_vs_standalone"]["mean_acc"]
     assert cal["n"] >= 3 and -1 <= cal["kendall_tau"] <= 1
+    assert -1 <= cal["kendall_tau_ci90"][0] <= cal["kendall_tau_ci90"][1] <= 1
     assert set(manifest["noise"]) == {"seed", "latency"}
     split = manifest["calibration"]["val_vs_test"]
     assert set(split) == {"test_digit", "test_count", "test_seg", "mean_acc"}
@@ -240,3 +248,20 @@ def test_split_stats_compares_validation_with_test_scores():
     assert stats["test_digit"]["kendall_tau"] == pytest.approx(1.0)
     assert stats["test_count"]["kendall_tau"] == pytest.approx(-1.0)
     assert stats["mean_acc"]["n"] == 4 and stats["mean_acc"]["mean_abs_diff"] == 0.0
+
+
+def test_tau_interval_brackets_tau_and_narrows_with_more_archs():
+    import numpy as np
+    import pandas as pd
+    from scipy.stats import kendalltau
+
+    rng = np.random.default_rng(0)
+    widths = []
+    for n in (40, 400):
+        a = rng.normal(size=n)
+        b = pd.Series(a + rng.normal(size=n))
+        lo, hi = tau_interval(pd.Series(a), b)
+        assert lo < kendalltau(a, b).statistic < hi
+        widths.append(hi - lo)
+    assert widths[1] < widths[0] / 2  # the interval shrinks about as 1/sqrt(n)
+    assert tau_interval(pd.Series(a), b) == tau_interval(pd.Series(a), b)  # seeded
