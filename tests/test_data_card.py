@@ -64,10 +64,11 @@ def test_card_quotes_noise_ceilings(manifest, card):
         assert rows[target][2] == _pair(stat), f"val-vs-test agreement of {target} is stale in data/README.md"
 
 
-def test_card_quotes_spread(manifest, card):
-    for target, s in manifest["calibration"]["spread"].items():
+@pytest.mark.parametrize("section", ["spread", "standalone_spread"])
+def test_card_quotes_spread(manifest, card, section):
+    for target, s in manifest["calibration"][section].items():
         cell = f"{s['spread_10_90']:.2f} [{s['spread_ci90'][0]:.2f}, {s['spread_ci90'][1]:.2f}]"
-        assert cell in card, f"the 10-90 spread of {target} ({cell}) is missing from data/README.md"
+        assert cell in card, f"the {section} of {target} ({cell}) is missing from data/README.md"
 
 
 def test_card_quotes_compute(manifest, card):
