@@ -361,6 +361,8 @@ def _reproduce_args(p: argparse.ArgumentParser) -> None:
 @command("reproduce", _reproduce_args)
 def _reproduce(args: argparse.Namespace) -> int:
     """Measure rows of a release again with its recorded spec; exit 1 when a stored value differs."""
+    import pandas as pd
+
     from nasbench_mt.reproduce import latency_noise, reproduce_rows
 
     res = reproduce_rows(args.release, n=args.n, seed=args.seed, prefix=args.prefix, supernet=args.supernet)
@@ -380,7 +382,10 @@ def _reproduce(args: argparse.Namespace) -> int:
                 if r.mismatched
                 else ""
             )
-            print(f"{r.arch_id}: {r.compared} columns {verdict}{what}{lat}, per-sample exits {r.exits_equal}")
+            exits = "identical" if r.exits_equal else "DIFFER"
+            if pd.isna(r.exits_equal):
+                exits = "not stored for this pass"
+            print(f"{r.arch_id}: {r.compared} columns {verdict}{what}{lat}, per-sample exits {exits}")
         if noise:
             print(
                 f"run-to-run noise of latency_norm ({noise['n']} archs timed twice): median "

@@ -104,7 +104,8 @@ def test_bad_inputs_are_named(release, tmp_path):
 
 def test_cli(release, capsys):
     assert main(["reproduce", "--release", str(release), "-n", "1"]) == 0
-    assert "identical" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "columns identical" in out and "per-sample exits identical" in out
     assert main(["reproduce", "--release", str(release), "-n", "1", "--json"]) == 0
     rows = pd.read_json(__import__("io").StringIO(capsys.readouterr().out))
     assert rows.loc[0, "mismatched"] == []
