@@ -39,11 +39,16 @@ def stat_targets(tasks: Sequence[TaskSpec]) -> list[str]:
     return [score_column(t.name, "test") for t in tasks] + ["mean_acc"]
 
 
+def _paired(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """The rows where both ``a`` and ``b`` have a value, as an ``(n, 2)`` array."""
+    return pd.concat([a, b], axis=1).dropna().to_numpy()
+
+
 def rank_agreement(a: pd.Series, b: pd.Series) -> dict[str, float]:
-    ok = pd.concat([a, b], axis=1).dropna()
+    ok = _paired(a, b)
     if len(ok) < 3:
         return {"n": len(ok)}
-    x, y = ok.iloc[:, 0].to_numpy(), ok.iloc[:, 1].to_numpy()
+    x, y = ok.T
     return {
         "n": len(ok),
         "kendall_tau": float(kendalltau(x, y).statistic),
@@ -100,7 +105,7 @@ def noise_pairs(table: pd.DataFrame, noise: pd.DataFrame) -> dict[str, pd.DataFr
 def tau_interval(a: pd.Series, b: pd.Series, n_boot: int = 1000, seed: int = 0) -> list[float]:
     """90% percentile-bootstrap interval of Kendall tau between ``a`` and ``b`` (rows resampled in pairs,
     seeded): how far a tau measured on a few hundred architectures may be from the population's."""
-    ok = pd.concat([a, b], axis=1).dropna().to_numpy()
+    ok = _paired(a, b)
     rng = np.random.default_rng(seed)
     taus = [kendalltau(*ok[rng.integers(0, len(ok), len(ok))].T).statistic for _ in range(n_boot)]
     lo, hi = np.nanpercentile(taus, [5, 95])
