@@ -540,12 +540,15 @@ class Benchmark:
         return _read_role(self.root, self.manifest, "noise")
 
     def noise_floor(self, columns: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
-        """Kendall tau between the table and each re-measurement kind, per column (the predictor ceiling)."""
+        """Kendall tau between each re-measurement kind and the rows it repeats, per column: ``seed`` (a
+        second supernet) and ``latency`` (a second timing) against the table, ``standalone`` (a second
+        training seed) against the calibration tier.  These are the ceilings of any predictor of the
+        respective column."""
         from nasbench_mt.release import noise_stats
 
         noise = self.noise
         if noise is None:
             return {}
         cols = columns or [c for c in noise.columns if c in self.metrics and noise[c].notna().any()]
-        stats = noise_stats(self.table, noise, self.tasks, cols)
+        stats = noise_stats(self.table, noise, self.tasks, cols, calibration=self.calibration)
         return {kind: {c: s["kendall_tau"] for c, s in per.items()} for kind, per in stats.items()}

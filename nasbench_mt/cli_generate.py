@@ -9,6 +9,7 @@ from pathlib import Path
 
 from nasbench_mt.cli import command
 from nasbench_mt.schema import RELEASE_MINIMUMS
+from nasbench_mt.space import FEW_SHOT_SPLITS
 
 
 def _suite_args(p: argparse.ArgumentParser) -> None:
@@ -80,6 +81,24 @@ def _train_supernet_args(p: argparse.ArgumentParser) -> None:
         default=0.0,
         help="in-place distillation weight in [0, 1] (the largest subnet teaches the others; default 0: off)",
     )
+    p.add_argument(
+        "--separate-random",
+        action="store_true",
+        help="add random blocks with one backbone per task to every sandwich step (trains every task "
+        "branch copy at a random size each step)",
+    )
+    p.add_argument(
+        "--init-from",
+        metavar="CKPT",
+        help="start from this supernet's weights (same structure options) instead of a fresh init",
+    )
+    p.add_argument(
+        "--few-shot",
+        choices=list(FEW_SHOT_SPLITS),
+        help="train one supernet per part of this split of the space, each only on its own part "
+        "(stem-branch: which tasks branch off at the stem; 2^tasks parts, usually with --init-from); "
+        "--epochs is per part",
+    )
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: all cores)")
     p.add_argument(
         "--resume",
@@ -92,10 +111,31 @@ def _train_supernet_args(p: argparse.ArgumentParser) -> None:
     _suite_args(p)
 
 
-def train_state_path(out: str) -> Path:
-    """Where ``train-supernet --out OUT`` keeps its resumable training state."""
+def train_state_path(out: str, part: str | None = None) -> Path:
+    """Where ``train-supernet --out OUT`` keeps its resumable training state (per part of a few-shot run)."""
     out_path = Path(out)
-    return out_path.with_name(out_path.stem + ".state.pt")
+    return out_path.with_name(out_path.stem + (f".part-{part}" if part else "") + ".state.pt")
+
+
+def _part_path(out: str, part: str) -> Path:
+    """Where a few-shot run keeps a finished part until every part is done."""
+    out_path = Path(out)
+    return out_path.with_name(f"{out_path.stem}.part-{part}.pt")
+
+
+def _parent(path: str, suite, structure: dict):
+    """The supernet ``--init-from`` names, and its side file's metadata; it must have ``structure``."""
+    from nasbench_mt.measure import load_supernet, read_supernet
+
+    checkpoint = read_supernet(path)
+    meta = checkpoint["meta"]
+    parent = load_supernet(checkpoint["state"], suite, meta.get("structure"))
+    if parent.structure != structure:
+        raise SystemExit(
+            f"nasbench-mt train-supernet: invalid --init-from: {path} has the structure {parent.structure}; "
+            f"allowed: a single supernet with the structure asked for here, {structure}"
+        )
+    return parent, meta
 
 
 @command("train-supernet", _train_supernet_args)
@@ -105,16 +145,11 @@ def _train_supernet(args: argparse.Namespace) -> int:
 
     from nasbench_mt.datasets import load_suite
     from nasbench_mt.generate import cpu_model
+    from nasbench_mt.manifest import sha256_file
     from nasbench_mt.measure import save_supernet
-    from nasbench_mt.supernet import Supernet
-    from nasbench_mt.train import TrainConfig, load_train_state, resolve_device, train_supernet
+    from nasbench_mt.supernet import FewShotSupernet, Supernet
+    from nasbench_mt.train import TrainConfig, load_train_state, resolve_device, save_atomic, train_supernet
 
-    state_path = train_state_path(args.out)
-    if state_path.is_file() and not args.resume:
-        raise SystemExit(
-            f"nasbench-mt train-supernet: a training state {state_path} exists (a run was stopped); pass "
-            "--resume to continue it, or delete it to start afresh"
-        )
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
@@ -122,35 +157,74 @@ def _train_supernet(args: argparse.Namespace) -> int:
     kwargs = suite_kwargs(args.suite_arg)
     suite = load_suite(args.suite, **kwargs)
     torch.manual_seed(args.seed)
+    structure = {
+        "solo_branch": args.solo_branch,
+        "branch_delta": args.branch_delta,
+        "independent_kernels": args.independent_kernels,
+    }
     try:
-        net = Supernet(
-            suite.tasks,
-            solo_branch=args.solo_branch,
-            branch_delta=args.branch_delta,
-            independent_kernels=args.independent_kernels,
+        net = (
+            FewShotSupernet(suite.tasks, few_shot=args.few_shot, **structure)
+            if args.few_shot
+            else Supernet(suite.tasks, **structure)
         )
     except ValueError as err:
         raise SystemExit(f"nasbench-mt train-supernet: {err}") from None
+    parent, parent_meta = (None, {}) if not args.init_from else _parent(args.init_from, suite, structure)
+    parts = list(net.regions) if args.few_shot else [None]
+    leftovers = [train_state_path(args.out, p) for p in parts]
+    leftovers += [_part_path(args.out, p) for p in parts if p is not None]
+    if any(f.is_file() for f in leftovers) and not args.resume:
+        raise SystemExit(
+            f"nasbench-mt train-supernet: a training state beside {args.out} exists (a run was stopped); "
+            "pass --resume to continue it, or delete it to start afresh"
+        )
     losses: list[float] = []
-    try:
-        train_supernet(
-            net,
-            suite.train,
-            cfg,
-            n_random=args.n_random,
-            distill=args.distill,
-            separate_smallest=args.separate_smallest,
-            progress=True,
-            on_step=lambda s, v: losses.append(v),
-            device=device,
-            state_path=state_path,
-            state_every=args.state_every,
-        )
-    except ValueError as err:
-        raise SystemExit(f"nasbench-mt train-supernet: {err}") from None
+    seconds = 0.0
+    for part in parts:
+        target = net.parts[part] if part is not None else net
+        done = _part_path(args.out, part) if part is not None else None
+        if done is not None and done.is_file():  # a finished part of a resumed few-shot run
+            saved = torch.load(done, map_location="cpu", weights_only=True)
+            target.load_state_dict(saved["weights"])
+            seconds += float(saved["seconds"])
+            continue
+        state_path = train_state_path(args.out, part)
+        if parent is not None and not state_path.is_file():
+            target.load_state_dict(parent.state_dict())
+        try:
+            train_supernet(
+                target,
+                suite.train,
+                cfg,
+                n_random=args.n_random,
+                distill=args.distill,
+                separate_smallest=args.separate_smallest,
+                separate_random=args.separate_random,
+                region=net.regions[part] if part is not None else None,
+                progress=True,
+                on_step=lambda s, v: losses.append(v),
+                device=device,
+                state_path=state_path,
+                state_every=args.state_every,
+            )
+        except ValueError as err:
+            raise SystemExit(f"nasbench-mt train-supernet: {err}") from None
+        # the state written after the last step holds the training seconds of every run that resumed it
+        part_seconds = float(load_train_state(state_path)["seconds"])
+        seconds += part_seconds
+        if done is not None:
+            save_atomic({"weights": target.cpu().state_dict(), "seconds": part_seconds}, done)
+            state_path.unlink(missing_ok=True)
     net = net.cpu()
-    # the state written after the last step holds the training seconds of every run that resumed it
-    seconds = float(load_train_state(state_path)["seconds"])
+    threads = torch.get_num_threads()
+    parent_hours = 0.0
+    if parent_meta:
+        parent_hours = float(
+            parent_meta.get(
+                "core_hours", parent_meta.get("train_seconds", 0.0) * parent_meta.get("threads", 1) / 3600
+            )
+        )
     meta = {
         "command": " ".join(["nasbench-mt", *sys.argv[1:]]),
         "seed": args.seed,
@@ -158,19 +232,26 @@ def _train_supernet(args: argparse.Namespace) -> int:
         "n_random": args.n_random,
         "distill": args.distill,
         "separate_smallest": args.separate_smallest,
+        "separate_random": args.separate_random,
+        "few_shot": args.few_shot,
+        "init_from": Path(args.init_from).name if args.init_from else None,
+        "init_from_sha256": sha256_file(args.init_from) if args.init_from else None,
         "structure": net.structure,
         "suite": args.suite,
         "suite_kwargs": kwargs,
         "suite_fingerprint": suite.fingerprint,
         "train_seconds": round(seconds, 1),
-        "threads": torch.get_num_threads(),
+        "threads": threads,
+        # training cost including the parent's: what it took to get these weights from nothing
+        "core_hours": round(parent_hours + seconds * threads / 3600, 3),
         "device": str(device),
         "torch": torch.__version__,
         "cpu": cpu_model(),
         "final_loss": sum(losses[-20:]) / max(1, len(losses[-20:])),
     }
     save_supernet(net, args.out, meta)
-    state_path.unlink(missing_ok=True)
+    for path in leftovers:
+        path.unlink(missing_ok=True)
     print(
         f"supernet saved to {args.out} after {seconds:.0f} s (final sandwich loss {meta['final_loss']:.3f})"
     )
@@ -320,6 +401,92 @@ def _summarize(args: argparse.Namespace) -> int:
         print("\nstandalone minus supernet (per arch)")
         for col, g in gain.items():
             print(f"  {col:<16} n={g['n']:<5} above={g['n_above']:<5} median gain={g['median_gain']:+.2f}")
+    return 0
+
+
+def _calibrate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--supernet", required=True, help="candidate supernet checkpoint (.pt, .json side file beside)"
+    )
+    p.add_argument("--release", default="v1", help="shipped release version (default: v1)")
+    p.add_argument("--path", help="release directory with a calibration tier (default: the shipped release)")
+    p.add_argument(
+        "--work",
+        help="directory for the measured rows; a killed run resumes from it (default runs/fidelity/LABEL)",
+    )
+    p.add_argument(
+        "--label", help="candidate name in the results table (default: the checkpoint's file stem)"
+    )
+    p.add_argument(
+        "--finetune-epochs",
+        type=float,
+        default=0.0,
+        help="fine-tune each subnet alone for this many epochs of the training split before measuring it "
+        "(default 0: no fine-tune)",
+    )
+    p.add_argument(
+        "--finetune-lr", type=float, default=1e-3, help="fine-tune peak learning rate (default 1e-3)"
+    )
+    p.add_argument("--finetune-seed", type=int, default=0, help="fine-tune batch-order seed (default 0)")
+    p.add_argument("--finetune-batch-size", type=int, default=128, help="fine-tune batch size (default 128)")
+    p.add_argument(
+        "--workers", type=int, default=1, help="local process pool size, one thread each (default 1)"
+    )
+    p.add_argument(
+        "--results",
+        default="benchmarks/results/fidelity.md",
+        help="Markdown table the candidate's row is added to (default benchmarks/results/fidelity.md)",
+    )
+    p.add_argument("--no-results", action="store_true", help="print only; write no results row")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def _f3(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+@command("calibrate", _calibrate_args)
+def _calibrate(args: argparse.Namespace) -> int:
+    """Measure the calibration architectures with a candidate supernet; print its agreement with training
+    from scratch next to the release's and the noise ceiling, and add it to the fidelity table."""
+    from nasbench_mt.fidelity import append_fidelity, measure_candidate, meets_target
+
+    finetune = {}
+    if args.finetune_epochs:
+        finetune = {
+            "epochs": args.finetune_epochs,
+            "lr": args.finetune_lr,
+            "seed": args.finetune_seed,
+            "batch_size": args.finetune_batch_size,
+        }
+    report = measure_candidate(
+        args.supernet,
+        args.release,
+        args.path,
+        work=args.work,
+        finetune=finetune,
+        workers=args.workers,
+        label=args.label,
+        progress=not args.json,
+    )
+    if not args.no_results:
+        path = append_fidelity(report, args.results)
+        print(f"added {report.label} to {path}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+        return 0
+    how = "the release's own rows" if report.reused else f"median {report.measure_s:.1f} s per row"
+    print(f"candidate {report.label}: {report.options} ({how})")
+    print(f"{'target':<14}{'candidate tau [90% CI]':>26}{'release tau':>13}{'ceiling tau':>13}{'goal':>7}")
+    for col, goal in report.target.items():
+        s = report.stats.get(col, {})
+        cell = "n/a"
+        if "kendall_tau" in s:
+            cell = "{:.3f} [{:.3f}, {:.3f}]".format(s["kendall_tau"], *s["kendall_tau_ci90"])
+        rel = report.release.get(col, {}).get("kendall_tau")
+        ceil = report.ceiling.get(col, {}).get("ceiling_tau")
+        print(f"{col:<14}{cell:>26}{_f3(rel):>13}{_f3(ceil):>13}{goal:>7.2f}")
+    print("meets the target" if meets_target(report) else "does not meet the target")
     return 0
 
 

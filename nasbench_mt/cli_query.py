@@ -103,6 +103,14 @@ def _release_card(bench) -> dict[str, Any]:
     noise = bench.noise_floor(
         ["mean_acc", *(f"test_{x.name}" for x in bench.tasks), "latency_ms", "latency_norm"]
     )
+    ceiling = m.get("noise", {}).get("standalone")
+    if ceiling is None and bench.noise is not None and calib is not None:
+        from nasbench_mt.release import STANDALONE_KIND, noise_stats
+
+        part = bench.noise[bench.noise["kind"] == STANDALONE_KIND]
+        ceiling = (
+            noise_stats(t, part, bench.tasks, calibration=calib).get(STANDALONE_KIND) if len(part) else None
+        )
     return {
         "version": bench.version,
         "path": str(bench.root),
@@ -120,9 +128,14 @@ def _release_card(bench) -> dict[str, Any]:
             "manifest": m.get("calibration", {}),
             "rows": 0 if calib is None else len(calib),
             "kendall_tau_vs_supernet": calib_tau,
+            "standalone_seed_to_seed": ceiling or {},
         },
         "compute": m.get("compute") or compute_stats(bench),
     }
+
+
+def _ci(pair: list[float]) -> str:
+    return "[{:.3f}, {:.3f}]".format(*pair)
 
 
 @command("info", _release_args)
@@ -153,6 +166,17 @@ def _info(args: argparse.Namespace) -> int:
     if cal["rows"]:
         taus = _fmt(cal["kendall_tau_vs_supernet"])
         print(f"  calibration: {cal['rows']} standalone rows, Kendall tau vs supernet: {taus}")
+    if cal["standalone_seed_to_seed"]:
+        print(
+            "  standalone seed to seed (a second training seed), with 90% bootstrap intervals, and the most "
+            "a perfect proxy can agree with one standalone run, (2/pi) asin(sqrt(sin(pi tau / 2))):"
+        )
+        for col, s in cal["standalone_seed_to_seed"].items():
+            print(
+                f"    {col:<12} n={s['n']:<4} tau {s['kendall_tau']:.3f} {_ci(s['kendall_tau_ci90'])}"
+                f"  spearman {s['spearman']:.3f} {_ci(s['spearman_ci90'])}"
+                f"  ceiling tau {s['ceiling_tau']:.3f} {_ci(s['ceiling_tau_ci90'])}"
+            )
     compute = card["compute"]
     if compute["tiers"]:
         parts = ", ".join(f"{k} {v['core_hours']:.1f}" for k, v in compute["tiers"].items())

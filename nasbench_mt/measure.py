@@ -13,7 +13,7 @@ import io
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +36,15 @@ from nasbench_mt.schema import (
     table_columns,
 )
 from nasbench_mt.space import Arch
-from nasbench_mt.supernet import Supernet
-from nasbench_mt.train import DEVICES, TrainConfig, resolve_device, save_atomic, train_standalone
+from nasbench_mt.supernet import FewShotSupernet, Supernet
+from nasbench_mt.train import (
+    DEVICES,
+    TrainConfig,
+    finetune_subnet,
+    resolve_device,
+    save_atomic,
+    train_standalone,
+)
 
 __all__ = ["MeasureSpec", "Measurer", "load_supernet", "read_supernet", "save_supernet"]
 
@@ -56,6 +63,8 @@ class MeasureSpec:
     calib_images: int = 1024
     calib_batch: int = 256
     train: dict = field(default_factory=dict)  # TrainConfig fields (standalone protocol)
+    # TrainConfig fields of a per-subnet fine-tune before measuring (supernet protocol; empty: none)
+    finetune: dict = field(default_factory=dict)
     latency_rounds: int = 30
     device: str = "cpu"  # auto | cpu | cuda: training and evaluation (latency is always timed on the CPU)
 
@@ -68,13 +77,24 @@ class MeasureSpec:
             raise ValueError(
                 "invalid supernet: None; allowed: a checkpoint path (train one with train-supernet)"
             )
+        if self.finetune and self.protocol != "supernet":
+            raise ValueError(
+                f"invalid finetune for protocol {self.protocol!r}: {self.finetune}; allowed: only with the "
+                "supernet protocol"
+            )
+        if self.finetune:  # a bad field or value fails here, before any worker starts
+            allowed = [f.name for f in fields(TrainConfig)]
+            unknown = sorted(set(self.finetune) - set(allowed))
+            if unknown:
+                raise ValueError(f"invalid finetune fields: {unknown}; allowed: {allowed}")
+            TrainConfig(**self.finetune)
         if self.protocol == "supernet" and not Path(self.supernet).is_file():
             raise ValueError(
                 f"invalid supernet: {self.supernet} does not exist; allowed: a checkpoint file path"
             )
 
 
-def save_supernet(supernet: Supernet, path: str | Path, meta: dict) -> None:
+def save_supernet(supernet: Supernet | FewShotSupernet, path: str | Path, meta: dict) -> None:
     """``state_dict`` via ``torch.save`` plus a JSON side file (tasks, space, training config, sha256)."""
     path = Path(path)
     save_atomic(supernet.state_dict(), path)
@@ -98,14 +118,17 @@ def read_supernet(path: str | Path) -> dict:
     return {"state": path.read_bytes(), "meta": meta}
 
 
-def load_supernet(path: str | Path | bytes, suite: Suite, structure: dict | None = None) -> Supernet:
+def load_supernet(
+    path: str | Path | bytes, suite: Suite, structure: dict | None = None
+) -> Supernet | FewShotSupernet:
     """Load a checkpoint written by :func:`save_supernet` (``weights_only=True``: no code is executed).
 
     ``path`` may also be the checkpoint's bytes (``read_supernet(path)["state"]``); ``structure`` is the
-    :attr:`Supernet.structure` saved in its side file (absent in checkpoints that predate the options).
+    :attr:`Supernet.structure` saved in its side file (absent in checkpoints that predate the options); one
+    with a ``few_shot`` split loads as a :class:`~nasbench_mt.supernet.FewShotSupernet`.
     """
     structure = dict(structure or {})
-    allowed = set(Supernet(suite.tasks).structure)
+    allowed = {*Supernet(suite.tasks).structure, "few_shot"}
     if not set(structure) <= allowed:
         raise ValueError(
             f"invalid supernet structure: {sorted(set(structure) - allowed)}; allowed keys: {sorted(allowed)}"
@@ -116,7 +139,11 @@ def load_supernet(path: str | Path | bytes, suite: Suite, structure: dict | None
         source = Path(path)
         if not source.is_file():
             raise ValueError(f"invalid supernet checkpoint: {source} does not exist")
-    net = Supernet(suite.tasks, **structure)
+    net = (
+        FewShotSupernet(suite.tasks, **structure)
+        if "few_shot" in structure
+        else Supernet(suite.tasks, **structure)
+    )
     try:
         net.load_state_dict(torch.load(source, map_location="cpu", weights_only=True))
     except RuntimeError as err:
@@ -188,14 +215,19 @@ class Measurer:
             net = build_model(arch).eval()
             lat = measure_latency_onnx(net, self.reference, rounds=self.spec.latency_rounds).as_row("ort_")
             return {"arch_id": arch.id, **{c: lat.get(c, math.nan) for c in ort_latency_columns()}}, []
-        if self.spec.protocol == "supernet":
+        if self.spec.protocol == "supernet" and self.spec.finetune:
+            cfg = TrainConfig(**self.spec.finetune)
+            net = finetune_subnet(self.supernet, arch, self.suite.train, cfg, device=self.device)
+            seed = self.supernet_seed
+        elif self.spec.protocol == "supernet":
             net = self.supernet.extract(arch)
             seed = self.supernet_seed
         else:
             cfg = TrainConfig(**self.spec.train)
             net = train_standalone(arch, self.suite.train, self.tasks, cfg, device=self.device)
             seed = cfg.seed
-        self.timings = {"extract" if self.supernet is not None else "train": time.perf_counter() - t0}
+        stage = "train" if self.supernet is None or self.spec.finetune else "extract"
+        self.timings = {stage: time.perf_counter() - t0}
         return self._score(arch, net, seed, t0)
 
     def _lap(self, stage: str, since: float) -> float:

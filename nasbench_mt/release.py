@@ -6,18 +6,21 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import kendalltau, spearmanr
+from scipy.stats import ConstantInputWarning, kendalltau, spearmanr
 
 from nasbench_mt.schema import MEAN_COLUMNS, RELEASE_MINIMUMS, score_column
 from nasbench_mt.tasks import TaskSpec
 
 __all__ = [
     "RELEASE_MINIMUMS",
+    "STANDALONE_KIND",
+    "agreement_intervals",
     "calibration_pairs",
     "calibration_stats",
     "check_release",
@@ -25,6 +28,7 @@ __all__ = [
     "gain_stats",
     "noise_pairs",
     "noise_stats",
+    "proxy_ceiling",
     "rank_agreement",
     "split_stats",
     "spread_stats",
@@ -32,6 +36,10 @@ __all__ = [
     "summarize_release",
     "tau_interval",
 ]
+
+
+# the noise kind of calibration archs trained again from scratch with another seed (files noise-standalone-*)
+STANDALONE_KIND = "standalone"
 
 
 def stat_targets(tasks: Sequence[TaskSpec]) -> list[str]:
@@ -93,23 +101,59 @@ def calibration_pairs(table: pd.DataFrame, calibration: pd.DataFrame) -> pd.Data
     return calibration.merge(table, on="arch_id", suffixes=("_standalone", ""))
 
 
-def noise_pairs(table: pd.DataFrame, noise: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Per re-measurement kind (``seed``, ``latency``): its rows joined to their table rows (``col`` as
-    stored, ``col_again`` as measured again)."""
+def noise_pairs(
+    table: pd.DataFrame, noise: pd.DataFrame, calibration: pd.DataFrame | None = None
+) -> dict[str, pd.DataFrame]:
+    """Per re-measurement kind: its rows joined to the rows they repeat (``col`` as stored, ``col_again`` as
+    measured again).  ``seed`` (a second supernet) and ``latency`` (a second timing) repeat table rows;
+    ``standalone`` (a second training seed) repeats calibration rows, so it is paired only when
+    ``calibration`` is given."""
     pairs = {}
     for kind, part in noise.groupby("kind"):
-        pairs[str(kind)] = part.merge(table, on="arch_id", suffixes=("_again", ""))
+        base = calibration if kind == STANDALONE_KIND else table
+        if base is None:
+            continue
+        pairs[str(kind)] = part.merge(base, on="arch_id", suffixes=("_again", ""))
     return pairs
 
 
 def tau_interval(a: pd.Series, b: pd.Series, n_boot: int = 1000, seed: int = 0) -> list[float]:
     """90% percentile-bootstrap interval of Kendall tau between ``a`` and ``b`` (rows resampled in pairs,
     seeded): how far a tau measured on a few hundred architectures may be from the population's."""
+    return agreement_intervals(a, b, n_boot, seed)["kendall_tau_ci90"]
+
+
+def agreement_intervals(
+    a: pd.Series, b: pd.Series, n_boot: int = 1000, seed: int = 0
+) -> dict[str, list[float]]:
+    """90% percentile-bootstrap intervals of Kendall tau (``kendall_tau_ci90``) and Spearman
+    (``spearman_ci90``) between ``a`` and ``b``, from the same ``n_boot`` seeded resamples of row pairs."""
     ok = _paired(a, b)
     rng = np.random.default_rng(seed)
-    taus = [kendalltau(*ok[rng.integers(0, len(ok), len(ok))].T).statistic for _ in range(n_boot)]
-    lo, hi = np.nanpercentile(taus, [5, 95])
-    return [float(lo), float(hi)]
+    taus, rhos = [], []
+    with warnings.catch_warnings():  # a resample of a few tied rows can be constant: its rho is NaN, skipped
+        warnings.simplefilter("ignore", ConstantInputWarning)
+        for _ in range(n_boot):
+            x, y = ok[rng.integers(0, len(ok), len(ok))].T
+            taus.append(kendalltau(x, y).statistic)
+            rhos.append(spearmanr(x, y).statistic)
+    return {
+        "kendall_tau_ci90": [float(v) for v in np.nanpercentile(taus, [5, 95])],
+        "spearman_ci90": [float(v) for v in np.nanpercentile(rhos, [5, 95])],
+    }
+
+
+def proxy_ceiling(tau_repeat: float) -> float:
+    """The Kendall tau that a perfect proxy (one that knows each architecture's expected score exactly) can
+    reach against *one* noisy measurement, given the tau ``tau_repeat`` between two repeats of it.
+
+    Classical attenuation: a measurement whose two repeats correlate at ``r`` (its reliability) correlates at
+    most ``sqrt(r)`` with the noise-free score.  Kendall tau and Pearson r are linked by Greiner's relation
+    ``r = sin(pi * tau / 2)`` (exact for a bivariate normal), so the ceiling is
+    ``(2 / pi) * arcsin(sqrt(sin(pi * tau_repeat / 2)))``; a repeat tau of 0 or below gives 0.
+    """
+    r = np.sin(np.pi * float(tau_repeat) / 2)
+    return float(2 / np.pi * np.arcsin(np.sqrt(r))) if r > 0 else 0.0
 
 
 def calibration_stats(
@@ -157,21 +201,31 @@ def noise_stats(
     noise: pd.DataFrame,
     tasks: Sequence[TaskSpec],
     columns: Sequence[str] | None = None,
+    calibration: pd.DataFrame | None = None,
 ) -> dict[str, dict]:
-    """Rank agreement between the table and each re-measurement kind (``seed``, ``latency``), per column.
+    """Rank agreement between each re-measurement kind and the rows it repeats, per column.
 
-    ``columns`` defaults to each task's test score and ``mean_acc`` for the ``seed`` kind and to
-    ``latency_ms`` and ``latency_norm`` for ``latency``; a column the kind did not re-measure is left out.
+    ``columns`` defaults to each task's test score and ``mean_acc`` for the ``seed`` and ``standalone``
+    kinds and to ``latency_ms`` and ``latency_norm`` for ``latency``; a column the kind did not re-measure is
+    left out.  ``standalone`` (a second training seed of calibration archs, paired with ``calibration``)
+    also gets 90% bootstrap intervals and the perfect-proxy ceiling (:func:`proxy_ceiling`) with its
+    interval: the most any predictor or supernet can agree with the standalone protocol.
     """
     out: dict[str, dict] = {}
-    for kind, merged in noise_pairs(table, noise).items():
-        default = stat_targets(tasks) if kind == "seed" else ["latency_ms", "latency_norm"]
+    for kind, merged in noise_pairs(table, noise, calibration).items():
+        default = ["latency_ms", "latency_norm"] if kind == "latency" else stat_targets(tasks)
         stats = {
             c: rank_agreement(merged[c], merged[c + "_again"])
             for c in (columns or default)
             if c + "_again" in merged.columns
         }
-        out[kind] = {c: v for c, v in stats.items() if v["n"] >= 3}
+        stats = {c: v for c, v in stats.items() if v["n"] >= 3}
+        if kind == STANDALONE_KIND:
+            for c, v in stats.items():
+                v.update(agreement_intervals(merged[c], merged[c + "_again"]))
+                v["ceiling_tau"] = proxy_ceiling(v["kendall_tau"])
+                v["ceiling_tau_ci90"] = [proxy_ceiling(t) for t in v["kendall_tau_ci90"]]
+        out[kind] = stats
     return out
 
 
@@ -233,7 +287,9 @@ def summarize_release(path: str | Path, plot: str | Path | None = None) -> dict:
         calibration["supernet_vs_standalone"] = calibration_stats(bench.table, bench.calibration, tasks)
         calibration["standalone_spread"] = spread_stats(bench.calibration, tasks)
         calibration["standalone_gain"] = gain_stats(bench.table, bench.calibration, tasks)
-    noise = noise_stats(bench.table, bench.noise, tasks) if bench.noise is not None else {}
+    noise = {}
+    if bench.noise is not None:
+        noise = noise_stats(bench.table, bench.noise, tasks, calibration=bench.calibration)
     extra = {"calibration": calibration, "noise": noise, "compute": compute_stats(bench)}
     if plot is not None:
         from nasbench_mt.release_plot import plot_release

@@ -14,13 +14,14 @@ branch point of each task (``b=``) and the early-exit positions (``x=``, possibl
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["V1", "Arch", "Block", "SearchSpace", "StageSpec"]
+__all__ = ["FEW_SHOT_SPLITS", "V1", "Arch", "Block", "SearchSpace", "StageSpec", "few_shot_regions"]
 
 
 @dataclass(frozen=True)
@@ -419,3 +420,26 @@ def _coerce_block(blk: Any, name: str) -> Block:
     if isinstance(blk, (list, tuple)) and len(blk) == 2 and all(_is_int(v) for v in blk):
         return Block(int(blk[0]), int(blk[1]))
     raise _bad(name, blk, "a Block, 'k{kernel}e{expand}' or a (kernel, expand) pair of ints")
+
+
+FEW_SHOT_SPLITS = ("stem-branch",)
+
+
+def few_shot_regions(split: str, task_names: Sequence[str], space: SearchSpace) -> dict[str, tuple]:
+    """The parts of a few-shot split: part name -> each task's allowed branch points.
+
+    ``stem-branch`` splits on which tasks branch off at the stem (branch point 0, a backbone of their own):
+    ``2 ** len(task_names)`` parts, named by the tasks that do (``none`` when no task does).  That choice
+    decides which task-branch copies of the early stages a network uses at all, and those copies are what
+    one shared supernet trains least.
+    """
+    if split not in FEW_SHOT_SPLITS:
+        raise ValueError(f"invalid few-shot split: {split!r}; allowed: {list(FEW_SHOT_SPLITS)}")
+    if len(task_names) != space.num_tasks:
+        raise _bad("task_names", list(task_names), f"{space.num_tasks} names, one per branch point")
+    later = tuple(b for b in space.branch_choices if b != 0)
+    out = {}
+    for mask in itertools.product((True, False), repeat=len(task_names)):
+        name = "-".join(n for n, m in zip(task_names, mask) if m) or "none"
+        out[name] = tuple((0,) if m else later for m in mask)
+    return out

@@ -21,10 +21,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from nasbench_mt.model import ExitHead, MBConv, MultiTaskNet, build_model, conv_bn
-from nasbench_mt.space import V1, Arch, Block, SearchSpace
+from nasbench_mt.space import V1, Arch, Block, SearchSpace, few_shot_regions
 from nasbench_mt.tasks import TaskSpec, check_tasks
 
-__all__ = ["DeltaMBConv", "ElasticMBConv", "Supernet"]
+__all__ = [
+    "DeltaMBConv",
+    "ElasticMBConv",
+    "FewShotSupernet",
+    "Supernet",
+]
 
 
 def _bn(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
@@ -275,18 +280,83 @@ class Supernet(nn.Module):
         net.load_state_dict(state, strict=False)
         return net
 
-    def sandwich(self, rng: random.Random, n_random: int = 2, separate_smallest: bool = False) -> list[Arch]:
+    def sandwich(
+        self,
+        rng: random.Random,
+        n_random: int = 2,
+        separate_smallest: bool = False,
+        separate_random: bool = False,
+        region: Sequence[Sequence[int]] | None = None,
+    ) -> list[Arch]:
         """The subnets of one sandwich-rule step: largest, smallest and ``n_random`` random ones.
 
         The largest network has one backbone per task (every branch point 0) and the smallest is fully
         shared, so the task branches' copies of the early stages are otherwise trained at full size only
         (plus the rare random subnet that branches early).  ``separate_smallest`` adds the smallest blocks
-        with every branch point at 0, the other corner of the (size, sharing) square.
+        with every branch point at 0, the other corner of the (size, sharing) square; ``separate_random``
+        adds random blocks with every branch point at 0, so every branch copy is also trained at a random
+        size in every step.
+
+        ``region`` (a few-shot part, see :func:`few_shot_regions`) restricts each task's branch point to a
+        set: the largest subnet takes each set's smallest branch point, the smallest its largest, random
+        subnets a uniform choice.  Without it the step is exactly the unrestricted one.
         """
-        archs = [self.space.largest(), self.space.smallest()]
+        largest, smallest = self.space.largest(), self.space.smallest()
+        sets = [tuple(s) for s in region] if region is not None else None
+        low = tuple(min(s) for s in sets) if sets else largest.branches
+        high = tuple(max(s) for s in sets) if sets else smallest.branches
+        archs = [
+            Arch(largest.stages, low, largest.exits, space=self.space),
+            Arch(smallest.stages, high, smallest.exits, space=self.space),
+        ]
+        separate = tuple(min(s) for s in sets) if sets else (0,) * self.space.num_tasks
         if separate_smallest:
-            archs.append(Arch(archs[1].stages, (0,) * self.space.num_tasks, (), space=self.space))
-        return archs + [self.space.random_arch(rng) for _ in range(n_random)]
+            archs.append(Arch(smallest.stages, separate, (), space=self.space))
+        if separate_random:
+            drawn = self.space.random_arch(rng)
+            archs.append(Arch(drawn.stages, separate, drawn.exits, space=self.space))
+        for _ in range(n_random):
+            drawn = self.space.random_arch(rng)
+            if sets:
+                branches = tuple(rng.choice(s) for s in sets)
+                drawn = Arch(drawn.stages, branches, drawn.exits, space=self.space)
+            archs.append(drawn)
+        return archs
+
+
+# ------------------------------------------------------------------------------------------- few-shot
+class FewShotSupernet(nn.Module):
+    """Few-shot NAS: one :class:`Supernet` per part of a split of the space (:func:`few_shot_regions`),
+    each usually fine-tuned from a shared parent on its own part only; a subnet is extracted from (and
+    measured with) the part it belongs to."""
+
+    def __init__(
+        self, tasks: Sequence[TaskSpec], space: SearchSpace = V1, *, few_shot: str, **structure: bool
+    ) -> None:
+        super().__init__()
+        self.split = few_shot
+        names = [t.name for t in check_tasks(tasks, space.num_tasks)]
+        self.regions = few_shot_regions(few_shot, names, space)
+        self.parts = nn.ModuleDict({k: Supernet(tasks, space, **structure) for k in self.regions})
+        first = next(iter(self.parts.values()))
+        self.space, self.tasks = space, first.tasks
+
+    @property
+    def structure(self) -> dict:
+        return {**next(iter(self.parts.values())).structure, "few_shot": self.split}
+
+    def part_of(self, arch: Arch) -> str:
+        """The name of the part ``arch`` belongs to."""
+        for name, sets in self.regions.items():
+            if all(b in s for b, s in zip(arch.branches, sets)):
+                return name
+        raise ValueError(f"invalid arch: {arch.to_string()} is in no part of split {self.split!r}")
+
+    def forward(self, x: torch.Tensor, arch: Arch) -> dict[str, dict[int, torch.Tensor]]:
+        return self.parts[self.part_of(arch)](x, arch)
+
+    def extract(self, arch: Arch) -> MultiTaskNet:
+        return self.parts[self.part_of(arch)].extract(arch)
 
 
 _ = MBConv  # extraction targets MBConv's parameter names ("expand.0.weight", ...)

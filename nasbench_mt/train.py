@@ -27,6 +27,7 @@ __all__ = [
     "SUPERVISE_EXITS",
     "TrainConfig",
     "distill_loss",
+    "finetune_subnet",
     "keep_exits",
     "load_train_state",
     "multitask_loss",
@@ -186,13 +187,57 @@ def train_standalone(
     holding the trained weights: the heads of exits outside ``arch.exits`` are dropped after training."""
     device = resolve_device(device)
     torch.manual_seed(cfg.seed)
-    trained = arch
+    trained = _supervised(arch, cfg)
+    net = build_model(trained, tasks)
+    return _fit(net, arch, train, tasks, cfg, device, progress, on_step, f"standalone {arch.id}")
+
+
+def finetune_subnet(
+    supernet: Supernet,
+    arch: Arch,
+    train: Split,
+    cfg: TrainConfig,
+    progress: bool = False,
+    on_step: Callable[[int, float], None] | None = None,
+    device: str | torch.device = "cpu",
+) -> MultiTaskNet:
+    """``arch`` extracted from ``supernet`` and trained on its own for ``cfg.epochs`` (usually a fraction of
+    an epoch) before it is measured: the supernet protocol's optional per-subnet fine-tune.
+
+    The loop is the standalone protocol's (same loss over every task and exit, AdamW, warm-up + cosine);
+    only the starting weights differ. With ``cfg.supervise_exits == "all"`` the heads at every exit position
+    are extracted and trained, and those outside ``arch.exits`` dropped afterwards, so the exit set never
+    changes the backbone. Deterministic in ``cfg.seed`` on the CPU."""
+    device = resolve_device(device)
+    torch.manual_seed(cfg.seed)
+    net = supernet.extract(_supervised(arch, cfg))
+    return _fit(net, arch, train, supernet.tasks, cfg, device, progress, on_step, f"finetune {arch.id}")
+
+
+def _supervised(arch: Arch, cfg: TrainConfig) -> Arch:
+    """The network actually trained for ``arch``: with every exit under ``supervise_exits="all"``."""
     if cfg.supervise_exits == "all":
-        trained = Arch(arch.stages, arch.branches, arch.space.exit_choices, space=arch.space)
-    net = build_model(trained, tasks).to(device, memory_format=torch.channels_last).train()
+        return Arch(arch.stages, arch.branches, arch.space.exit_choices, space=arch.space)
+    return arch
+
+
+def _fit(
+    net: MultiTaskNet,
+    arch: Arch,
+    train: Split,
+    tasks: Sequence[TaskSpec],
+    cfg: TrainConfig,
+    device: torch.device,
+    progress: bool,
+    on_step: Callable[[int, float], None] | None,
+    desc: str,
+) -> MultiTaskNet:
+    """Train ``net`` (``arch``, possibly with extra exit heads) under ``cfg``; returns ``build_model(arch)``
+    with the trained weights, in eval mode on ``device``."""
+    net = net.to(device, memory_format=torch.channels_last).train()
     total = num_steps(train, cfg)
     opt, sched = make_optimizer(list(net.named_parameters()), cfg, total)
-    bar = tqdm(total=total, desc=f"standalone {arch.id}", disable=not progress, leave=False)
+    bar = tqdm(total=total, desc=desc, disable=not progress, leave=False)
     for step, (x, y) in enumerate(train_batches(train, cfg)):
         x, y = _to(device, x, y)
         loss = multitask_loss(net(x), y, tasks)
@@ -204,7 +249,7 @@ def train_standalone(
         if on_step is not None:
             on_step(step, loss.item())
     bar.close()
-    if trained != arch:
+    if net.arch != arch:
         net = keep_exits(net, arch, tasks)
     return net.eval()
 
@@ -235,6 +280,8 @@ def train_supernet(
     separate_smallest: bool = False,
     state_path: str | Path | None = None,
     state_every: int = 25,
+    separate_random: bool = False,
+    region: Sequence[Sequence[int]] | None = None,
 ) -> Supernet:
     """Sandwich-rule training (BigNAS): every step back-propagates the largest, the smallest and ``n_random``
     uniformly sampled subnets on the same batch, then takes one optimiser step.  The supernet is moved to
@@ -242,8 +289,8 @@ def train_supernet(
 
     ``distill`` in [0, 1] turns on in-place distillation: the largest subnet learns from the labels, every
     other subnet from ``(1 - distill) * labels + distill * the largest subnet's outputs``
-    (:func:`distill_loss`).  ``separate_smallest`` adds a fifth sandwich member (see
-    :meth:`Supernet.sandwich`).
+    (:func:`distill_loss`).  ``separate_smallest`` and ``separate_random`` add sandwich members, and
+    ``region`` restricts every member to one part of a few-shot split (see :meth:`Supernet.sandwich`).
 
     ``state_path`` makes the run resumable: after every ``state_every`` steps (and after the last) the
     weights, optimiser and schedule, the sampler's and torch's random states, the losses and the seconds
@@ -266,6 +313,8 @@ def train_supernet(
         "n_random": n_random,
         "distill": distill,
         "separate_smallest": separate_smallest,
+        "separate_random": separate_random,
+        "region": [list(r) for r in region] if region is not None else None,
         "structure": supernet.structure,
         "n_train": len(train),
         "total_steps": total,
@@ -294,7 +343,8 @@ def train_supernet(
         opt.zero_grad(set_to_none=True)
         total_loss = 0.0
         teacher = None
-        for i, arch in enumerate(supernet.sandwich(rng, n_random, separate_smallest)):
+        members = supernet.sandwich(rng, n_random, separate_smallest, separate_random, region)
+        for i, arch in enumerate(members):
             out = supernet(x, arch)
             loss = multitask_loss(out, y, supernet.tasks)
             if distill and i == 0:  # the sandwich starts with the largest subnet
