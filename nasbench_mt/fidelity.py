@@ -34,6 +34,8 @@ __all__ = [
     "fidelity_targets",
     "measure_candidate",
     "meets_target",
+    "residual_by_choice",
+    "structural_choices",
 ]
 
 # the agreement the benchmark aims for: mean_acc and each task, or 0.10 below the noise ceiling if lower
@@ -286,3 +288,66 @@ def append_fidelity(report: FidelityReport, path: str | Path, command: str | Non
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(out))
     return path
+
+
+def structural_choices(arch_ids: pd.Series, archs: pd.Series) -> pd.DataFrame:
+    """Per architecture, the structural choices a supernet may get wrong: each task's branch point, how many
+    tasks branch off at the stem, the earliest branch point, the number of early exits, total depth, the
+    first stage's depth and its first block's kernel."""
+    from nasbench_mt.space import Arch
+
+    rows = []
+    for arch_id, text in zip(arch_ids, archs):
+        a = Arch.from_string(text)
+        row = {"arch_id": arch_id}
+        row.update({f"branch_{i}": b for i, b in enumerate(a.branches)})
+        row.update(
+            {
+                "tasks_at_stem": sum(b == 0 for b in a.branches),
+                "first_branch": min(a.branches),
+                "early_exits": len(a.exits),
+                "depth": sum(len(s) for s in a.stages),
+                "stage1_depth": len(a.stages[0]),
+                "stage1_kernel": a.stages[0][0].kernel,
+            }
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def residual_by_choice(table: pd.DataFrame, calibration: pd.DataFrame, tasks) -> pd.DataFrame:
+    """Where a supernet disagrees with training from scratch, by structural choice.
+
+    For every target and every value of every choice of :func:`structural_choices`: the architectures with
+    it (``n``), the mean of the centred residual (standalone minus supernet, minus its mean over all
+    calibration archs: positive = the supernet under-scores these networks) and the Kendall tau between
+    supernet and standalone within the group (``tau_within``: does the supernet rank the group's members
+    right).  ``table`` holds the supernet rows (a release's table or a candidate's rows)."""
+    from scipy.stats import kendalltau
+
+    merged = calibration.merge(table, on="arch_id", suffixes=("_standalone", ""))
+    choices = structural_choices(merged["arch_id"], merged["arch"])
+    names = {f"branch_{i}": f"branch_{t.name}" for i, t in enumerate(tasks)}
+    choices = choices.rename(columns=names)
+    merged = merged.merge(choices, on="arch_id")
+    out = []
+    for col in stat_targets(tasks):
+        resid = merged[col + "_standalone"] - merged[col]
+        resid = resid - resid.mean()
+        for choice in [c for c in choices.columns if c != "arch_id"]:
+            for value, idx in merged.groupby(choice).groups.items():
+                part = merged.loc[idx]
+                tau = float("nan")
+                if len(part) >= 3:
+                    tau = float(kendalltau(part[col], part[col + "_standalone"]).statistic)
+                out.append(
+                    {
+                        "target": col,
+                        "choice": choice,
+                        "value": int(value),
+                        "n": len(part),
+                        "residual": float(resid.loc[idx].mean()),
+                        "tau_within": tau,
+                    }
+                )
+    return pd.DataFrame(out)
