@@ -8,7 +8,7 @@ import pytest
 
 from nasbench_mt.benchmark import load_benchmark
 from nasbench_mt.cli import main
-from nasbench_mt.fidelity import append_fidelity, fidelity_targets, measure_candidate
+from nasbench_mt.fidelity import append_fidelity, fidelity_targets, measure_candidate, residual_by_choice
 from nasbench_mt.generate import GenerateConfig, generate
 from nasbench_mt.measure import MeasureSpec
 from nasbench_mt.release import STANDALONE_KIND, noise_stats, proxy_ceiling, summarize_release
@@ -137,3 +137,11 @@ def test_bad_candidate_and_release_are_named(release, tmp_path):
     generate(GenerateConfig(out=str(bare), n=2, seed=0, spec=_spec(supernet=str(checkpoint))), progress=False)
     with pytest.raises(ValueError, match="no calibration tier"):
         measure_candidate(checkpoint, path=bare)
+
+
+def test_residuals_are_centred_and_cover_every_choice(bench):
+    res = residual_by_choice(bench.table, bench.calibration, bench.tasks)
+    assert {"branch_digit", "branch_count", "branch_seg", "tasks_at_stem", "stage1_kernel"} <= set(res.choice)
+    for (_, _), part in res.groupby(["target", "choice"]):
+        assert part["n"].sum() == len(bench.calibration)
+        assert (part["n"] * part["residual"]).sum() == pytest.approx(0.0, abs=1e-9)
