@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from nasbench_mt.generate import package_versions
+from nasbench_mt.measure.generate import package_versions
 from nasbench_mt.plotting import pyplot
 from predictors.baselines import BASELINES
 from predictors.evaluation import SCORE_PREDICTORS, PredictorEvaluation

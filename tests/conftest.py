@@ -17,7 +17,7 @@ def tiny_path() -> Path:
 
 @pytest.fixture(scope="session")
 def bench():
-    from nasbench_mt.benchmark import load_benchmark
+    from nasbench_mt.query.benchmark import load_benchmark
 
     return load_benchmark(path=TINY)
 

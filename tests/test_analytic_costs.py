@@ -3,8 +3,8 @@ import dataclasses
 import pytest
 
 from nasbench_mt import V1, build_model, measure_costs
-from nasbench_mt.costs import analytic_costs
-from nasbench_mt.tasks import TaskSpec
+from nasbench_mt.space.costs import analytic_costs
+from nasbench_mt.space.tasks import TaskSpec
 from predictors import analytic_costs as reexported
 
 

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from nasbench_mt import V1, Arch, build_model, measure_costs
-from nasbench_mt.benchmark import ArchNotInBenchmarkError, Benchmark, QueryResult, load_benchmark
-from nasbench_mt.manifest import ReleaseError, read_manifest, write_manifest
-from nasbench_mt.schema import table_columns
+from nasbench_mt.query.benchmark import ArchNotInBenchmarkError, Benchmark, QueryResult, load_benchmark
+from nasbench_mt.release.manifest import ReleaseError, read_manifest, write_manifest
+from nasbench_mt.release.schema import table_columns
 
 
 def _absent_arch(bench):

@@ -1,7 +1,7 @@
 import torch
 
 from nasbench_mt import V1, Arch, build_model, measure_costs
-from nasbench_mt.costs import peak_activation_bytes
+from nasbench_mt.space.costs import peak_activation_bytes
 
 
 def test_hand_checked_smallest_arch():

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from nasbench_mt import Arch
-from nasbench_mt.exit_policy import ExitData, evaluate_policies, threshold_grid
+from nasbench_mt.query.exit_policy import ExitData, evaluate_policies, threshold_grid
 
 
 def _with_exits(bench, n_exits):

@@ -10,15 +10,15 @@ import pytest
 import torch
 from PIL import Image
 
-from nasbench_mt.benchmark import load_benchmark
 from nasbench_mt.cli import main
-from nasbench_mt.datasets import cache_dir, load_suite
-from nasbench_mt.evaluate import evaluate, task_loss
-from nasbench_mt.generate import GenerateConfig, generate
-from nasbench_mt.manifest import verify
-from nasbench_mt.measure import MeasureSpec
-from nasbench_mt.space import V1
-from nasbench_mt.train import TrainConfig, resolve_device, train_standalone
+from nasbench_mt.measure.datasets import cache_dir, load_suite
+from nasbench_mt.measure.evaluate import evaluate, task_loss
+from nasbench_mt.measure.generate import GenerateConfig, generate
+from nasbench_mt.measure.measurer import MeasureSpec
+from nasbench_mt.measure.train import TrainConfig, resolve_device, train_standalone
+from nasbench_mt.query.benchmark import load_benchmark
+from nasbench_mt.release.manifest import verify
+from nasbench_mt.space.arch import V1
 from predictors import create_predictor, encode_archs
 
 N_IMAGES = 40
@@ -352,8 +352,8 @@ def test_celeba_unknown_attribute_and_task_count(tmp_path):
 
 def test_bad_data_on_resume_keeps_measured_shards(tmp_path):
     """A resume that meets a corrupted dataset fails at suite load, before measuring or touching anything."""
-    from nasbench_mt.measure import save_supernet
-    from nasbench_mt.supernet import Supernet
+    from nasbench_mt.measure.measurer import save_supernet
+    from nasbench_mt.measure.supernet import Supernet
 
     root = make_utkface(tmp_path / "utk")
     suite = load_suite("utkface", root=str(root))

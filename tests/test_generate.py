@@ -11,12 +11,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from nasbench_mt.benchmark import load_benchmark
 from nasbench_mt.cli import main
-from nasbench_mt.generate import GenerateConfig, generate
-from nasbench_mt.manifest import ReleaseError, verify
-from nasbench_mt.measure import Measurer, MeasureSpec
-from nasbench_mt.space import V1
+from nasbench_mt.measure.generate import GenerateConfig, generate
+from nasbench_mt.measure.measurer import Measurer, MeasureSpec
+from nasbench_mt.query.benchmark import load_benchmark
+from nasbench_mt.release.manifest import ReleaseError, verify
+from nasbench_mt.space.arch import V1
 from nasbench_mt.testing import tiny_generation_env
 
 pytest.importorskip("mlxtend")
@@ -182,7 +182,7 @@ def test_noise_tier_rows_merge_with_the_table(env, reference, tmp_path):
     same checkpoint the values come back identical, so the seed-to-seed agreement is perfect."""
     import shutil
 
-    from nasbench_mt.release import summarize_release
+    from nasbench_mt.release.stats import summarize_release
 
     out = tmp_path / "release"
     shutil.copytree(reference, out)

@@ -7,10 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from nasbench_mt.generate import GenerateConfig, generate
-from nasbench_mt.manifest import verify
-from nasbench_mt.measure import MeasureSpec
-from nasbench_mt.space import V1
+from nasbench_mt.measure.generate import GenerateConfig, generate
+from nasbench_mt.measure.measurer import MeasureSpec
+from nasbench_mt.release.manifest import verify
+from nasbench_mt.space.arch import V1
 from nasbench_mt.testing import tiny_generation_env
 
 ray = pytest.importorskip("ray", reason="the Ray executor needs the [ray] extra")

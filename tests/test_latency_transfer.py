@@ -6,20 +6,20 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from nasbench_mt.benchmark import load_benchmark
 from nasbench_mt.cli import main
-from nasbench_mt.generate import GenerateConfig, generate
-from nasbench_mt.latency_transfer import LatencyTransfer, measure_device, structure_counts
-from nasbench_mt.manifest import verify
-from nasbench_mt.measure import MeasureSpec
-from nasbench_mt.model import ExitHead, MBConv, build_model, flat_outputs
-from nasbench_mt.schema import ort_latency_columns
-from nasbench_mt.space import V1, Arch
+from nasbench_mt.measure.generate import GenerateConfig, generate
+from nasbench_mt.measure.latency_transfer import LatencyTransfer, measure_device, structure_counts
+from nasbench_mt.measure.measurer import MeasureSpec
+from nasbench_mt.query.benchmark import load_benchmark
+from nasbench_mt.release.manifest import verify
+from nasbench_mt.release.schema import ort_latency_columns
+from nasbench_mt.space.arch import V1, Arch
+from nasbench_mt.space.model import ExitHead, MBConv, build_model, flat_outputs
 
 ort = pytest.importorskip("onnxruntime", reason="ONNX Runtime latency needs the [onnx] extra")
 pytest.importorskip("onnx")
 
-from nasbench_mt.latency_onnx import export_onnx, measure_latency_onnx, onnx_session  # noqa: E402
+from nasbench_mt.measure.latency_onnx import export_onnx, measure_latency_onnx, onnx_session  # noqa: E402
 
 EARLY = Arch.from_string("k3e3|k5e4,k3e3|k3e3|k3e3|b=1,2,4|x=2")
 

@@ -3,8 +3,8 @@ import json
 import pandas as pd
 import pytest
 
-from nasbench_mt.benchmark import load_benchmark
-from nasbench_mt.manifest import (
+from nasbench_mt.query.benchmark import load_benchmark
+from nasbench_mt.release.manifest import (
     ReleaseError,
     prefix_role,
     read_manifest,
@@ -13,7 +13,7 @@ from nasbench_mt.manifest import (
     verify,
     write_manifest,
 )
-from nasbench_mt.model import default_tasks
+from nasbench_mt.space.model import default_tasks
 
 
 def _meta(**kw):

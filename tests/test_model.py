@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from nasbench_mt import V1, build_model
-from nasbench_mt.model import default_tasks, flat_outputs
-from nasbench_mt.tasks import TaskSpec
+from nasbench_mt.space.model import default_tasks, flat_outputs
+from nasbench_mt.space.tasks import TaskSpec
 
 ARCHS = V1.sample(200, seed=11)
 TASKS = default_tasks()

@@ -3,8 +3,8 @@ import shutil
 import pytest
 
 from nasbench_mt.cli import main
-from nasbench_mt.manifest import verify
-from nasbench_mt.release import (
+from nasbench_mt.release.manifest import verify
+from nasbench_mt.release.stats import (
     check_release,
     compute_stats,
     gain_stats,
@@ -59,11 +59,11 @@ def test_compute_time_sums_each_tiers_rows_and_supernet_cards(release):
 
     import pandas as pd
 
-    from nasbench_mt.manifest import ReleaseError
+    from nasbench_mt.release.manifest import ReleaseError
 
     rows = pd.concat([pd.read_parquet(p) for p in sorted(release.glob("archs-*.parquet"))])
     (release / "supernet-seed0.json").write_text(json.dumps({"train_seconds": 7200.0, "threads": 2}))
-    from nasbench_mt.benchmark import load_benchmark
+    from nasbench_mt.query.benchmark import load_benchmark
 
     stats = compute_stats(load_benchmark(path=release))
     tiers = stats["tiers"]
@@ -84,7 +84,7 @@ def test_spread_interval_narrows_with_more_rows_and_is_seeded():
     import numpy as np
     import pandas as pd
 
-    from nasbench_mt.datasets import SCENE_TASKS
+    from nasbench_mt.measure.datasets import SCENE_TASKS
 
     rng = np.random.default_rng(1)
 
@@ -118,9 +118,9 @@ def test_cli_summarize_draws_the_card(release, tmp_path, capsys):
 
 
 def test_card_of_a_release_without_tiers_says_so(release, tmp_path):
-    from nasbench_mt.benchmark import load_benchmark
-    from nasbench_mt.generate import update_manifest
-    from nasbench_mt.release_plot import plot_release
+    from nasbench_mt.measure.generate import update_manifest
+    from nasbench_mt.publish.card_plot import plot_release
+    from nasbench_mt.query.benchmark import load_benchmark
 
     for f in [*release.glob("calibration-*.parquet"), *release.glob("noise-*.parquet")]:
         f.unlink()
@@ -132,7 +132,7 @@ def test_card_of_a_release_without_tiers_says_so(release, tmp_path):
 
 
 def test_pairs_join_each_tier_to_its_table_rows(bench):
-    from nasbench_mt.release import calibration_pairs, noise_pairs
+    from nasbench_mt.release.stats import calibration_pairs, noise_pairs
 
     cal = calibration_pairs(bench.table, bench.calibration)
     assert len(cal) == bench.calibration["arch_id"].nunique()
@@ -147,8 +147,8 @@ def test_shards_with_int_and_float_cost_columns_load(release):
     # a shard where every arch has exit 2 stores macs_e2 as int64; others hold NaN (double)
     import pandas as pd
 
-    from nasbench_mt.benchmark import load_benchmark
-    from nasbench_mt.generate import update_manifest
+    from nasbench_mt.measure.generate import update_manifest
+    from nasbench_mt.query.benchmark import load_benchmark
 
     path = release / "archs-00000.parquet"
     rows = pd.read_parquet(path)
@@ -183,7 +183,7 @@ def test_check_release_names_what_is_short(tiny_path):
 def test_check_release_catches_tampering_and_bad_ids(release):
     import pandas as pd
 
-    from nasbench_mt.generate import update_manifest
+    from nasbench_mt.measure.generate import update_manifest
 
     path = release / "archs-00000.parquet"
     df = pd.read_parquet(path)
@@ -221,7 +221,7 @@ def test_cli_check_release_exit_codes(tiny_path, capsys):
 def test_check_release_reports_a_duplicated_arch(release):
     import pandas as pd
 
-    from nasbench_mt.generate import update_manifest
+    from nasbench_mt.measure.generate import update_manifest
 
     path = release / "archs-00001.parquet"
     df = pd.read_parquet(path)
@@ -236,8 +236,8 @@ def test_check_release_reports_a_duplicated_arch(release):
 def test_split_stats_compares_validation_with_test_scores():
     import pandas as pd
 
-    from nasbench_mt.datasets import SCENE_TASKS
-    from nasbench_mt.release import split_stats
+    from nasbench_mt.measure.datasets import SCENE_TASKS
+    from nasbench_mt.release.stats import split_stats
 
     scores = {"test_digit": [1.0, 2, 3, 4], "test_count": [4.0, 3, 2, 1], "test_seg": [1.0, 3, 2, 4]}
     test = pd.DataFrame(scores)

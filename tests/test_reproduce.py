@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from nasbench_mt.cli import main
-from nasbench_mt.generate import GenerateConfig, generate
-from nasbench_mt.manifest import ReleaseError
-from nasbench_mt.measure import MeasureSpec
-from nasbench_mt.reproduce import compare_row, reproduce_rows
+from nasbench_mt.measure.generate import GenerateConfig, generate
+from nasbench_mt.measure.measurer import MeasureSpec
+from nasbench_mt.publish.reproduce import compare_row, reproduce_rows
+from nasbench_mt.release.manifest import ReleaseError
 from nasbench_mt.testing import tiny_generation_env
 
 pytest.importorskip("mlxtend")
@@ -61,7 +61,7 @@ def test_compare_row_reports_what_differs():
 def test_latency_noise_reads_the_release_noise_tier(tiny_path, tmp_path):
     import pandas as pd
 
-    from nasbench_mt.reproduce import latency_noise
+    from nasbench_mt.publish.reproduce import latency_noise
 
     noise = pd.read_parquet(tiny_path / "noise-00000.parquet")
     noise = noise[noise["kind"] == "latency"]
@@ -82,7 +82,7 @@ def test_latency_noise_reads_the_release_noise_tier(tiny_path, tmp_path):
 
 
 def test_latency_noise_is_empty_without_a_noise_tier(release):
-    from nasbench_mt.reproduce import latency_noise
+    from nasbench_mt.publish.reproduce import latency_noise
 
     assert latency_noise(release) == {}
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from nasbench_mt.space import V1, Arch, Block, SearchSpace
+from nasbench_mt.space.arch import V1, Arch, Block, SearchSpace
 
 SAMPLES = V1.sample(200, seed=0)
 
@@ -50,7 +50,7 @@ def test_cached_string_and_id_change_neither_equality_nor_copies():
 
 def test_ids_stable_across_processes():
     code = (
-        "from nasbench_mt.space import V1\n"
+        "from nasbench_mt.space.arch import V1\n"
         "print('\\n'.join(a.id + ' ' + str(a) for a in V1.sample(20, seed=7)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

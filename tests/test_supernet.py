@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from nasbench_mt.datasets import SCENE_TASKS, Split
-from nasbench_mt.evaluate import fold_batchnorm, recalibrate_bn
-from nasbench_mt.model import build_model
-from nasbench_mt.space import V1, Block
-from nasbench_mt.supernet import Supernet
-from nasbench_mt.train import TrainConfig, distill_loss, load_train_state, train_supernet
+from nasbench_mt.measure.datasets import SCENE_TASKS, Split
+from nasbench_mt.measure.evaluate import fold_batchnorm, recalibrate_bn
+from nasbench_mt.measure.supernet import Supernet
+from nasbench_mt.measure.train import TrainConfig, distill_loss, load_train_state, train_supernet
+from nasbench_mt.space.arch import V1, Block
+from nasbench_mt.space.model import build_model
 
 
 def _perturbed(**structure):
@@ -103,7 +103,7 @@ def test_solo_branch_gives_equivalent_ids_the_same_network(structured):
 
 
 def test_structure_round_trips_through_a_checkpoint(tmp_path):
-    from nasbench_mt.measure import load_supernet, read_supernet, save_supernet
+    from nasbench_mt.measure.measurer import load_supernet, read_supernet, save_supernet
 
     net = _perturbed(solo_branch=True, independent_kernels=True)
     save_supernet(net, tmp_path / "sn.pt", {"seed": 0, "structure": net.structure})

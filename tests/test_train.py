@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from nasbench_mt.datasets import load_suite
-from nasbench_mt.model import build_model
-from nasbench_mt.space import Arch
-from nasbench_mt.train import TrainConfig, keep_exits, train_standalone
+from nasbench_mt.measure.datasets import load_suite
+from nasbench_mt.measure.train import TrainConfig, keep_exits, train_standalone
+from nasbench_mt.space.arch import Arch
+from nasbench_mt.space.model import build_model
 
 pytest.importorskip("mlxtend")
 

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nasbench_mt.results import QueryResult
-from nasbench_mt.space import Arch
+from nasbench_mt.query.results import QueryResult
+from nasbench_mt.space.arch import Arch
 
 if TYPE_CHECKING:
     from nasbench_mt.search.problem import Candidates

@@ -5,13 +5,13 @@ it.  The table is a sparse sample of a 4.5e14-arch space, so a space move (mutat
 is *projected* onto the nearest not-yet-proposed table arch (Hamming distance of the one-hot decisions);
 local search's neighbourhood is the ``k`` nearest table archs.  **Full-space mode** searches the whole space;
 queries of archs absent from the table are answered by a surrogate fitted on the table
-(:meth:`~nasbench_mt.benchmark.Benchmark.with_surrogate`, results marked ``predicted``).
+(:meth:`~nasbench_mt.query.benchmark.Benchmark.with_surrogate`, results marked ``predicted``).
 
 Constraints on exact costs (params, MACs, FLOPs; peak memory in pool mode) are known without training, so
 archs violating them are never proposed; constraints on measured metrics (latency, accuracy) are only known
 after a query.  **Early-exit mode** (``exit_thresholds=[...]``, pool mode, one objective): every queried arch
 is scored under its best per-task confidence-threshold setting on that grid (searched exhaustively with
-:meth:`~nasbench_mt.benchmark.Benchmark.exit_metrics`, free), and ``mean_acc``, ``test_{task}``,
+:meth:`~nasbench_mt.query.benchmark.Benchmark.exit_metrics`, free), and ``mean_acc``, ``test_{task}``,
 ``latency_ms``, ``macs`` and ``flops`` then mean their expected values under that exit policy (EDANAS).
 """
 
@@ -27,7 +27,7 @@ import numpy as np
 
 from nasbench_mt.search.base import Evaluation
 from nasbench_mt.search.objectives import Constraint, Objective, parse_constraints, parse_objectives
-from nasbench_mt.space import Arch, SearchSpace
+from nasbench_mt.space.arch import Arch, SearchSpace
 
 __all__ = ["Candidates", "SearchProblem"]
 
@@ -127,7 +127,7 @@ class Candidates:
     def exact_costs(self, arch: Arch) -> dict[str, float]:
         """Parameters, MACs (whole, per exit, per segment) and FLOPs of ``arch``, without building it."""
         if arch not in self._costs:
-            from nasbench_mt.costs import analytic_costs
+            from nasbench_mt.space.costs import analytic_costs
 
             self._costs[arch] = {k: float(v) for k, v in analytic_costs(arch, self.tasks).as_row().items()}
         return self._costs[arch]
@@ -306,7 +306,7 @@ class SearchProblem:
 
     # ------------------------------------------------------------------ setup helpers
     def _setup_exits(self, thresholds: Sequence[float]) -> None:
-        from nasbench_mt.exit_policy import threshold_grid
+        from nasbench_mt.query.exit_policy import threshold_grid
 
         if self.full_space:
             raise ValueError("early-exit mode needs the stored per-sample confidences: pool mode only")

@@ -1,0 +1,349 @@
+"""Release card figures: spread of the table, supernet-vs-standalone calibration, noise floors.
+
+``summarize_release(path)`` computes them from the release's own files and stores them in its manifest
+(``calibration`` and ``noise``), so README, ``nasbench-mt info`` and the leaderboards quote one source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import kendalltau, spearmanr
+
+from nasbench_mt.release.schema import MEAN_COLUMNS, RELEASE_MINIMUMS, score_column
+from nasbench_mt.space.tasks import TaskSpec
+
+__all__ = [
+    "RELEASE_MINIMUMS",
+    "calibration_pairs",
+    "calibration_stats",
+    "check_release",
+    "compute_stats",
+    "gain_stats",
+    "noise_pairs",
+    "noise_stats",
+    "rank_agreement",
+    "split_stats",
+    "spread_stats",
+    "stat_targets",
+    "summarize_release",
+    "tau_interval",
+]
+
+
+def stat_targets(tasks: Sequence[TaskSpec]) -> list[str]:
+    """The columns the release statistics rank: each task's test score, then ``mean_acc``."""
+    return [score_column(t.name, "test") for t in tasks] + ["mean_acc"]
+
+
+def _paired(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """The rows where both ``a`` and ``b`` have a value, as an ``(n, 2)`` array."""
+    return pd.concat([a, b], axis=1).dropna().to_numpy()
+
+
+def rank_agreement(a: pd.Series, b: pd.Series) -> dict[str, float]:
+    ok = _paired(a, b)
+    if len(ok) < 3:
+        return {"n": len(ok)}
+    x, y = ok.T
+    return {
+        "n": len(ok),
+        "kendall_tau": float(kendalltau(x, y).statistic),
+        "spearman": float(spearmanr(x, y).statistic),
+        "mean_abs_diff": float(np.mean(np.abs(x - y))),
+    }
+
+
+def spread_stats(
+    table: pd.DataFrame, tasks: Sequence[TaskSpec], n_boot: int = 1000, seed: int = 0
+) -> dict[str, dict[str, float]]:
+    """Per target: 10th/50th/90th percentile, the 10-90 spread, best and worst (in the table's units).
+
+    The spread also gets a 90% percentile-bootstrap interval (``spread_ci90``: ``n_boot`` resamples of the
+    rows, seeded), so a spread measured on a few dozen architectures is not mistaken for the table's.
+    """
+    rng = np.random.default_rng(seed)
+    out = {}
+    for col in stat_targets(tasks):
+        v = table[col].dropna().to_numpy()
+        if not len(v):
+            continue
+        p10, p50, p90 = np.percentile(v, [10, 50, 90])
+        boot = np.percentile(v[rng.integers(0, len(v), size=(n_boot, len(v)))], [10, 90], axis=1)
+        lo, hi = np.percentile(boot[1] - boot[0], [5, 95])
+        out[col] = {
+            "n": len(v),
+            "p10": float(p10),
+            "median": float(p50),
+            "p90": float(p90),
+            "spread_10_90": float(p90 - p10),
+            "spread_ci90": [float(lo), float(hi)],
+            "min": float(v.min()),
+            "max": float(v.max()),
+        }
+    return out
+
+
+def calibration_pairs(table: pd.DataFrame, calibration: pd.DataFrame) -> pd.DataFrame:
+    """Each calibration row joined to its table row: ``col`` is the supernet value, ``col_standalone`` the
+    value of the same architecture trained from scratch."""
+    return calibration.merge(table, on="arch_id", suffixes=("_standalone", ""))
+
+
+def noise_pairs(table: pd.DataFrame, noise: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Per re-measurement kind (``seed``, ``latency``): its rows joined to their table rows (``col`` as
+    stored, ``col_again`` as measured again)."""
+    pairs = {}
+    for kind, part in noise.groupby("kind"):
+        pairs[str(kind)] = part.merge(table, on="arch_id", suffixes=("_again", ""))
+    return pairs
+
+
+def tau_interval(a: pd.Series, b: pd.Series, n_boot: int = 1000, seed: int = 0) -> list[float]:
+    """90% percentile-bootstrap interval of Kendall tau between ``a`` and ``b`` (rows resampled in pairs,
+    seeded): how far a tau measured on a few hundred architectures may be from the population's."""
+    ok = _paired(a, b)
+    rng = np.random.default_rng(seed)
+    taus = [kendalltau(*ok[rng.integers(0, len(ok), len(ok))].T).statistic for _ in range(n_boot)]
+    lo, hi = np.nanpercentile(taus, [5, 95])
+    return [float(lo), float(hi)]
+
+
+def calibration_stats(
+    table: pd.DataFrame, calibration: pd.DataFrame, tasks: Sequence[TaskSpec]
+) -> dict[str, dict[str, float]]:
+    """Kendall tau (with its 90% bootstrap interval, ``kendall_tau_ci90``) and Spearman between supernet
+    (table) and standalone (calibration) scores, per target."""
+    merged = calibration_pairs(table, calibration)
+    out = {}
+    for col in stat_targets(tasks):
+        out[col] = rank_agreement(merged[col], merged[col + "_standalone"])
+        if "kendall_tau" in out[col]:
+            out[col]["kendall_tau_ci90"] = tau_interval(merged[col], merged[col + "_standalone"])
+    return out
+
+
+def gain_stats(
+    table: pd.DataFrame, calibration: pd.DataFrame, tasks: Sequence[TaskSpec]
+) -> dict[str, dict[str, float]]:
+    """Per target: on how many calibration archs the standalone network scores above its supernet row
+    (``n_above`` of ``n``), and the median of standalone minus supernet, in the table's units."""
+    merged = calibration_pairs(table, calibration)
+    out = {}
+    for col in stat_targets(tasks):
+        d = (merged[col + "_standalone"] - merged[col]).dropna().to_numpy()
+        if len(d):
+            out[col] = {"n": len(d), "n_above": int((d > 0).sum()), "median_gain": float(np.median(d))}
+    return out
+
+
+def split_stats(table: pd.DataFrame, tasks: Sequence[TaskSpec]) -> dict[str, dict[str, float]]:
+    """Kendall tau and Spearman between each target's validation and test scores, the same networks.
+
+    Both splits are measured on the same weights, so their disagreement is evaluation-sample noise alone (plus
+    the val/test distribution shift): a bound on how well one split's ranking predicts another's, and a lower
+    share of the seed-to-seed noise floor.
+    """
+    pairs = [(score_column(t.name, "test"), score_column(t.name, "val")) for t in tasks]
+    pairs.append((MEAN_COLUMNS["test"], MEAN_COLUMNS["val"]))
+    return {test: rank_agreement(table[val], table[test]) for test, val in pairs if val in table.columns}
+
+
+def noise_stats(
+    table: pd.DataFrame,
+    noise: pd.DataFrame,
+    tasks: Sequence[TaskSpec],
+    columns: Sequence[str] | None = None,
+) -> dict[str, dict]:
+    """Rank agreement between the table and each re-measurement kind (``seed``, ``latency``), per column.
+
+    ``columns`` defaults to each task's test score and ``mean_acc`` for the ``seed`` kind and to
+    ``latency_ms`` and ``latency_norm`` for ``latency``; a column the kind did not re-measure is left out.
+    """
+    out: dict[str, dict] = {}
+    for kind, merged in noise_pairs(table, noise).items():
+        default = stat_targets(tasks) if kind == "seed" else ["latency_ms", "latency_norm"]
+        stats = {
+            c: rank_agreement(merged[c], merged[c + "_again"])
+            for c in (columns or default)
+            if c + "_again" in merged.columns
+        }
+        out[kind] = {c: v for c, v in stats.items() if v["n"] >= 3}
+    return out
+
+
+def compute_stats(bench) -> dict[str, dict]:
+    """CPU time the release behind the loaded benchmark ``bench`` cost, from its own records.
+
+    Per measured tier (``archs``, ``calibration``, ``noise-seed``): rows and the sum of their ``measure_s``
+    (each row is measured by one single-threaded worker, so this is core-seconds; queueing is not counted).
+    Per supernet card beside the release (``supernet-*.json``): its training wall time and threads
+    (core-seconds = wall x threads, an upper bound). The latency passes record no per-row time and are
+    left out (the manifest's ``generation`` entries hold the wall time of their last run only).
+    """
+    import json
+
+    from nasbench_mt.release.manifest import ReleaseError
+
+    root = Path(bench.root)
+    costs: dict[str, pd.Series] = {"archs": bench.table["measure_s"]}
+    for frame, name in ((bench.calibration, "calibration"), (bench.noise, "noise")):
+        if frame is None or "measure_s" not in frame.columns:  # latency re-runs are not timed per row
+            continue
+        if name == "noise":
+            costs.update({f"noise-{kind}": part["measure_s"] for kind, part in frame.groupby("kind")})
+        else:
+            costs[name] = frame["measure_s"]
+    tiers: dict[str, dict] = {}
+    for tier, s in costs.items():
+        s = s.dropna()
+        if not len(s):
+            continue
+        tiers[tier] = {"rows": len(s), "core_hours": float(s.sum() / 3600), "median_s": float(s.median())}
+    for card in sorted(root.glob("supernet-*.json")):
+        try:
+            meta = json.loads(card.read_text())
+        except json.JSONDecodeError as err:
+            raise ReleaseError(f"supernet card {card} is not valid JSON: {err}") from None
+        wall = float(meta.get("train_seconds", float("nan")))
+        threads = int(meta.get("threads", 1))
+        tiers[card.stem] = {
+            "wall_hours": wall / 3600,
+            "threads": threads,
+            "core_hours": wall * threads / 3600,
+        }
+    total = sum(v["core_hours"] for v in tiers.values() if np.isfinite(v["core_hours"]))
+    return {"tiers": tiers, "total_core_hours": float(total)}
+
+
+def summarize_release(path: str | Path, plot: str | Path | None = None) -> dict:
+    """Compute the spread, calibration, noise and CPU-time figures of release ``path``; store them in its
+    manifest.  With ``plot``, also draw them as a PNG at that path
+    (:func:`nasbench_mt.publish.card_plot.plot_release`)."""
+    from nasbench_mt.measure.generate import update_manifest
+    from nasbench_mt.query.benchmark import load_benchmark
+
+    bench = load_benchmark(path=path)
+    tasks = bench.tasks
+    calibration = {"spread": spread_stats(bench.table, tasks), "val_vs_test": split_stats(bench.table, tasks)}
+    if bench.calibration is not None:
+        calibration["supernet_vs_standalone"] = calibration_stats(bench.table, bench.calibration, tasks)
+        calibration["standalone_spread"] = spread_stats(bench.calibration, tasks)
+        calibration["standalone_gain"] = gain_stats(bench.table, bench.calibration, tasks)
+    noise = noise_stats(bench.table, bench.noise, tasks) if bench.noise is not None else {}
+    extra = {"calibration": calibration, "noise": noise, "compute": compute_stats(bench)}
+    if plot is not None:
+        from nasbench_mt.publish.card_plot import plot_release
+
+        plot_release(bench, plot)
+    return update_manifest(path, bench.manifest["version"], extra=extra)
+
+
+def check_release(
+    path: str | Path,
+    minimums: dict[str, int] | None = None,
+    rebuild: bool = True,
+    progress: bool = True,
+) -> list[dict]:
+    """Check that release ``path`` is complete: one entry per check, ``{"check", "ok", "detail"}``.
+
+    The checks: every file matches the manifest's sha256; the table has at least ``minimums["rows"]`` distinct
+    architectures; the calibration tier and both noise kinds (``seed``, ``latency``) reach their minimums and
+    refer only to architectures in the table; every row has latency and per-sample exit records; and every
+    ``arch_id`` round-trips through :meth:`Arch.from_string` (and, with ``rebuild``, builds a network).
+    """
+    from tqdm.auto import tqdm
+
+    from nasbench_mt.query.benchmark import load_benchmark
+    from nasbench_mt.release.manifest import ReleaseError, verify
+    from nasbench_mt.space.arch import Arch
+    from nasbench_mt.space.model import build_model
+
+    need = RELEASE_MINIMUMS | (minimums or {})
+    unknown = sorted(set(need) - set(RELEASE_MINIMUMS))
+    if unknown:
+        raise ValueError(f"unknown minimums {unknown}; allowed: {sorted(RELEASE_MINIMUMS)}")
+    out: list[dict] = []
+
+    def add(check: str, ok: bool, detail: str) -> None:
+        out.append({"check": check, "ok": bool(ok), "detail": detail})
+
+    try:
+        manifest = verify(path)
+    except ReleaseError as err:
+        add("manifest sha256", False, str(err))
+        return out
+    add("manifest sha256", True, f"{len(manifest['files'])} files match")
+    try:  # the files were just hashed; loading rejects a table without rows or with a duplicated arch_id
+        bench = load_benchmark(path=path, verify_files=False)
+    except ReleaseError as err:
+        add("rows", False, str(err))
+        return out
+    table = bench.table
+    ids = set(table["arch_id"])
+    add(
+        "rows",
+        len(ids) >= need["rows"],
+        f"{len(ids)} architectures (need >= {need['rows']}), none duplicated",
+    )
+    cal = bench.calibration
+    n_cal = 0 if cal is None else cal["arch_id"].nunique()
+    stray = 0 if cal is None else int((~cal["arch_id"].isin(ids)).sum())
+    add(
+        "calibration",
+        n_cal >= need["calibration"] and stray == 0,
+        f"{n_cal} architectures with the standalone protocol (need >= {need['calibration']}), "
+        f"{stray} not in the table",
+    )
+    noise = bench.noise
+    for kind in ("seed", "latency"):
+        part = noise[noise["kind"] == kind] if noise is not None else pd.DataFrame(columns=["arch_id"])
+        n, stray = part["arch_id"].nunique(), int((~part["arch_id"].isin(ids)).sum())
+        add(
+            f"noise ({kind})",
+            n >= need[f"noise_{kind}"] and stray == 0,
+            f"{n} architectures measured again (need >= {need[f'noise_{kind}']}), {stray} not in the table",
+        )
+    timed = int(table["latency_ms"].notna().sum()) if "latency_ms" in table else 0
+    add("latency", timed == len(table), f"{timed} of {len(table)} rows timed")
+    exit_ids = _exit_ids(bench)
+    missing = len(ids - exit_ids)
+    add("exit records", missing == 0, f"{len(ids) - missing} of {len(ids)} architectures have them")
+    bad: list[str] = []
+    tasks = bench.tasks
+    rows = list(zip(table["arch_id"], table["arch"]))
+    for arch_id, text in tqdm(rows, desc="round-trip ids", disable=not progress):
+        try:
+            arch = Arch.from_string(text)
+            if arch.id != arch_id or Arch.from_string(arch.to_string()) != arch:
+                raise ValueError(f"id {arch.id} != stored {arch_id}")
+            if rebuild:
+                build_model(arch, tasks)
+        except Exception as err:  # every failure is reported, none stops the check
+            bad.append(f"{arch_id}: {err}")
+    what = "round-trip and rebuild" if rebuild else "round-trip"
+    add(
+        "ids " + what,
+        not bad,
+        f"{len(rows) - len(bad)} of {len(rows)} {what}" + (f"; first failure {bad[0]}" if bad else ""),
+    )
+    return out
+
+
+def _exit_ids(bench) -> set[str]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from nasbench_mt.release.manifest import role_paths
+
+    paths = role_paths(bench.root, bench.manifest, "exits")
+    if not paths:
+        return set()
+    return set(
+        pa.concat_arrays(
+            [pq.read_table(p, columns=["arch_id"]).column(0).combine_chunks() for p in paths]
+        ).to_pylist()
+    )
