@@ -26,9 +26,9 @@ import pandas as pd
 from scipy.stats import kendalltau, spearmanr
 from tqdm import tqdm
 
-from nasbench_mt.measure.generate import cpu_model
 from nasbench_mt.measure.latency_transfer import LatencyTransfer, measure_device
 from nasbench_mt.query.benchmark import load_benchmark
+from nasbench_mt.release.provenance import cpu_model
 from nasbench_mt.release.schema import EXIT_POSITIONS
 from nasbench_mt.space.arch import V1
 from nasbench_mt.space.costs import measure_costs

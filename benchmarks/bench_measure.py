@@ -20,8 +20,8 @@ import torch
 from _report import append_report
 from tqdm import tqdm
 
-from nasbench_mt.measure.generate import cpu_model
 from nasbench_mt.measure.measurer import Measurer, MeasureSpec
+from nasbench_mt.release.provenance import cpu_model
 from nasbench_mt.space.arch import V1
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from _report import machine_load
 
-from nasbench_mt.measure.generate import cpu_model
+from nasbench_mt.release.provenance import cpu_model
 
 RESULTS = Path(__file__).resolve().parent / "results" / "query.md"
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from _report import machine_load
 
-from nasbench_mt.measure.generate import cpu_model
+from nasbench_mt.release.provenance import cpu_model
 
 RESULTS = Path(__file__).resolve().parent / "results" / "search.md"
 

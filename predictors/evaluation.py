@@ -122,9 +122,9 @@ def noise_ceiling(bench: Any, targets: Sequence[str]) -> pd.DataFrame:
 
     Accuracy targets: seed-to-seed tau (the same arch measured again with another seed); latency:
     run-to-run tau (timed again in another run); exact costs (params, FLOPs): 1.  Read from the manifest's
-    ``noise`` section (:func:`nasbench_mt.release.stats.summarize_release`) when it holds the figures, else
-    computed from the release's noise files with the same function.  Also the supernet-vs-standalone tau
-    (``protocol_tau``, calibration) where the release has it.
+    ``noise`` section (:func:`nasbench_mt.publish.summarize.summarize_release`) when it holds the
+    figures, else computed from the release's noise files with the same function.  Also the
+    supernet-vs-standalone tau (``protocol_tau``, calibration) where the release has it.
     """
     from nasbench_mt.release.stats import calibration_stats, noise_stats
 

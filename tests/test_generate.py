@@ -182,7 +182,7 @@ def test_noise_tier_rows_merge_with_the_table(env, reference, tmp_path):
     same checkpoint the values come back identical, so the seed-to-seed agreement is perfect."""
     import shutil
 
-    from nasbench_mt.release.stats import summarize_release
+    from nasbench_mt.publish.summarize import summarize_release
 
     out = tmp_path / "release"
     shutil.copytree(reference, out)

@@ -3,15 +3,10 @@ import shutil
 import pytest
 
 from nasbench_mt.cli import main
+from nasbench_mt.publish.check import check_release
+from nasbench_mt.publish.summarize import summarize_release
 from nasbench_mt.release.manifest import verify
-from nasbench_mt.release.stats import (
-    check_release,
-    compute_stats,
-    gain_stats,
-    spread_stats,
-    summarize_release,
-    tau_interval,
-)
+from nasbench_mt.release.stats import compute_stats, gain_stats, spread_stats, tau_interval
 
 
 @pytest.fixture
@@ -118,9 +113,9 @@ def test_cli_summarize_draws_the_card(release, tmp_path, capsys):
 
 
 def test_card_of_a_release_without_tiers_says_so(release, tmp_path):
-    from nasbench_mt.measure.generate import update_manifest
     from nasbench_mt.publish.card_plot import plot_release
     from nasbench_mt.query.benchmark import load_benchmark
+    from nasbench_mt.release.provenance import update_manifest
 
     for f in [*release.glob("calibration-*.parquet"), *release.glob("noise-*.parquet")]:
         f.unlink()
@@ -147,8 +142,8 @@ def test_shards_with_int_and_float_cost_columns_load(release):
     # a shard where every arch has exit 2 stores macs_e2 as int64; others hold NaN (double)
     import pandas as pd
 
-    from nasbench_mt.measure.generate import update_manifest
     from nasbench_mt.query.benchmark import load_benchmark
+    from nasbench_mt.release.provenance import update_manifest
 
     path = release / "archs-00000.parquet"
     rows = pd.read_parquet(path)
@@ -183,7 +178,7 @@ def test_check_release_names_what_is_short(tiny_path):
 def test_check_release_catches_tampering_and_bad_ids(release):
     import pandas as pd
 
-    from nasbench_mt.measure.generate import update_manifest
+    from nasbench_mt.release.provenance import update_manifest
 
     path = release / "archs-00000.parquet"
     df = pd.read_parquet(path)
@@ -221,7 +216,7 @@ def test_cli_check_release_exit_codes(tiny_path, capsys):
 def test_check_release_reports_a_duplicated_arch(release):
     import pandas as pd
 
-    from nasbench_mt.measure.generate import update_manifest
+    from nasbench_mt.release.provenance import update_manifest
 
     path = release / "archs-00001.parquet"
     df = pd.read_parquet(path)

@@ -104,10 +104,10 @@ def _train_supernet(args: argparse.Namespace) -> int:
     import torch
 
     from nasbench_mt.measure.datasets import load_suite
-    from nasbench_mt.measure.generate import cpu_model
     from nasbench_mt.measure.measurer import save_supernet
     from nasbench_mt.measure.supernet import Supernet
     from nasbench_mt.measure.train import TrainConfig, load_train_state, resolve_device, train_supernet
+    from nasbench_mt.release.provenance import cpu_model
 
     state_path = train_state_path(args.out)
     if state_path.is_file() and not args.resume:
@@ -284,7 +284,7 @@ def _summarize_args(p: argparse.ArgumentParser) -> None:
 @command("summarize", _summarize_args)
 def _summarize(args: argparse.Namespace) -> int:
     """Compute a release's spread, calibration and noise figures and store them in its manifest."""
-    from nasbench_mt.release.stats import summarize_release
+    from nasbench_mt.publish.summarize import summarize_release
 
     manifest = summarize_release(args.release, plot=args.plot)
     if args.plot:
@@ -335,7 +335,7 @@ def _checkrelease_args(p: argparse.ArgumentParser) -> None:
 @command("check-release", _checkrelease_args)
 def _check_release(args: argparse.Namespace) -> int:
     """Check a release is complete (sha256, row/calibration/noise counts, ids rebuild); exit 1 if not."""
-    from nasbench_mt.release.stats import check_release
+    from nasbench_mt.publish.check import check_release
 
     minimums = {key: getattr(args, "min_" + key) for key in RELEASE_MINIMUMS}
     res = check_release(args.release, minimums, rebuild=not args.no_rebuild, progress=not args.json)

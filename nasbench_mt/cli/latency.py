@@ -49,9 +49,9 @@ def _measure_latency(args: argparse.Namespace) -> int:
     import torch
     from tqdm.auto import tqdm
 
-    from nasbench_mt.measure.generate import cpu_model
     from nasbench_mt.measure.latency_transfer import measure_device
     from nasbench_mt.query.benchmark import load_benchmark
+    from nasbench_mt.release.provenance import cpu_model
 
     bench = load_benchmark(args.release, path=args.path)
     bar = tqdm(total=args.archs, desc=f"measure-latency ({args.backend}, {args.threads} thread(s))")

@@ -14,7 +14,9 @@ scenes are built from **disjoint source digits** (3,000 / 1,000 / 1,000 of the 5
   background (mIoU).
 
 Local data (an image folder plus a CSV/Parquet of labels, UTKFace, CelebA) is read by the suites of
-:mod:`nasbench_mt.measure.folder_datasets`, registered here too.
+:mod:`nasbench_mt.measure.folder_datasets` and :mod:`nasbench_mt.measure.face_datasets`; this module imports
+them, so :func:`load_suite` knows every built-in suite.  The types and the registry live in
+:mod:`nasbench_mt.measure.suite`.
 """
 
 from __future__ import annotations
@@ -24,15 +26,15 @@ import hashlib
 import importlib.util
 import inspect
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nasbench_mt.space.tasks import TaskSpec
+from nasbench_mt.measure import face_datasets, folder_datasets  # noqa: F401  (importing registers their suites)
+from nasbench_mt.measure.suite import SPLIT_NAMES, SUITES, Split, Suite, cache_dir, register_suite
+from nasbench_mt.space.tasks import SCENE_TASKS
 
 __all__ = [
     "SCENE_TASKS",
@@ -45,61 +47,7 @@ __all__ = [
     "register_suite",
 ]
 
-SCENE_TASKS = (
-    TaskSpec("digit", "classification", 10),
-    TaskSpec("count", "classification", 4),
-    TaskSpec("seg", "dense", 11, out_size=8),
-)
 SCENES_VERSION = 2  # bump when the generator changes: cached arrays are keyed by it
-SPLIT_NAMES = ("train", "val", "test")
-
-
-@dataclass(frozen=True)
-class Split:
-    """Images as uint8 ``(N, C, H, W)`` plus one target array per task (int64 labels or float32 values)."""
-
-    images: np.ndarray
-    targets: dict[str, np.ndarray]
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def tensors(
-        self, index: slice | np.ndarray | None = None
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Float images in [0, 1] and target tensors for ``index`` (default: all)."""
-        idx = slice(None) if index is None else index
-        x = torch.from_numpy(np.ascontiguousarray(self.images[idx])).float().div_(255.0)
-        y = {k: torch.from_numpy(np.ascontiguousarray(v[idx])) for k, v in self.targets.items()}
-        return x, y
-
-
-@dataclass(frozen=True)
-class Suite:
-    """A multi-task dataset: task declarations and the three splits."""
-
-    name: str
-    tasks: tuple[TaskSpec, ...]
-    train: Split
-    val: Split
-    test: Split
-    fingerprint: str = ""
-
-    def split(self, name: str) -> Split:
-        if name not in SPLIT_NAMES:
-            raise ValueError(f"invalid split: {name!r}; allowed: {list(SPLIT_NAMES)}")
-        return getattr(self, name)
-
-
-SUITES: dict[str, Callable[..., Suite]] = {}
-
-
-def register_suite(name: str) -> Callable[[Callable[..., Suite]], Callable[..., Suite]]:
-    def deco(fn: Callable[..., Suite]) -> Callable[..., Suite]:
-        SUITES[name] = fn
-        return fn
-
-    return deco
 
 
 def load_suite(name: str = "mnist-scenes", **kwargs) -> Suite:
@@ -118,11 +66,6 @@ def load_suite(name: str = "mnist-scenes", **kwargs) -> Suite:
     if missing:
         raise ValueError(f"dataset suite {name!r} needs the arguments {missing} (--suite-arg KEY=VALUE)")
     return SUITES[name](**kwargs)
-
-
-def cache_dir() -> Path:
-    """``$NASBENCH_MT_CACHE`` or ``~/.cache/nasbench-mt``."""
-    return Path(os.environ.get("NASBENCH_MT_CACHE", Path.home() / ".cache" / "nasbench-mt"))
 
 
 # --------------------------------------------------------------------------- MNIST source digits
@@ -263,6 +206,3 @@ def mnist_scenes(
         for t in SCENE_TASKS:
             digest.update(splits[s].targets[t.name].tobytes())
     return Suite("mnist-scenes", SCENE_TASKS, **splits, fingerprint=digest.hexdigest()[:16])
-
-
-from nasbench_mt.measure import face_datasets, folder_datasets  # noqa: E402, F401  (register their suites)

@@ -19,7 +19,6 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from nasbench_mt.measure.datasets import Suite, register_suite
 from nasbench_mt.measure.folder_datasets import (
     SPLIT_VALUES,
     ImageRecord,
@@ -28,6 +27,7 @@ from nasbench_mt.measure.folder_datasets import (
     check_v1,
     list_images,
 )
+from nasbench_mt.measure.suite import Suite, register_suite
 
 __all__ = ["celeba", "utkface"]
 

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nasbench_mt.measure.datasets import SPLIT_NAMES, Split, Suite, cache_dir, register_suite
+from nasbench_mt.measure.suite import SPLIT_NAMES, Split, Suite, cache_dir, register_suite
 from nasbench_mt.space.arch import V1
 from nasbench_mt.space.tasks import TaskSpec
 

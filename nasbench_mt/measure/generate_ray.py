@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from nasbench_mt.measure.generate import GenerateConfig, write_partial
 from nasbench_mt.measure.measurer import Measurer, MeasureSpec, read_supernet
+from nasbench_mt.measure.shards import GenerateConfig, write_partial
 from nasbench_mt.space.arch import Arch
 
 __all__ = ["ray_results"]

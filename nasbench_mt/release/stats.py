@@ -1,7 +1,8 @@
-"""Release card figures: spread of the table, supernet-vs-standalone calibration, noise floors.
+"""Release card figures: spread of the table, supernet-vs-standalone calibration, noise floors, CPU time.
 
-``summarize_release(path)`` computes them from the release's own files and stores them in its manifest
-(``calibration`` and ``noise``), so README, ``nasbench-mt info`` and the leaderboards quote one source.
+Plain functions of a release's tables; :func:`nasbench_mt.publish.summarize.summarize_release` computes them
+from the release's own files and stores them in its manifest (``calibration`` and ``noise``), so README,
+``nasbench-mt info`` and the leaderboards quote one source.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ __all__ = [
     "RELEASE_MINIMUMS",
     "calibration_pairs",
     "calibration_stats",
-    "check_release",
     "compute_stats",
     "gain_stats",
     "noise_pairs",
@@ -29,7 +29,6 @@ __all__ = [
     "split_stats",
     "spread_stats",
     "stat_targets",
-    "summarize_release",
     "tau_interval",
 ]
 
@@ -217,133 +216,3 @@ def compute_stats(bench) -> dict[str, dict]:
         }
     total = sum(v["core_hours"] for v in tiers.values() if np.isfinite(v["core_hours"]))
     return {"tiers": tiers, "total_core_hours": float(total)}
-
-
-def summarize_release(path: str | Path, plot: str | Path | None = None) -> dict:
-    """Compute the spread, calibration, noise and CPU-time figures of release ``path``; store them in its
-    manifest.  With ``plot``, also draw them as a PNG at that path
-    (:func:`nasbench_mt.publish.card_plot.plot_release`)."""
-    from nasbench_mt.measure.generate import update_manifest
-    from nasbench_mt.query.benchmark import load_benchmark
-
-    bench = load_benchmark(path=path)
-    tasks = bench.tasks
-    calibration = {"spread": spread_stats(bench.table, tasks), "val_vs_test": split_stats(bench.table, tasks)}
-    if bench.calibration is not None:
-        calibration["supernet_vs_standalone"] = calibration_stats(bench.table, bench.calibration, tasks)
-        calibration["standalone_spread"] = spread_stats(bench.calibration, tasks)
-        calibration["standalone_gain"] = gain_stats(bench.table, bench.calibration, tasks)
-    noise = noise_stats(bench.table, bench.noise, tasks) if bench.noise is not None else {}
-    extra = {"calibration": calibration, "noise": noise, "compute": compute_stats(bench)}
-    if plot is not None:
-        from nasbench_mt.publish.card_plot import plot_release
-
-        plot_release(bench, plot)
-    return update_manifest(path, bench.manifest["version"], extra=extra)
-
-
-def check_release(
-    path: str | Path,
-    minimums: dict[str, int] | None = None,
-    rebuild: bool = True,
-    progress: bool = True,
-) -> list[dict]:
-    """Check that release ``path`` is complete: one entry per check, ``{"check", "ok", "detail"}``.
-
-    The checks: every file matches the manifest's sha256; the table has at least ``minimums["rows"]`` distinct
-    architectures; the calibration tier and both noise kinds (``seed``, ``latency``) reach their minimums and
-    refer only to architectures in the table; every row has latency and per-sample exit records; and every
-    ``arch_id`` round-trips through :meth:`Arch.from_string` (and, with ``rebuild``, builds a network).
-    """
-    from tqdm.auto import tqdm
-
-    from nasbench_mt.query.benchmark import load_benchmark
-    from nasbench_mt.release.manifest import ReleaseError, verify
-    from nasbench_mt.space.arch import Arch
-    from nasbench_mt.space.model import build_model
-
-    need = RELEASE_MINIMUMS | (minimums or {})
-    unknown = sorted(set(need) - set(RELEASE_MINIMUMS))
-    if unknown:
-        raise ValueError(f"unknown minimums {unknown}; allowed: {sorted(RELEASE_MINIMUMS)}")
-    out: list[dict] = []
-
-    def add(check: str, ok: bool, detail: str) -> None:
-        out.append({"check": check, "ok": bool(ok), "detail": detail})
-
-    try:
-        manifest = verify(path)
-    except ReleaseError as err:
-        add("manifest sha256", False, str(err))
-        return out
-    add("manifest sha256", True, f"{len(manifest['files'])} files match")
-    try:  # the files were just hashed; loading rejects a table without rows or with a duplicated arch_id
-        bench = load_benchmark(path=path, verify_files=False)
-    except ReleaseError as err:
-        add("rows", False, str(err))
-        return out
-    table = bench.table
-    ids = set(table["arch_id"])
-    add(
-        "rows",
-        len(ids) >= need["rows"],
-        f"{len(ids)} architectures (need >= {need['rows']}), none duplicated",
-    )
-    cal = bench.calibration
-    n_cal = 0 if cal is None else cal["arch_id"].nunique()
-    stray = 0 if cal is None else int((~cal["arch_id"].isin(ids)).sum())
-    add(
-        "calibration",
-        n_cal >= need["calibration"] and stray == 0,
-        f"{n_cal} architectures with the standalone protocol (need >= {need['calibration']}), "
-        f"{stray} not in the table",
-    )
-    noise = bench.noise
-    for kind in ("seed", "latency"):
-        part = noise[noise["kind"] == kind] if noise is not None else pd.DataFrame(columns=["arch_id"])
-        n, stray = part["arch_id"].nunique(), int((~part["arch_id"].isin(ids)).sum())
-        add(
-            f"noise ({kind})",
-            n >= need[f"noise_{kind}"] and stray == 0,
-            f"{n} architectures measured again (need >= {need[f'noise_{kind}']}), {stray} not in the table",
-        )
-    timed = int(table["latency_ms"].notna().sum()) if "latency_ms" in table else 0
-    add("latency", timed == len(table), f"{timed} of {len(table)} rows timed")
-    exit_ids = _exit_ids(bench)
-    missing = len(ids - exit_ids)
-    add("exit records", missing == 0, f"{len(ids) - missing} of {len(ids)} architectures have them")
-    bad: list[str] = []
-    tasks = bench.tasks
-    rows = list(zip(table["arch_id"], table["arch"]))
-    for arch_id, text in tqdm(rows, desc="round-trip ids", disable=not progress):
-        try:
-            arch = Arch.from_string(text)
-            if arch.id != arch_id or Arch.from_string(arch.to_string()) != arch:
-                raise ValueError(f"id {arch.id} != stored {arch_id}")
-            if rebuild:
-                build_model(arch, tasks)
-        except Exception as err:  # every failure is reported, none stops the check
-            bad.append(f"{arch_id}: {err}")
-    what = "round-trip and rebuild" if rebuild else "round-trip"
-    add(
-        "ids " + what,
-        not bad,
-        f"{len(rows) - len(bad)} of {len(rows)} {what}" + (f"; first failure {bad[0]}" if bad else ""),
-    )
-    return out
-
-
-def _exit_ids(bench) -> set[str]:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from nasbench_mt.release.manifest import role_paths
-
-    paths = role_paths(bench.root, bench.manifest, "exits")
-    if not paths:
-        return set()
-    return set(
-        pa.concat_arrays(
-            [pq.read_table(p, columns=["arch_id"]).column(0).combine_chunks() for p in paths]
-        ).to_pylist()
-    )

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from nasbench_mt.space.arch import Arch, Block, SearchSpace
-from nasbench_mt.space.tasks import TaskSpec, check_tasks
+from nasbench_mt.space.tasks import SCENE_TASKS, TaskSpec, check_tasks
 
 __all__ = ["HEAD_HIDDEN", "MBConv", "MultiTaskNet", "build_model", "default_tasks", "flat_outputs"]
 
@@ -18,8 +18,6 @@ DENSE_HIDDEN = 32  # width of every dense exit head
 
 def default_tasks() -> tuple[TaskSpec, ...]:
     """Tasks of the built-in MNIST-scene suite (v1 release)."""
-    from nasbench_mt.measure.datasets import SCENE_TASKS
-
     return SCENE_TASKS
 
 

@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["KINDS", "METRIC_OF_KIND", "TaskSpec", "check_tasks"]
+__all__ = ["KINDS", "METRIC_OF_KIND", "SCENE_TASKS", "TaskSpec", "check_tasks"]
 
 KINDS = ("classification", "regression", "dense")
 METRIC_OF_KIND = {"classification": "acc", "regression": "mae", "dense": "miou"}
@@ -83,3 +83,11 @@ def check_tasks(tasks: Sequence[TaskSpec], num_tasks: int) -> tuple[TaskSpec, ..
     if len(set(names)) != len(names):
         raise ValueError(f"invalid task_heads: duplicate task names {names}; allowed: distinct names")
     return tasks
+
+
+# the tasks of the built-in MNIST-scene suite (v1 release); the suite itself is measure.datasets
+SCENE_TASKS = (
+    TaskSpec("digit", "classification", 10),
+    TaskSpec("count", "classification", 4),
+    TaskSpec("seg", "dense", 11, out_size=8),
+)
