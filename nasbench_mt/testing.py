@@ -33,7 +33,7 @@ from nasbench_mt.release.schema import (
 from nasbench_mt.space.arch import V1, Arch, Block
 from nasbench_mt.space.tasks import TaskSpec
 
-__all__ = ["composed_costs", "synthetic_release", "tiny_generation_env"]
+__all__ = ["TINY_SUITE_KWARGS", "composed_costs", "suite_cache", "synthetic_release", "tiny_generation_env"]
 
 
 def _exact_costs(arch: Arch, tasks: Sequence[TaskSpec]) -> dict[str, Any]:
@@ -257,6 +257,24 @@ def synthetic_release(
     return write_manifest(root, files, meta)
 
 
+# the mnist-scenes slice every generation test measures on (one tiny supernet serves them all)
+TINY_SUITE_KWARGS = {"n_train": 96, "n_val": 32, "n_test": 32}
+
+
+@contextlib.contextmanager
+def suite_cache(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Point ``NASBENCH_MT_CACHE`` at ``path`` while the context runs (restored on exit)."""
+    old = os.environ.get("NASBENCH_MT_CACHE")
+    os.environ["NASBENCH_MT_CACHE"] = str(path)
+    try:
+        yield Path(path)
+    finally:
+        if old is None:
+            os.environ.pop("NASBENCH_MT_CACHE", None)
+        else:
+            os.environ["NASBENCH_MT_CACHE"] = old
+
+
 @contextlib.contextmanager
 def tiny_generation_env(
     root: str | os.PathLike[str], suite_kwargs: dict, epochs: float = 1.0
@@ -269,16 +287,9 @@ def tiny_generation_env(
     from nasbench_mt.measure.train import TrainConfig, train_supernet
 
     root = Path(root)
-    old = os.environ.get("NASBENCH_MT_CACHE")
-    os.environ["NASBENCH_MT_CACHE"] = str(root / "cache")
-    try:
+    with suite_cache(root / "cache"):
         suite = load_suite("mnist-scenes", **suite_kwargs)
         net = Supernet(suite.tasks)
         train_supernet(net, suite.train, TrainConfig(epochs=epochs, batch_size=32, seed=0))
         save_supernet(net, root / "sn.pt", {"seed": 0})
         yield root / "sn.pt"
-    finally:
-        if old is None:
-            os.environ.pop("NASBENCH_MT_CACHE", None)
-        else:
-            os.environ["NASBENCH_MT_CACHE"] = old

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = ROOT / "data" / "v1" / "manifest.json"
 DATA_CARD = ROOT / "data" / "README.md"
 README = ROOT / "README.md"

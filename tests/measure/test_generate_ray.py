@@ -1,6 +1,6 @@
 """The Ray executor writes the local executor's shards (timing columns aside), retries, and resumes."""
 
-import contextlib
+import os
 import shutil
 from pathlib import Path
 
@@ -11,20 +11,18 @@ from nasbench_mt.measure.generate import GenerateConfig, generate
 from nasbench_mt.measure.measurer import MeasureSpec
 from nasbench_mt.release.manifest import verify
 from nasbench_mt.space.arch import V1
-from nasbench_mt.testing import tiny_generation_env
+from nasbench_mt.testing import TINY_SUITE_KWARGS
 
 ray = pytest.importorskip("ray", reason="the Ray executor needs the [ray] extra")
 pytest.importorskip("mlxtend")
 
-SUITE_KW = {"n_train": 96, "n_val": 32, "n_test": 32}
+SUITE_KW = TINY_SUITE_KWARGS
 TIMING = {"measure_s"}
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    root = tmp_path_factory.mktemp("gen-ray")
-    stack = contextlib.ExitStack()
-    stack.enter_context(tiny_generation_env(root, SUITE_KW))
+def env(generation_env):
+    root = generation_env
     crash = root / "crash"
     crash.mkdir()
     ray.init(
@@ -32,12 +30,14 @@ def env(tmp_path_factory):
         include_dashboard=False,
         _node_ip_address="127.0.0.1",  # loopback only
         runtime_env={
-            "env_vars": {"NASBENCH_MT_CACHE": str(root / "cache"), "NASBENCH_MT_RAY_CRASH_ONCE": str(crash)}
+            "env_vars": {
+                "NASBENCH_MT_CACHE": os.environ["NASBENCH_MT_CACHE"],
+                "NASBENCH_MT_RAY_CRASH_ONCE": str(crash),
+            }
         },
     )
     yield root
     ray.shutdown()
-    stack.close()
 
 
 def _cfg(env, out, **kw):

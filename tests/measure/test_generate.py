@@ -17,19 +17,17 @@ from nasbench_mt.measure.measurer import Measurer, MeasureSpec
 from nasbench_mt.query.benchmark import load_benchmark
 from nasbench_mt.release.manifest import ReleaseError, verify
 from nasbench_mt.space.arch import V1
-from nasbench_mt.testing import tiny_generation_env
+from nasbench_mt.testing import TINY_SUITE_KWARGS
 
 pytest.importorskip("mlxtend")
 
-SUITE_KW = {"n_train": 96, "n_val": 32, "n_test": 32}
+SUITE_KW = TINY_SUITE_KWARGS
 TIMING = {"measure_s"}
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    root = tmp_path_factory.mktemp("gen")
-    with tiny_generation_env(root, SUITE_KW):
-        yield root
+def env(generation_env):
+    return generation_env
 
 
 def _cfg(env, out, **kw):

@@ -11,22 +11,21 @@ from nasbench_mt.measure.generate import GenerateConfig, generate
 from nasbench_mt.measure.measurer import MeasureSpec
 from nasbench_mt.publish.reproduce import compare_row, reproduce_rows
 from nasbench_mt.release.manifest import ReleaseError
-from nasbench_mt.testing import tiny_generation_env
+from nasbench_mt.testing import TINY_SUITE_KWARGS
 
 pytest.importorskip("mlxtend")
 
-SUITE_KW = {"n_train": 96, "n_val": 32, "n_test": 32}
+SUITE_KW = TINY_SUITE_KWARGS
 
 
 @pytest.fixture(scope="module")
-def release(tmp_path_factory):
-    root = tmp_path_factory.mktemp("repro")
-    with tiny_generation_env(root, SUITE_KW) as checkpoint:
-        spec = MeasureSpec(supernet=str(checkpoint), suite_kwargs=SUITE_KW, n_per_sample=16, calib_images=64)
-        out = root / "rel"
-        generate(GenerateConfig(out=str(out), spec=spec, n=4, seed=3, shard_size=2), progress=False)
-        shutil.copy(checkpoint, out / checkpoint.name)  # where the manifest says it is: next to the rows
-        yield out
+def release(generation_env):
+    checkpoint = generation_env / "sn.pt"
+    spec = MeasureSpec(supernet=str(checkpoint), suite_kwargs=SUITE_KW, n_per_sample=16, calib_images=64)
+    out = generation_env / "rel"
+    generate(GenerateConfig(out=str(out), spec=spec, n=4, seed=3, shard_size=2), progress=False)
+    shutil.copy(checkpoint, out / checkpoint.name)  # where the manifest says it is: next to the rows
+    return out
 
 
 def test_rows_reproduce_exactly(release):
