@@ -21,15 +21,16 @@ import math
 import random
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from nasbench_mt.search.base import Evaluation
+from nasbench_mt.query.results import QueryResult
 from nasbench_mt.search.objectives import Constraint, Objective, parse_constraints, parse_objectives
 from nasbench_mt.space.arch import Arch, SearchSpace
 
-__all__ = ["Candidates", "SearchProblem"]
+__all__ = ["Candidates", "Evaluation", "SearchProblem"]
 
 _MAX_TRIES = 10_000
 
@@ -69,6 +70,30 @@ def onehot(archs: Sequence[Arch], space: SearchSpace) -> np.ndarray:
         for x in a.exits:
             row[j + space.exit_choices.index(x)] = 1
     return out
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The answer to one query: the benchmark's result plus objective values and feasibility.
+
+    ``values`` are the objectives in metric units, ``scores`` the same oriented so that larger is better;
+    ``metrics`` holds every objective and constraint metric (early-exit mode: under the chosen
+    ``thresholds``).
+    """
+
+    arch: Arch
+    result: QueryResult
+    values: tuple[float, ...]
+    scores: tuple[float, ...]
+    feasible: bool
+    violation: float
+    metrics: dict[str, float] = field(default_factory=dict)
+    thresholds: dict[str, float] | None = None
+
+    @property
+    def key(self) -> tuple[bool, float]:
+        """Sort key (larger is better): feasible first by the primary score, infeasible by least violation."""
+        return (self.feasible, self.scores[0] if self.feasible else -self.violation)
 
 
 class Candidates:
