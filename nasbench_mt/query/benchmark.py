@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from nasbench_mt.query.exit_policy import ExitData, ExitMetrics, evaluate_policies
+from nasbench_mt.query.pareto import pareto_front
 from nasbench_mt.query.results import ArchNotInBenchmarkError, QueryResult, ResultBuilder
 from nasbench_mt.release.manifest import ReleaseError, read_manifest, role_paths, tasks_from_manifest, verify
 from nasbench_mt.release.schema import latency_columns, ort_latency_columns, table_columns
@@ -468,15 +469,8 @@ class Benchmark:
             ]
         )
         ok = np.flatnonzero(np.isfinite(cost).all(axis=1))
-        order = ok[np.lexsort(cost[ok].T[::-1])]
-        front: list[int] = []
-        for i in order:
-            if front:
-                f = cost[front]
-                if ((f <= cost[i]).all(axis=1) & (f < cost[i]).any(axis=1)).any():
-                    continue
-            front.append(int(i))
-        return view._view(np.asarray(front, dtype=np.int64))
+        front = ok[pareto_front(-cost[ok])]
+        return view._view(front[np.lexsort(cost[front].T[::-1])])
 
     # ------------------------------------------------------------------ early exits, clock, surrogate
     def exit_metrics(self, arch: Arch | str, thresholds: object) -> ExitMetrics:

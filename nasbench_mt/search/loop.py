@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nasbench_mt.query.pareto import hypervolume, non_dominated_sort
 from nasbench_mt.query.results import json_ready
 from nasbench_mt.search.base import Evaluation, Strategy, create_strategy
-from nasbench_mt.search.objectives import hypervolume, non_dominated_sort
 from nasbench_mt.search.problem import SearchProblem
 from nasbench_mt.space.arch import Arch
 

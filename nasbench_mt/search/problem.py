@@ -448,13 +448,13 @@ class SearchProblem:
         out["top1_score"] = float(np.sort(fs[:, 0])[::-1][k - 1])
         out["top1_k"] = k
         if self.multi_objective:
-            from nasbench_mt.search.objectives import hypervolume, non_dominated_sort
+            from nasbench_mt.query.pareto import hypervolume, pareto_front
 
             lo, hi = fs.min(axis=0), fs.max(axis=0)
             span = np.where(hi > lo, hi - lo, 1.0)
             out["norm"] = (lo, span)
             out["hv_reference"] = np.full(fs.shape[1], -0.1)
-            front = non_dominated_sort(fs)[0]
+            front = pareto_front(fs)
             out["front_rows"] = rows[front]
             out["hv"] = hypervolume((fs[front] - lo) / span, out["hv_reference"])
         return out
