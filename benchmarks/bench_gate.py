@@ -31,11 +31,12 @@ from _report import append_report
 from scipy.stats import spearmanr
 from tqdm import tqdm
 
-from nasbench_mt.generate import cpu_model, partial_row_files
-from nasbench_mt.manifest import sha256_file
-from nasbench_mt.measure import Measurer, MeasureSpec
-from nasbench_mt.release import rank_agreement, spread_stats
-from nasbench_mt.space import V1
+from nasbench_mt.measure.generate import partial_row_files
+from nasbench_mt.measure.measurer import Measurer, MeasureSpec
+from nasbench_mt.release.manifest import sha256_file
+from nasbench_mt.release.provenance import cpu_model
+from nasbench_mt.release.stats import rank_agreement, spread_stats
+from nasbench_mt.space.arch import V1
 
 TARGETS = ("mean_acc", "test_digit", "test_count", "test_seg")
 

@@ -7,7 +7,8 @@ The pool is the tiny fixture's 30 architectures plus ``--extra`` architectures o
 measured fresh here: PyTorch eager, one thread (the release protocol).  Two proxy devices are then measured
 for every architecture of the pool: (a) ONNX Runtime, one thread; (b) PyTorch eager, two threads.  For N in
 {10, 20, 50} and ``--repeats`` seeds, N architectures are drawn as the device's measured set,
-:class:`~nasbench_mt.latency_transfer.LatencyTransfer` is fitted on them, and its prediction for every other
+:class:`~nasbench_mt.measure.latency_transfer.LatencyTransfer` is fitted on them, and its prediction for
+every other
 pool architecture (the held-out set) is compared with that set's measured proxy latency.  Also reported: the
 shipped column itself (no transfer) and the prior alone (shipped latency rescaled) on the same held-out
 sets.  Results go to ``benchmarks/results/latency_transfer.md``.
@@ -25,13 +26,13 @@ import pandas as pd
 from scipy.stats import kendalltau, spearmanr
 from tqdm import tqdm
 
-from nasbench_mt.benchmark import load_benchmark
-from nasbench_mt.costs import measure_costs
-from nasbench_mt.generate import cpu_model
-from nasbench_mt.latency_transfer import LatencyTransfer, measure_device
-from nasbench_mt.model import build_model
-from nasbench_mt.schema import EXIT_POSITIONS
-from nasbench_mt.space import V1
+from nasbench_mt.measure.latency_transfer import LatencyTransfer, measure_device
+from nasbench_mt.query.benchmark import load_benchmark
+from nasbench_mt.release.provenance import cpu_model
+from nasbench_mt.release.schema import EXIT_POSITIONS
+from nasbench_mt.space.arch import V1
+from nasbench_mt.space.costs import measure_costs
+from nasbench_mt.space.model import build_model
 
 TINY = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "tiny"
 DEVICES = {"onnxruntime-1thread": ("onnx", 1), "torch-eager-2threads": ("torch", 2)}

@@ -20,9 +20,9 @@ import torch
 from _report import append_report
 from tqdm import tqdm
 
-from nasbench_mt.generate import cpu_model
-from nasbench_mt.measure import Measurer, MeasureSpec
-from nasbench_mt.space import V1
+from nasbench_mt.measure.measurer import Measurer, MeasureSpec
+from nasbench_mt.release.provenance import cpu_model
+from nasbench_mt.space.arch import V1
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from _report import machine_load
 
-from nasbench_mt.generate import cpu_model
+from nasbench_mt.release.provenance import cpu_model
 
 RESULTS = Path(__file__).resolve().parent / "results" / "query.md"
 
@@ -36,7 +36,7 @@ def peak_mb():  # VmHWM: peak resident set of this process (ru_maxrss would incl
     line = next(x for x in open("/proc/self/status") if x.startswith("VmHWM:"))
     return int(line.split()[1]) / 1024
 t0 = time.perf_counter()
-import nasbench_mt.benchmark as nb
+import nasbench_mt.query.benchmark as nb
 t1 = time.perf_counter()
 rss_import = peak_mb()
 bench = nb.load_benchmark(path=sys.argv[1])
@@ -79,7 +79,7 @@ def main() -> None:
     load = machine_load()
 
     from nasbench_mt import Arch
-    from nasbench_mt.benchmark import load_benchmark
+    from nasbench_mt.query.benchmark import load_benchmark
 
     tmp = None
     if args.path is None:
@@ -178,7 +178,7 @@ def main() -> None:
             f"{cold['rss_mb'] - cold['rss_import_mb']:.0f} MB",
         ),
         row(
-            "`import nasbench_mt.benchmark` (fresh process; torch dominates)",
+            "`import nasbench_mt.query.benchmark` (fresh process; torch dominates)",
             f"{cold['import_s'] * 1e3:.0f} ms",
         ),
         row("first query after load (prepares the row tuples)", f"{cold['first_query_s'] * 1e3:.1f} ms"),

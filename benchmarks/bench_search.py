@@ -25,7 +25,7 @@ from pathlib import Path
 
 from _report import machine_load
 
-from nasbench_mt.generate import cpu_model
+from nasbench_mt.release.provenance import cpu_model
 
 RESULTS = Path(__file__).resolve().parent / "results" / "search.md"
 
@@ -43,7 +43,7 @@ def main() -> None:
     import numpy as np
     import pandas as pd
 
-    from nasbench_mt.benchmark import load_benchmark
+    from nasbench_mt.query.benchmark import load_benchmark
     from nasbench_mt.search import SearchProblem, list_strategies, run
     from nasbench_mt.search.leaderboard import standard_constraints
 

@@ -18,7 +18,7 @@ from _report import append_report
 from tqdm import tqdm
 
 from nasbench_mt import V1, build_model, measure_costs
-from nasbench_mt.generate import cpu_model
+from nasbench_mt.release.provenance import cpu_model
 
 
 def _row(name: str, v: np.ndarray, fmt: str = "{:,.0f}") -> str:

@@ -18,8 +18,8 @@ from pathlib import Path
 import pandas as pd
 from bench_gate import TARGETS, choice_features, standalone_rows
 
-from nasbench_mt.release import rank_agreement
-from nasbench_mt.space import Arch
+from nasbench_mt.release.stats import rank_agreement
+from nasbench_mt.space.arch import Arch
 
 
 def main() -> None:

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from nasbench_mt.benchmark import load_benchmark
-from nasbench_mt.fidelity import residual_by_choice
+from nasbench_mt.publish.fidelity import residual_by_choice
+from nasbench_mt.query.benchmark import load_benchmark
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import append_report

@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import append_report
 
 from nasbench_mt import load_benchmark
-from nasbench_mt.costs import analytic_costs
+from nasbench_mt.space.costs import analytic_costs
 from predictors import encode_archs
 from predictors.evaluation import _fit_predict, _training_order, noise_ceiling, split_rows
 from predictors.features import _shared_depths

@@ -12,19 +12,19 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "ArchNotInBenchmarkError": "nasbench_mt.benchmark",
-    "Benchmark": "nasbench_mt.benchmark",
-    "QueryResult": "nasbench_mt.benchmark",
-    "load_benchmark": "nasbench_mt.benchmark",
-    "Costs": "nasbench_mt.costs",
-    "measure_costs": "nasbench_mt.costs",
-    "MultiTaskNet": "nasbench_mt.model",
-    "build_model": "nasbench_mt.model",
-    "V1": "nasbench_mt.space",
-    "Arch": "nasbench_mt.space",
-    "Block": "nasbench_mt.space",
-    "SearchSpace": "nasbench_mt.space",
-    "TaskSpec": "nasbench_mt.tasks",
+    "ArchNotInBenchmarkError": "nasbench_mt.query.benchmark",
+    "Benchmark": "nasbench_mt.query.benchmark",
+    "QueryResult": "nasbench_mt.query.benchmark",
+    "load_benchmark": "nasbench_mt.query.benchmark",
+    "Costs": "nasbench_mt.space.costs",
+    "measure_costs": "nasbench_mt.space.costs",
+    "MultiTaskNet": "nasbench_mt.space.model",
+    "build_model": "nasbench_mt.space.model",
+    "V1": "nasbench_mt.space.arch",
+    "Arch": "nasbench_mt.space.arch",
+    "Block": "nasbench_mt.space.arch",
+    "SearchSpace": "nasbench_mt.space.arch",
+    "TaskSpec": "nasbench_mt.space.tasks",
 }
 
 __all__ = [
@@ -45,11 +45,11 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from nasbench_mt.benchmark import ArchNotInBenchmarkError, Benchmark, QueryResult, load_benchmark
-    from nasbench_mt.costs import Costs, measure_costs
-    from nasbench_mt.model import MultiTaskNet, build_model
-    from nasbench_mt.space import V1, Arch, Block, SearchSpace
-    from nasbench_mt.tasks import TaskSpec
+    from nasbench_mt.query.benchmark import ArchNotInBenchmarkError, Benchmark, QueryResult, load_benchmark
+    from nasbench_mt.space.arch import V1, Arch, Block, SearchSpace
+    from nasbench_mt.space.costs import Costs, measure_costs
+    from nasbench_mt.space.model import MultiTaskNet, build_model
+    from nasbench_mt.space.tasks import TaskSpec
 
 
 def __getattr__(name: str) -> Any:

@@ -1,6 +1,7 @@
 """SYNTHETIC benchmark releases for tests and speed benchmarks — not measurements.
 
-:func:`synthetic_release` writes a directory in exactly the release layout (see :mod:`nasbench_mt.manifest`):
+:func:`synthetic_release` writes a directory in exactly the release layout (see
+:mod:`nasbench_mt.release.manifest`):
 real architectures (``V1.sample``) and real costs, with every accuracy, latency and per-sample column drawn
 from a seeded toy model (accuracy grows with log-MACs and exit depth, latency with MACs).  The manifest says
 ``"synthetic": true`` under ``generation``.  Use it to exercise code paths, never to draw conclusions.
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from nasbench_mt.schema import (
+from nasbench_mt.release.schema import (
     EXIT_POSITIONS,
     MEAN_COLUMNS,
     latency_columns,
@@ -29,15 +30,15 @@ from nasbench_mt.schema import (
     segment_columns,
     table_columns,
 )
-from nasbench_mt.space import V1, Arch, Block
-from nasbench_mt.tasks import TaskSpec
+from nasbench_mt.space.arch import V1, Arch, Block
+from nasbench_mt.space.tasks import TaskSpec
 
-__all__ = ["composed_costs", "synthetic_release", "tiny_generation_env"]
+__all__ = ["TINY_SUITE_KWARGS", "composed_costs", "suite_cache", "synthetic_release", "tiny_generation_env"]
 
 
 def _exact_costs(arch: Arch, tasks: Sequence[TaskSpec]) -> dict[str, Any]:
-    from nasbench_mt.costs import measure_costs
-    from nasbench_mt.model import build_model
+    from nasbench_mt.space.costs import measure_costs
+    from nasbench_mt.space.model import build_model
 
     return measure_costs(build_model(arch, tasks)).as_row()
 
@@ -46,8 +47,8 @@ class _SegmentTable:
     """Exact per-block and per-head MACs/params, measured once on 2 x |blocks| reference networks."""
 
     def __init__(self, tasks: Sequence[TaskSpec]) -> None:
-        from nasbench_mt.costs import measure_costs
-        from nasbench_mt.model import build_model
+        from nasbench_mt.space.costs import measure_costs
+        from nasbench_mt.space.model import build_model
 
         self.tasks = tuple(tasks)
         n = V1.num_stages
@@ -127,8 +128,8 @@ def synthetic_release(
     """Write a SYNTHETIC release of ``n`` real architectures to ``directory``; returns its manifest."""
     import pandas as pd
 
-    from nasbench_mt.manifest import write_manifest
-    from nasbench_mt.model import default_tasks
+    from nasbench_mt.release.manifest import write_manifest
+    from nasbench_mt.space.model import default_tasks
 
     if costs not in ("exact", "composed"):
         raise ValueError(f"invalid costs: {costs!r}; allowed: ['exact', 'composed']")
@@ -256,28 +257,39 @@ def synthetic_release(
     return write_manifest(root, files, meta)
 
 
+# the mnist-scenes slice every generation test measures on (one tiny supernet serves them all)
+TINY_SUITE_KWARGS = {"n_train": 96, "n_val": 32, "n_test": 32}
+
+
+@contextlib.contextmanager
+def suite_cache(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Point ``NASBENCH_MT_CACHE`` at ``path`` while the context runs (restored on exit)."""
+    old = os.environ.get("NASBENCH_MT_CACHE")
+    os.environ["NASBENCH_MT_CACHE"] = str(path)
+    try:
+        yield Path(path)
+    finally:
+        if old is None:
+            os.environ.pop("NASBENCH_MT_CACHE", None)
+        else:
+            os.environ["NASBENCH_MT_CACHE"] = old
+
+
 @contextlib.contextmanager
 def tiny_generation_env(
     root: str | os.PathLike[str], suite_kwargs: dict, epochs: float = 1.0
 ) -> Iterator[Path]:
     """For generation tests: point ``NASBENCH_MT_CACHE`` into ``root`` (restored on exit) and train a supernet
     for ``epochs`` on a tiny mnist-scenes slice; yields the checkpoint path ``root/sn.pt``."""
-    from nasbench_mt.datasets import load_suite
-    from nasbench_mt.measure import save_supernet
-    from nasbench_mt.supernet import Supernet
-    from nasbench_mt.train import TrainConfig, train_supernet
+    from nasbench_mt.measure.datasets import load_suite
+    from nasbench_mt.measure.measurer import save_supernet
+    from nasbench_mt.measure.supernet import Supernet
+    from nasbench_mt.measure.train import TrainConfig, train_supernet
 
     root = Path(root)
-    old = os.environ.get("NASBENCH_MT_CACHE")
-    os.environ["NASBENCH_MT_CACHE"] = str(root / "cache")
-    try:
+    with suite_cache(root / "cache"):
         suite = load_suite("mnist-scenes", **suite_kwargs)
         net = Supernet(suite.tasks)
         train_supernet(net, suite.train, TrainConfig(epochs=epochs, batch_size=32, seed=0))
         save_supernet(net, root / "sn.pt", {"seed": 0})
         yield root / "sn.pt"
-    finally:
-        if old is None:
-            os.environ.pop("NASBENCH_MT_CACHE", None)
-        else:
-            os.environ["NASBENCH_MT_CACHE"] = old

@@ -1,8 +1,9 @@
-"""Exact parameters and MACs of an :class:`~nasbench_mt.space.Arch` without building its network.
+"""Exact parameters and MACs of an :class:`~nasbench_mt.space.arch.Arch` without building its network.
 
-Re-exported from :mod:`nasbench_mt.costs`, where it lives next to ``measure_costs`` (kept for old imports).
+Re-exported from :mod:`nasbench_mt.space.costs`, where it lives next to ``measure_costs`` (kept for old
+imports).
 """
 
-from nasbench_mt.costs import analytic_costs
+from nasbench_mt.space.costs import analytic_costs
 
 __all__ = ["analytic_costs"]

@@ -122,11 +122,11 @@ def noise_ceiling(bench: Any, targets: Sequence[str]) -> pd.DataFrame:
 
     Accuracy targets: seed-to-seed tau (the same arch measured again with another seed); latency:
     run-to-run tau (timed again in another run); exact costs (params, FLOPs): 1.  Read from the manifest's
-    ``noise`` section (:func:`nasbench_mt.release.summarize_release`) when it holds the figures, else
-    computed from the release's noise files with the same function.  Also the supernet-vs-standalone tau
-    (``protocol_tau``, calibration) where the release has it.
+    ``noise`` section (:func:`nasbench_mt.publish.summarize.summarize_release`) when it holds the
+    figures, else computed from the release's noise files with the same function.  Also the
+    supernet-vs-standalone tau (``protocol_tau``, calibration) where the release has it.
     """
-    from nasbench_mt.release import calibration_stats, noise_stats
+    from nasbench_mt.release.stats import calibration_stats, noise_stats
 
     manifest_noise = bench.manifest.get("noise") or {}
     computed: dict[str, Any] | None = None
@@ -211,7 +211,7 @@ def _encode(bench: Any, table: pd.DataFrame, kinds: set[str]) -> dict[str, Any]:
 def derived_means(bench: Any, targets: Sequence[str]) -> dict[int, list[int]]:
     """``{index of mean_acc / val_mean_acc in targets: indices of the task columns it averages}``, for each
     mean whose every part is among ``targets`` (see step 4 of the protocol)."""
-    from nasbench_mt.schema import MEAN_COLUMNS, mean_parts
+    from nasbench_mt.release.schema import MEAN_COLUMNS, mean_parts
 
     targets = list(targets)
     out = {}

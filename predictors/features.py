@@ -1,4 +1,4 @@
-"""Flat feature encoder of an :class:`~nasbench_mt.space.Arch` (one row per architecture).
+"""Flat feature encoder of an :class:`~nasbench_mt.space.arch.Arch` (one row per architecture).
 
 Layout, in order (see :func:`feature_names`):
 
@@ -17,7 +17,7 @@ Layout, in order (see :func:`feature_names`):
   through its own branch weights -- so this one number sorts a task's accuracy more than any block choice
   does (it alone explains 90% of seg's variance on v1); see the README for what it adds to XGBoost;
 - ``exit_{position}``: 1 if the early exit after that stage exists;
-- with ``costs=True``, the exact analytic costs (free, see :func:`nasbench_mt.costs.analytic_costs`):
+- with ``costs=True``, the exact analytic costs (free, see :func:`nasbench_mt.space.costs.analytic_costs`):
   ``params``, ``params_{task}`` per task path, ``macs`` (whole network) and ``macs_e{k}`` for each early-exit
   position (0 when the architecture has no exit there).
 """
@@ -29,10 +29,10 @@ from itertools import combinations
 
 import numpy as np
 
-from nasbench_mt.costs import analytic_costs
-from nasbench_mt.model import default_tasks
-from nasbench_mt.space import V1, Arch, SearchSpace
-from nasbench_mt.tasks import TaskSpec
+from nasbench_mt.space.arch import V1, Arch, SearchSpace
+from nasbench_mt.space.costs import analytic_costs
+from nasbench_mt.space.model import default_tasks
+from nasbench_mt.space.tasks import TaskSpec
 
 __all__ = ["ENCODINGS", "encode_archs", "feature_names"]
 

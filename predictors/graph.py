@@ -1,4 +1,4 @@
-"""Graph encoder: one :class:`torch_geometric.data.Data` per :class:`~nasbench_mt.space.Arch`.
+"""Graph encoder: one :class:`torch_geometric.data.Data` per :class:`~nasbench_mt.space.arch.Arch`.
 
 Nodes are the operations of the whole multi-task network: the stem, every MBConv block of the shared trunk,
 every block of each task's own stage copies, each task's exit heads, one output node per task, and one global
@@ -33,10 +33,10 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
-from nasbench_mt.costs import block_costs, head_costs, stem_costs
-from nasbench_mt.model import default_tasks
-from nasbench_mt.space import V1, Arch, SearchSpace
-from nasbench_mt.tasks import TaskSpec, check_tasks
+from nasbench_mt.space.arch import V1, Arch, SearchSpace
+from nasbench_mt.space.costs import block_costs, head_costs, stem_costs
+from nasbench_mt.space.model import default_tasks
+from nasbench_mt.space.tasks import TaskSpec, check_tasks
 
 __all__ = ["NODE_TYPES", "encode_graphs", "node_feature_names"]
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from nasbench_mt.generate import package_versions
 from nasbench_mt.plotting import pyplot
+from nasbench_mt.release.provenance import package_versions
 from predictors.baselines import BASELINES
 from predictors.evaluation import SCORE_PREDICTORS, PredictorEvaluation
 

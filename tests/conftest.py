@@ -1,8 +1,10 @@
-"""Shared fixtures: the tiny release in tests/fixtures/tiny (real archs and costs, synthetic metrics)."""
+"""Shared fixtures: the tiny release in tests/fixtures/tiny (real archs and costs, synthetic metrics), and the
+tiny supernet the generation tests measure with, trained once per session."""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ def tiny_path() -> Path:
 
 @pytest.fixture(scope="session")
 def bench():
-    from nasbench_mt.benchmark import load_benchmark
+    from nasbench_mt.query.benchmark import load_benchmark
 
     return load_benchmark(path=TINY)
 
@@ -28,3 +30,26 @@ def tiny_copy(tmp_path: Path) -> Path:
     dst = tmp_path / "release"
     shutil.copytree(TINY, dst)
     return dst
+
+
+@pytest.fixture(scope="session")
+def tiny_supernet(tmp_path_factory) -> Path:
+    """A supernet trained for one epoch on ``TINY_SUITE_KWARGS`` (once per session: the costliest fixture);
+    its suite's cache is the folder ``cache`` beside it."""
+    pytest.importorskip("mlxtend")
+    from nasbench_mt.testing import TINY_SUITE_KWARGS, tiny_generation_env
+
+    with tiny_generation_env(tmp_path_factory.mktemp("tiny-supernet"), TINY_SUITE_KWARGS) as checkpoint:
+        return checkpoint
+
+
+@pytest.fixture(scope="module")
+def generation_env(tiny_supernet: Path, tmp_path_factory) -> Iterator[Path]:
+    """A fresh folder per test module holding a copy of the tiny supernet as ``sn.pt``, with
+    ``NASBENCH_MT_CACHE`` on the session's suite cache while the module runs."""
+    from nasbench_mt.testing import suite_cache
+
+    root = tmp_path_factory.mktemp("gen")
+    shutil.copy(tiny_supernet, root / "sn.pt")
+    with suite_cache(tiny_supernet.parent / "cache"):
+        yield root

@@ -35,7 +35,7 @@ def test_non_editable_install_ships_the_release(tmp_path, tiny_path):
         target,
     ]
     subprocess.run(pip + ["-q"], cwd=src, check=True, capture_output=True)
-    code = "from nasbench_mt.benchmark import load_benchmark; b = load_benchmark(); print(len(b), b.root)"
+    code = "from nasbench_mt import load_benchmark; b = load_benchmark(); print(len(b), b.root)"
     out = subprocess.run(
         [sys.executable, "-c", code],
         cwd=tmp_path,

@@ -16,16 +16,12 @@ import abc
 import inspect
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from nasbench_mt.results import QueryResult
-from nasbench_mt.space import Arch
-
-if TYPE_CHECKING:
-    from nasbench_mt.search.problem import Candidates
+from nasbench_mt.search.problem import Candidates, Evaluation
+from nasbench_mt.space.arch import Arch
 
 __all__ = [
     "Evaluation",
@@ -35,30 +31,6 @@ __all__ = [
     "rank_targets",
     "register_strategy",
 ]
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """The answer to one query: the benchmark's result plus objective values and feasibility.
-
-    ``values`` are the objectives in metric units, ``scores`` the same oriented so that larger is better;
-    ``metrics`` holds every objective and constraint metric (early-exit mode: under the chosen
-    ``thresholds``).
-    """
-
-    arch: Arch
-    result: QueryResult
-    values: tuple[float, ...]
-    scores: tuple[float, ...]
-    feasible: bool
-    violation: float
-    metrics: dict[str, float] = field(default_factory=dict)
-    thresholds: dict[str, float] | None = None
-
-    @property
-    def key(self) -> tuple[bool, float]:
-        """Sort key (larger is better): feasible first by the primary score, infeasible by least violation."""
-        return (self.feasible, self.scores[0] if self.feasible else -self.violation)
 
 
 def rank_targets(evaluations: Sequence[Evaluation]) -> np.ndarray:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nasbench_mt.search.base import Strategy, check_int, rank_targets, register_strategy
-from nasbench_mt.space import Arch
+from nasbench_mt.space.arch import Arch
 
 __all__ = ["PredictorGuidedSearch"]
 

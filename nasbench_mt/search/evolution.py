@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 
 from nasbench_mt.search.base import Evaluation, Strategy, check_int, register_strategy
-from nasbench_mt.space import Arch
+from nasbench_mt.space.arch import Arch
 
 __all__ = ["RegularizedEvolution"]
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nasbench_mt.generate import package_versions
+from nasbench_mt.release.provenance import package_versions
 from nasbench_mt.search.base import list_strategies
 from nasbench_mt.search.loop import run
 from nasbench_mt.search.problem import SearchProblem

@@ -5,7 +5,7 @@ better one, restart from a random arch at a local optimum."""
 from __future__ import annotations
 
 from nasbench_mt.search.base import Evaluation, Strategy, register_strategy
-from nasbench_mt.space import Arch
+from nasbench_mt.space.arch import Arch
 
 __all__ = ["LocalSearch"]
 

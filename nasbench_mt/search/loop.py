@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nasbench_mt.results import json_ready
+from nasbench_mt.query.pareto import hypervolume, non_dominated_sort
+from nasbench_mt.query.results import json_ready
 from nasbench_mt.search.base import Evaluation, Strategy, create_strategy
-from nasbench_mt.search.objectives import hypervolume, non_dominated_sort
 from nasbench_mt.search.problem import SearchProblem
-from nasbench_mt.space import Arch
+from nasbench_mt.space.arch import Arch
 
 __all__ = ["SearchResult", "run"]
 
@@ -129,7 +129,8 @@ def run(
 ) -> SearchResult:
     """Run ``strategy`` (a registered name or a :class:`Strategy`) for ``budget`` queries.
 
-    ``benchmark`` is a :class:`~nasbench_mt.benchmark.Benchmark` (then ``objective``, ``constraints`` and
+    ``benchmark`` is a :class:`~nasbench_mt.query.benchmark.Benchmark` (then ``objective``, ``constraints``
+    and
     ``problem_kwargs`` - ``reference``, ``full_space``, ``surrogate``, ``exit_thresholds`` - build a
     :class:`SearchProblem`) or a prebuilt :class:`SearchProblem` (reused caches; then those arguments must be
     left at their defaults).  Every query is charged to the benchmark's simulated clock.  ``progress``: True

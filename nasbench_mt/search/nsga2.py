@@ -12,9 +12,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from nasbench_mt.query.pareto import non_dominated_sort
 from nasbench_mt.search.base import Evaluation, Strategy, check_int, register_strategy
-from nasbench_mt.search.objectives import crowding_distance, non_dominated_sort
-from nasbench_mt.space import Arch
+from nasbench_mt.search.objectives import crowding_distance
+from nasbench_mt.space.arch import Arch
 
 __all__ = ["NSGA2", "constrained_ranks"]
 

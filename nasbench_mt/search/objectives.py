@@ -1,8 +1,10 @@
 """Objectives, constraints and Pareto utilities of a search.
 
 An objective names a stored metric (``"mean_acc"``, ``"test_digit"``, ``"latency_ms"``, any numeric column of
-:mod:`nasbench_mt.schema`), optionally with a direction prefix (``"max:params"``, ``"min:latency_ms"``; the
-default comes from :meth:`~nasbench_mt.benchmark.Benchmark.higher_is_better`), or ``"delta_p"``: LibMTL's
+:mod:`nasbench_mt.release.schema`), optionally with a direction prefix (``"max:params"``,
+``"min:latency_ms"``; the
+default comes from :meth:`~nasbench_mt.query.benchmark.Benchmark.higher_is_better`), or ``"delta_p"``:
+LibMTL's
 multi-task gain over a reference architecture (Maninis et al.; Lin & Zhang, LibMTL),
 
     Delta_p = 100 / T * sum_t (-1)^{l_t} (M_t - M_t^ref) / M_t^ref,   l_t = 1 if task t is lower-is-better,
@@ -31,8 +33,6 @@ __all__ = [
     "Constraint",
     "Objective",
     "crowding_distance",
-    "hypervolume",
-    "non_dominated_sort",
     "parse_constraints",
     "parse_objectives",
 ]
@@ -197,27 +197,7 @@ def parse_objectives(
     return tuple(out)
 
 
-# ---------------------------------------------------------------------- Pareto utilities (maximisation)
-def non_dominated_sort(scores: np.ndarray) -> list[np.ndarray]:
-    """Fronts of the rows of ``scores`` (n, m), every column maximised: a list of index arrays, best first."""
-    scores = np.asarray(scores, dtype=float)
-    n = len(scores)
-    if n == 0:
-        return []
-    ge = (scores[:, None, :] >= scores[None, :, :]).all(-1)
-    gt = (scores[:, None, :] > scores[None, :, :]).any(-1)
-    dominates = ge & gt  # dominates[i, j]: i dominates j
-    count = dominates.sum(0)
-    fronts = []
-    current = np.flatnonzero(count == 0)
-    while len(current):
-        fronts.append(current)
-        count = count - dominates[current].sum(0)
-        count[current] = -1
-        current = np.flatnonzero(count == 0)
-    return fronts
-
-
+# ------------------------------------------------ NSGA-II's crowding (fronts and hypervolume: query.pareto)
 def crowding_distance(scores: np.ndarray) -> np.ndarray:
     """NSGA-II crowding distance of each row of one front (boundary rows get inf)."""
     scores = np.asarray(scores, dtype=float)
@@ -233,24 +213,3 @@ def crowding_distance(scores: np.ndarray) -> np.ndarray:
         if span > 0:
             dist[order[1:-1]] += (col[2:] - col[:-2]) / span
     return dist
-
-
-def hypervolume(scores: np.ndarray, reference: np.ndarray) -> float:
-    """Hypervolume dominated by ``scores`` (n, m; maximised) above the point ``reference`` (exact)."""
-    pts = np.asarray(scores, dtype=float).reshape(-1, len(reference))
-    ref = np.asarray(reference, dtype=float)
-    pts = pts[(pts > ref).all(axis=1)]
-    if len(pts) == 0:
-        return 0.0
-    pts = pts[non_dominated_sort(pts)[0]]
-    if pts.shape[1] == 1:
-        return float(pts[:, 0].max() - ref[0])
-    order = np.argsort(-pts[:, -1], kind="stable")  # slice along the last objective, best first
-    pts = pts[order]
-    total = 0.0
-    for i in range(len(pts)):
-        lower = pts[i + 1, -1] if i + 1 < len(pts) else ref[-1]
-        height = pts[i, -1] - lower
-        if height > 0:
-            total += height * hypervolume(pts[: i + 1, :-1], ref[:-1])
-    return float(total)

@@ -5,13 +5,13 @@ it.  The table is a sparse sample of a 4.5e14-arch space, so a space move (mutat
 is *projected* onto the nearest not-yet-proposed table arch (Hamming distance of the one-hot decisions);
 local search's neighbourhood is the ``k`` nearest table archs.  **Full-space mode** searches the whole space;
 queries of archs absent from the table are answered by a surrogate fitted on the table
-(:meth:`~nasbench_mt.benchmark.Benchmark.with_surrogate`, results marked ``predicted``).
+(:meth:`~nasbench_mt.query.benchmark.Benchmark.with_surrogate`, results marked ``predicted``).
 
 Constraints on exact costs (params, MACs, FLOPs; peak memory in pool mode) are known without training, so
 archs violating them are never proposed; constraints on measured metrics (latency, accuracy) are only known
 after a query.  **Early-exit mode** (``exit_thresholds=[...]``, pool mode, one objective): every queried arch
 is scored under its best per-task confidence-threshold setting on that grid (searched exhaustively with
-:meth:`~nasbench_mt.benchmark.Benchmark.exit_metrics`, free), and ``mean_acc``, ``test_{task}``,
+:meth:`~nasbench_mt.query.benchmark.Benchmark.exit_metrics`, free), and ``mean_acc``, ``test_{task}``,
 ``latency_ms``, ``macs`` and ``flops`` then mean their expected values under that exit policy (EDANAS).
 """
 
@@ -21,15 +21,16 @@ import math
 import random
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from nasbench_mt.search.base import Evaluation
+from nasbench_mt.query.results import QueryResult
 from nasbench_mt.search.objectives import Constraint, Objective, parse_constraints, parse_objectives
-from nasbench_mt.space import Arch, SearchSpace
+from nasbench_mt.space.arch import Arch, SearchSpace
 
-__all__ = ["Candidates", "SearchProblem"]
+__all__ = ["Candidates", "Evaluation", "SearchProblem"]
 
 _MAX_TRIES = 10_000
 
@@ -69,6 +70,30 @@ def onehot(archs: Sequence[Arch], space: SearchSpace) -> np.ndarray:
         for x in a.exits:
             row[j + space.exit_choices.index(x)] = 1
     return out
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The answer to one query: the benchmark's result plus objective values and feasibility.
+
+    ``values`` are the objectives in metric units, ``scores`` the same oriented so that larger is better;
+    ``metrics`` holds every objective and constraint metric (early-exit mode: under the chosen
+    ``thresholds``).
+    """
+
+    arch: Arch
+    result: QueryResult
+    values: tuple[float, ...]
+    scores: tuple[float, ...]
+    feasible: bool
+    violation: float
+    metrics: dict[str, float] = field(default_factory=dict)
+    thresholds: dict[str, float] | None = None
+
+    @property
+    def key(self) -> tuple[bool, float]:
+        """Sort key (larger is better): feasible first by the primary score, infeasible by least violation."""
+        return (self.feasible, self.scores[0] if self.feasible else -self.violation)
 
 
 class Candidates:
@@ -127,7 +152,7 @@ class Candidates:
     def exact_costs(self, arch: Arch) -> dict[str, float]:
         """Parameters, MACs (whole, per exit, per segment) and FLOPs of ``arch``, without building it."""
         if arch not in self._costs:
-            from nasbench_mt.costs import analytic_costs
+            from nasbench_mt.space.costs import analytic_costs
 
             self._costs[arch] = {k: float(v) for k, v in analytic_costs(arch, self.tasks).as_row().items()}
         return self._costs[arch]
@@ -306,7 +331,7 @@ class SearchProblem:
 
     # ------------------------------------------------------------------ setup helpers
     def _setup_exits(self, thresholds: Sequence[float]) -> None:
-        from nasbench_mt.exit_policy import threshold_grid
+        from nasbench_mt.query.exit_policy import threshold_grid
 
         if self.full_space:
             raise ValueError("early-exit mode needs the stored per-sample confidences: pool mode only")
@@ -423,13 +448,13 @@ class SearchProblem:
         out["top1_score"] = float(np.sort(fs[:, 0])[::-1][k - 1])
         out["top1_k"] = k
         if self.multi_objective:
-            from nasbench_mt.search.objectives import hypervolume, non_dominated_sort
+            from nasbench_mt.query.pareto import hypervolume, pareto_front
 
             lo, hi = fs.min(axis=0), fs.max(axis=0)
             span = np.where(hi > lo, hi - lo, 1.0)
             out["norm"] = (lo, span)
             out["hv_reference"] = np.full(fs.shape[1], -0.1)
-            front = non_dominated_sort(fs)[0]
+            front = pareto_front(fs)
             out["front_rows"] = rows[front]
             out["hv"] = hypervolume((fs[front] - lo) / span, out["hv_reference"])
         return out

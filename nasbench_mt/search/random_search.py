@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nasbench_mt.search.base import Strategy, register_strategy
-from nasbench_mt.space import Arch
+from nasbench_mt.space.arch import Arch
 
 __all__ = ["RandomSearch"]
 

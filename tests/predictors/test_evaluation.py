@@ -171,7 +171,7 @@ def test_fast_command_writes_the_leaderboard_and_is_deterministic(tiny_path, tmp
 
 
 def test_command_refuses_fast_or_synthetic_output_in_leaderboards(tiny_path, capsys):
-    from nasbench_mt.cli import REPO_LEADERBOARDS as _REPO_LEADERBOARDS
+    from nasbench_mt.cli.options import REPO_LEADERBOARDS as _REPO_LEADERBOARDS
 
     def snapshot():
         return {p.name: p.read_bytes() for p in _REPO_LEADERBOARDS.glob("*") if p.is_file()}

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from nasbench_mt.search import SearchProblem, SearchResult, Strategy, run
-from nasbench_mt.space import V1
+from nasbench_mt.space.arch import V1
 
 FAST_PARAMS = {"brp": {"initial": 4, "batch": 3, "predictor_params": {"epochs": 5}}}
 

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from nasbench_mt.cli import main
-from nasbench_mt.space import Arch
+from nasbench_mt.space.arch import Arch
 
 
 def cli(capsys, *argv):
@@ -85,7 +85,7 @@ def test_standard_constraints_use_normalised_latency(bench):
 
 
 def test_leaderboard_refuses_fast_results_in_leaderboards(capsys, tiny_path):
-    from nasbench_mt.cli import REPO_LEADERBOARDS as _REPO_LEADERBOARDS
+    from nasbench_mt.cli.options import REPO_LEADERBOARDS as _REPO_LEADERBOARDS
 
     before = {p.name: p.read_bytes() for p in _REPO_LEADERBOARDS.glob("*") if p.is_file()}
     rc, _, err = cli(capsys, "search-leaderboard", "--fast", "--path", tiny_path, "--out", _REPO_LEADERBOARDS)

@@ -83,7 +83,7 @@ def test_full_space_contract(name, full_problem, search_contract, fast_strategy)
 
 def test_pool_mode_never_queries_outside_the_table(tiny_problem):
     from nasbench_mt.search import Strategy
-    from nasbench_mt.space import V1
+    from nasbench_mt.space.arch import V1
 
     class Outside(Strategy):
         def ask(self):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from nasbench_mt.query.pareto import hypervolume, non_dominated_sort
 from nasbench_mt.search import Constraint, SearchProblem, parse_constraints
-from nasbench_mt.search.objectives import crowding_distance, hypervolume, non_dominated_sort
+from nasbench_mt.search.objectives import crowding_distance
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,127 @@
+"""``nasbench-mt measure-latency`` and ``transfer-latency``: the table's latency on your own device."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from pathlib import Path
+
+from nasbench_mt.cli.options import command
+
+__all__: list[str] = []
+
+META_KEY = b"nasbench_mt"  # Parquet key-value metadata: how the device file was measured
+
+
+def _release(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--path", default=None, help="release directory (default: the shipped release)")
+    p.add_argument("--release", default="v1", help="shipped release version (default: v1)")
+
+
+def _measure_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--archs", type=int, required=True, metavar="N", help="architectures to time (10-50)")
+    p.add_argument("--out", required=True, help="Parquet file to write (arch_id + latency columns)")
+    _release(p)
+    p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="runtime (default torch)")
+    p.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1, as the release)")
+    p.add_argument("--seed", type=int, default=0, help="which architectures are sampled (default 0)")
+    p.add_argument("--rounds", type=int, default=30, help="timed rounds per architecture (default 30)")
+
+
+def _write(df, path: str, meta: dict) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    table = table.replace_schema_metadata({META_KEY: json.dumps(meta).encode()})
+    tmp = out.with_name(out.name + ".tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    tmp.replace(out)
+
+
+@command("measure-latency", _measure_args)
+def _measure_latency(args: argparse.Namespace) -> int:
+    """Time a seeded sample of the release's architectures on this machine (input to transfer-latency)."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from nasbench_mt.measure.latency_transfer import measure_device
+    from nasbench_mt.query.benchmark import load_benchmark
+    from nasbench_mt.release.provenance import cpu_model
+
+    bench = load_benchmark(args.release, path=args.path)
+    bar = tqdm(total=args.archs, desc=f"measure-latency ({args.backend}, {args.threads} thread(s))")
+    df = measure_device(
+        bench.table,
+        args.archs,
+        seed=args.seed,
+        backend=args.backend,
+        threads=args.threads,
+        rounds=args.rounds,
+        progress=lambda i, n: bar.update(),
+    )
+    bar.close()
+    meta = {
+        "command": " ".join(["nasbench-mt", *sys.argv[1:]]),
+        "release": str(bench.root),
+        "version": bench.manifest.get("version"),
+        "backend": args.backend,
+        "threads": args.threads,
+        "rounds": args.rounds,
+        "seed": args.seed,
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+        "cpu": cpu_model(),
+    }
+    _write(df, args.out, meta)
+    print(
+        f"{args.out}: {len(df)} architectures, median latency {df['latency_ms'].median():.3f} ms "
+        f"(reference {df['ref_latency_ms'].median():.3f} ms)"
+    )
+    return 0
+
+
+def _transfer_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--measured", required=True, help="measure-latency's Parquet file")
+    p.add_argument("--out", required=True, help="Parquet file to write: every arch_id's predicted latency")
+    _release(p)
+    p.add_argument("--json", action="store_true", help="print a JSON summary")
+
+
+@command("transfer-latency", _transfer_args)
+def _transfer_latency(args: argparse.Namespace) -> int:
+    """Predict your device's latency for the whole release from a few measured architectures."""
+    import pandas as pd
+
+    from nasbench_mt.measure.latency_transfer import LatencyTransfer
+    from nasbench_mt.query.benchmark import load_benchmark
+
+    if not Path(args.measured).is_file():
+        raise ValueError(
+            f"invalid --measured: {args.measured} does not exist; allowed: measure-latency's --out"
+        )
+    measured = pd.read_parquet(args.measured)
+    bench = load_benchmark(args.release, path=args.path)
+    model = LatencyTransfer().fit(bench.table, measured)
+    pred = model.predict(bench.table)
+    pred.insert(1, "measured", pred["arch_id"].isin(set(measured["arch_id"])))
+    _write(pred, args.out, {"measured_file": str(args.measured), "n_measured": len(measured)})
+    summary = {
+        "out": args.out,
+        "rows": len(pred),
+        "n_measured": len(measured),
+        "targets": [c for c in pred.columns if c.startswith("latency")],
+        "median_latency_ms": float(pred["latency_ms"].median()),
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(
+            f"{args.out}: predicted {', '.join(summary['targets'])} for {len(pred)} architectures from "
+            f"{len(measured)} measured (median latency {summary['median_latency_ms']:.3f} ms)"
+        )
+    return 0

@@ -1,0 +1,78 @@
+"""The vocabulary every command shares: the command registry, release options, errors, output formatting."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["COMMANDS", "clean_errors", "command", "fmt", "leaderboard_out", "load_release", "release_args"]
+
+COMMANDS: dict[
+    str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
+] = {}
+
+
+def command(name: str, setup: Callable[[argparse.ArgumentParser], None]):
+    """Register a sub-command: ``setup`` adds its arguments, the decorated function runs it."""
+
+    def deco(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+        COMMANDS[name] = (setup, fn)
+        return fn
+
+    return deco
+
+
+REPO_LEADERBOARDS = Path(__file__).resolve().parent.parent.parent / "leaderboards"
+
+
+def leaderboard_out(out: str | Path, manifest: dict, fast: bool) -> Path:
+    """Resolve a leaderboard folder; the repository's ``leaderboards/`` takes real-release runs only."""
+    out = Path(out).resolve()
+    synthetic = bool(manifest.get("generation", {}).get("synthetic"))
+    if out == REPO_LEADERBOARDS.resolve() and (synthetic or fast):
+        raise ValueError(
+            f"{out} holds results of the real release only; "
+            "write --fast or SYNTHETIC runs elsewhere (--out DIR)"
+        )
+    return out
+
+
+def release_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--path", default=None, help="release directory (default: the shipped release)")
+    p.add_argument("--release", default="v1", help="shipped release version (default: v1)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def clean_errors(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Turn a lookup miss into the CLI's one-line error (``main`` prints ValueErrors without a traceback)."""
+
+    @functools.wraps(fn)
+    def run(args: argparse.Namespace) -> int:
+        from nasbench_mt.query.results import ArchNotInBenchmarkError
+
+        try:
+            return fn(args)
+        except ArchNotInBenchmarkError as err:
+            raise ValueError(err.message) from None
+
+    return run
+
+
+def load_release(args: argparse.Namespace):
+    from nasbench_mt.query.benchmark import load_benchmark
+
+    return load_benchmark(args.release, path=args.path)
+
+
+def fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return "nan" if not math.isfinite(v) else f"{v:.4g}"
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}"
+    if isinstance(v, dict):
+        return "  ".join(f"{k}: {fmt(x)}" for k, x in v.items())
+    return str(v)

@@ -1,0 +1,144 @@
+"""``nasbench-mt evaluate-predictors``: the predictor evaluation protocol and its leaderboard."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import time
+
+from nasbench_mt.cli.options import clean_errors, command, leaderboard_out, load_release, release_args
+
+__all__: list[str] = []
+
+FAST_SIZES = (10, 20)
+FAST_SEEDS = 2
+_FAST_NEURAL = {"epochs": 10}
+_FAST_TREES = {"n_estimators": 50}
+
+
+def fast_params(names: list[str]) -> dict[str, dict]:
+    """Light hyper-parameters of ``--fast`` (a smoke run, not a result): fewer epochs and trees."""
+    from predictors import create_predictor
+
+    out = {}
+    for name in names:
+        keys = create_predictor(name).get_params()
+        out[name] = {
+            **(_FAST_NEURAL if "epochs" in keys else {}),
+            **(_FAST_TREES if "n_estimators" in keys else {}),
+        }
+    return out
+
+
+def _evaluate_args(p: argparse.ArgumentParser) -> None:
+    # building the parser must not import predictors (torch-geometric): every sub-command pays for it
+    p.add_argument(
+        "--predictors",
+        nargs="+",
+        default=None,
+        help="registered names (predictors.list_predictors()); default: every registered one",
+    )
+    p.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=None,
+        help="training sample sizes (default: the protocol's, predictors.evaluation.TRAIN_SIZES)",
+    )
+    p.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per size (default 5)")
+    p.add_argument(
+        "--targets",
+        nargs="+",
+        default=None,
+        help="table columns (default: latency, task scores, params, ...)",
+    )
+    p.add_argument(
+        "--test-size",
+        type=float,
+        default=None,
+        help="held-out rows (>= 1) or fraction (< 1); default 1,000/20%%",
+    )
+    p.add_argument(
+        "--fit-means",
+        action="store_true",
+        help="fit mean_acc as a target of its own (default: the mean of the task predictions)",
+    )
+    p.add_argument("--out", default="leaderboards", help="output directory (default leaderboards/)")
+    p.add_argument(
+        "--fast",
+        action="store_true",
+        help=f"CI smoke mode: sizes {' '.join(map(str, FAST_SIZES))}, {FAST_SEEDS} seeds, light predictors",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    release_args(p)
+
+
+@command("evaluate-predictors", _evaluate_args)
+@clean_errors
+def _evaluate(args: argparse.Namespace) -> int:
+    """Score predictors by the fixed protocol; write predictors.md, predictors.csv and two plots."""
+    from tqdm.auto import tqdm
+
+    from predictors import list_predictors
+    from predictors.evaluation import TRAIN_SIZES, evaluate_predictors
+    from predictors.leaderboard import write_predictor_leaderboard
+
+    start = time.perf_counter()
+    unknown = sorted(set(args.predictors or ()) - set(list_predictors()))
+    if unknown:
+        raise ValueError(f"unknown predictors {unknown}; allowed: {list_predictors()}")
+    bench = load_release(args)
+    out = leaderboard_out(args.out, bench.manifest, args.fast)
+    names = args.predictors or list_predictors()
+    sizes, seeds, params = args.sizes or list(TRAIN_SIZES), args.seeds, {}
+    if args.fast:
+        sizes, seeds, params = list(FAST_SIZES), FAST_SEEDS, fast_params(names)
+    test_size = args.test_size
+    if test_size is not None and test_size >= 1:
+        if test_size != int(test_size):
+            raise ValueError(
+                f"invalid --test-size {test_size}; allowed: a whole number of rows or a fraction < 1"
+            )
+        test_size = int(test_size)
+    bar = tqdm(
+        total=len(names) * len(set(sizes)) * seeds,
+        desc="evaluate predictors",
+        unit="fit",
+        disable=args.quiet or args.json,
+    )
+
+    def progress(name: str, size: int, seed: int) -> None:
+        bar.set_postfix_str(f"{name} n={size} seed={seed}", refresh=False)
+        bar.update(1)
+
+    ev = evaluate_predictors(
+        bench,
+        names,
+        sizes,
+        seeds,
+        targets=args.targets,
+        test_size=test_size,
+        predictor_params=params,
+        progress=progress,
+        derive_means=not args.fit_means,
+    )
+    bar.close()
+    flags = [f"--path {shlex.quote(args.path)}" if args.path else f"--release {args.release}"]
+    flags += [f"--predictors {' '.join(args.predictors)}"] if args.predictors else []
+    if args.fast:
+        flags.append("--fast")
+    else:
+        flags += ["--sizes " + " ".join(map(str, sizes)), f"--seeds {seeds}"]
+    flags += [f"--targets {' '.join(args.targets)}"] if args.targets else []
+    flags += [f"--test-size {test_size}"] if test_size is not None else []
+    flags += ["--fit-means"] if args.fit_means else []
+    cmd = " ".join(["nasbench-mt evaluate-predictors", *flags, f"--out {shlex.quote(args.out)}"])
+    paths = write_predictor_leaderboard(ev, out, bench, cmd, time.perf_counter() - start)
+    if args.json:
+        print(json.dumps({"files": [str(p) for p in paths], "info": ev.info}, indent=2, default=str))
+        return 0
+    text = (out / "predictors.md").read_text()
+    print(text.split("\n## Kendall tau by train size")[0].rstrip())
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0

@@ -1,0 +1,548 @@
+"""Query the tabular benchmark: ``load_benchmark()`` -> :class:`Benchmark`.
+
+Example::
+
+    >>> from nasbench_mt import load_benchmark
+    >>> bench = load_benchmark()                      # the shipped v1 release, verified, no network
+    >>> r = bench.query(bench[0].arch)                # an Arch, its canonical string or its 12-hex id
+    >>> r.accuracy, r.latency_ms, r.params            # per-task test score, ms, parameters
+    >>> fast = bench.where(latency_ms_lt=14)          # or bench.where("latency_ms < 14 and params < 2e5")
+    >>> fast.best("mean_acc")                         # the oracle a search's regret is measured against
+    >>> bench.pareto(["mean_acc", "latency_norm"]).table
+    >>> bench.exit_metrics(r.arch, {"digit": 0.9, "count": 0.8, "seg": 0.95}).macs
+
+The table (``bench.table``, a pandas DataFrame) has one row per architecture and the columns documented in
+:mod:`nasbench_mt.release.schema`.  Filtering returns a new :class:`Benchmark` over the selected rows.
+"""
+
+from __future__ import annotations
+
+import difflib
+import operator
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nasbench_mt.query.exit_policy import ExitData, ExitMetrics, evaluate_policies
+from nasbench_mt.query.pareto import pareto_front
+from nasbench_mt.query.results import ArchNotInBenchmarkError, QueryResult, ResultBuilder
+from nasbench_mt.release.manifest import ReleaseError, read_manifest, role_paths, tasks_from_manifest, verify
+from nasbench_mt.release.schema import latency_columns, ort_latency_columns, table_columns
+from nasbench_mt.space.arch import V1, Arch
+from nasbench_mt.space.tasks import TaskSpec
+
+__all__ = ["ArchNotInBenchmarkError", "Benchmark", "QueryResult", "available_versions", "load_benchmark"]
+
+_ID = re.compile(r"[0-9a-f]{12}")
+_OPS = {"lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge, "eq": operator.eq}
+_OPS["ne"] = operator.ne
+_NOT_METRICS = {"arch_id", "arch", "protocol", "seed"}
+
+
+def _shipped_roots() -> list[Path]:
+    here = Path(__file__).resolve().parent.parent  # the nasbench_mt package
+    # installed: package data nasbench_mt/data/; source checkout: the nasbench_mt/data -> ../data link,
+    # or data/ itself where the link is not checked out (e.g. Windows without symlinks)
+    roots = [here / "data"]
+    if (here.parent / "pyproject.toml").is_file():  # a source checkout, not site-packages
+        roots.append(here.parent / "data")
+    return [p for p in roots if p.is_dir()]
+
+
+def _lists_table(manifest: Mapping[str, Any]) -> bool:
+    """Whether a manifest lists an architecture table (a release still being generated may list only, say,
+    its calibration tier)."""
+    return any(e.get("role") == "archs" for e in manifest["files"])
+
+
+def _has_table(directory: Path) -> bool:
+    try:
+        return _lists_table(read_manifest(directory))
+    except ReleaseError:
+        return False
+
+
+def available_versions() -> list[str]:
+    """Versions of the releases shipped with this installation (directories whose table exists)."""
+    return sorted({p.name for root in _shipped_roots() for p in root.iterdir() if _has_table(p)})
+
+
+def load_benchmark(
+    version: str = "v1", path: str | Path | None = None, verify_files: bool = True
+) -> Benchmark:
+    """Load a release: the shipped ``version`` (``path=None``) or the release directory ``path``.
+
+    Every data file's sha256 is checked against ``manifest.json`` first (``verify_files=False`` skips the
+    hashing); a missing or altered file raises :class:`~nasbench_mt.release.manifest.ReleaseError` naming it.
+    """
+    if path is None:
+        root = next(
+            (r / version for r in _shipped_roots() if (r / version / "manifest.json").is_file()), None
+        )
+        if root is None:
+            raise ReleaseError(
+                f"no shipped benchmark release {version!r}; available: {available_versions()} "
+                "(pass path= to load a release directory)"
+            )
+    else:
+        root = Path(path)
+    manifest = verify(root) if verify_files else read_manifest(root)
+    if not _lists_table(manifest):
+        roles = sorted({e["role"] for e in manifest["files"]})
+        raise ReleaseError(
+            f"release {root} holds no architecture table yet (only {roles or 'no files'}); it is still being "
+            "generated: run `nasbench-mt generate --out DIR ...` (see data/README.md) or pass another path="
+        )
+    if path is None and manifest["version"] != version:
+        raise ReleaseError(
+            f"shipped release {root} says version {manifest['version']!r}, expected {version!r}"
+        )
+    tasks = tasks_from_manifest(manifest)
+    lat = set(latency_columns())
+    table = _read_role(root, manifest, "archs", required=[c for c in table_columns(tasks) if c not in lat])
+    table = _merge_latency(table, _read_role(root, manifest, "latency", required=["arch_id"]), root)
+    extra = [c for c in table.columns if c not in set(table_columns(tasks))]
+    table = table[table_columns(tasks) + extra]
+    dup = table["arch_id"][table["arch_id"].duplicated()]
+    if len(dup):
+        raise ReleaseError(f"release {root} holds arch_id {dup.iloc[0]!r} more than once")
+    return Benchmark(table, manifest, root, tasks)
+
+
+def _read_role(
+    root: Path, manifest: Mapping[str, Any], role: str, required: Sequence[str] = ()
+) -> pd.DataFrame | None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    paths = role_paths(root, manifest, role)
+    if not paths:
+        return None
+    tables = [pq.read_table(p) for p in paths]
+    for path, t in zip(paths, tables):
+        missing = [c for c in required if c not in t.column_names]
+        if missing:
+            raise ReleaseError(f"{role} file {path} lacks table columns {missing}")
+    # "permissive" lets int64 meet double (e.g. macs_e2 is whole in one shard and NaN-holding in another)
+    return pa.concat_tables(tables, promote_options="permissive").to_pandas()
+
+
+def _merge_latency(table: pd.DataFrame, latency: pd.DataFrame | None, root: Path) -> pd.DataFrame:
+    lat = latency_columns()
+    if latency is not None:
+        if "arch_id" not in latency.columns:
+            raise ReleaseError(f"latency shards of {root} need a unique arch_id column")
+        keep = ["arch_id"] + [c for c in lat + ort_latency_columns() if c in latency.columns]
+        # PyTorch-eager and ONNX Runtime shards (``latency-*``, ``ort-latency-*``) hold one row per arch each
+        for family in (lat, ort_latency_columns()):
+            cols = [c for c in family if c in latency.columns]
+            if cols and latency["arch_id"][latency[cols].notna().any(axis=1)].duplicated().any():
+                raise ReleaseError(f"latency shards of {root} hold an arch_id twice ({family[0]})")
+        latency = latency[keep].groupby("arch_id", sort=False).first().reset_index()
+        table = table.drop(columns=[c for c in keep[1:] if c in table.columns])
+        table = table.merge(latency, on="arch_id", how="left")
+    for c in lat:  # a release without latency measurements keeps NaN latency columns
+        if c not in table.columns:
+            table[c] = np.nan
+    return table
+
+
+class _ExitStore:
+    """Per-sample companion rows, read lazily on first use and shared by every view of a release."""
+
+    def __init__(self, root: Path, manifest: Mapping[str, Any]) -> None:
+        self.paths = role_paths(root, manifest, "exits")
+        self.n_samples = int(manifest["n_samples"])
+        self.index: dict[str, dict[tuple[str, int], int]] | None = None
+
+    def _load(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if not self.paths:
+            raise ReleaseError("this release has no per-sample exit records (no 'exits' files)")
+        table = pa.concat_tables([pq.read_table(p) for p in self.paths]).combine_chunks()
+        self.conf = self._matrix(table.column("conf"), "conf")
+        self.score = self._matrix(table.column("score"), "score")
+        index: dict[str, dict[tuple[str, int], int]] = {}
+        ids, tasks = table.column("arch_id").to_pylist(), table.column("task").to_pylist()
+        for i, (a, t, k) in enumerate(zip(ids, tasks, table.column("exit").to_numpy().tolist())):
+            index.setdefault(a, {})[(t, k)] = i
+        self.index = index
+
+    def _matrix(self, column: Any, name: str) -> np.ndarray:
+        import pyarrow as pa
+
+        arr = column.chunk(0) if column.num_chunks else pa.array([], pa.binary())
+        if pa.types.is_fixed_size_binary(arr.type):
+            width = arr.type.byte_width
+            data = np.frombuffer(arr.buffers()[1], dtype=np.uint8)
+            start = arr.offset * width
+            out = data[start : start + len(arr) * width].reshape(len(arr), width)
+        else:
+            arr = arr.cast(pa.large_binary())
+            offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+            lengths = np.diff(offsets)
+            if len(arr) and (lengths != self.n_samples).any():
+                bad = int(lengths[lengths != self.n_samples][0])
+                raise ReleaseError(
+                    f"exits column {name!r} holds byte strings of length {bad}; n_samples = {self.n_samples}"
+                )
+            data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if len(arr) else np.zeros(0, np.uint8)
+            out = data[offsets[0] : offsets[-1]].reshape(len(arr), self.n_samples)
+        if out.shape[1] != self.n_samples:
+            raise ReleaseError(
+                f"exits column {name!r} has width {out.shape[1]}; n_samples = {self.n_samples}"
+            )
+        return out
+
+    def get(self, arch_id: str, tasks: Sequence[str], exits: Sequence[int]) -> ExitData:
+        if self.index is None:
+            self._load()
+        assert self.index is not None
+        rows = self.index.get(arch_id)
+        if rows is None:
+            raise ReleaseError(f"no per-sample exit records for architecture {arch_id}")
+        try:
+            pos = np.array([[rows[(t, k)] for k in exits] for t in tasks])
+        except KeyError as err:
+            raise ReleaseError(
+                f"per-sample exit records of {arch_id} lack (task, exit) {err.args[0]}"
+            ) from None
+        return ExitData(tuple(tasks), tuple(exits), self.conf[pos], self.score[pos])
+
+
+class Benchmark:
+    """A benchmark release (or a filtered view of one): a sequence of :class:`QueryResult` rows.
+
+    ``len(bench)``, ``bench[i]``, iteration and ``arch in bench`` work as for a sequence; ``bench.table`` is
+    the underlying DataFrame.  ``clock_s`` is the simulated time charged by :meth:`simulate_train_eval`.
+    """
+
+    def __init__(
+        self,
+        table: pd.DataFrame,
+        manifest: Mapping[str, Any],
+        root: Path,
+        tasks: Sequence[TaskSpec],
+        _exits: _ExitStore | None = None,
+        _surrogate: Any = None,
+    ) -> None:
+        self.table = table.reset_index(drop=True)
+        self.manifest = manifest
+        self.root = root
+        self.tasks = tuple(tasks)
+        self.version = str(manifest.get("version", "?"))
+        self.space = V1
+        if manifest.get("space", V1.name) != V1.name:
+            raise ReleaseError(
+                f"release {root} is for space {manifest.get('space')!r}; supported: [{V1.name!r}]"
+            )
+        self.clock_s = 0.0
+        self._exits = _exits if _exits is not None else _ExitStore(root, manifest)
+        self._surrogate = _surrogate
+        ids, strings = self.table["arch_id"].tolist(), self.table["arch"].tolist()
+        self._row_of = {**dict(zip(strings, range(len(strings)))), **dict(zip(ids, range(len(ids))))}
+        self._builder = ResultBuilder(self.table, self.tasks)
+
+    # ------------------------------------------------------------------ sequence protocol
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def __getitem__(self, i: int | slice) -> QueryResult | list[QueryResult]:
+        if isinstance(i, slice):
+            return [self._builder.build(j) for j in range(len(self))[i]]
+        if not isinstance(i, (int, np.integer)) or isinstance(i, bool):
+            raise TypeError(f"benchmark indices must be integers or slices, not {type(i).__name__}")
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"row {i} out of range for a benchmark of {len(self)} rows")
+        return self._builder.build(int(i) % len(self))
+
+    def __iter__(self) -> Iterator[QueryResult]:
+        return (self._builder.build(i) for i in range(len(self)))
+
+    def __contains__(self, arch: object) -> bool:
+        try:
+            return self._find(arch) is not None
+        except ValueError:
+            return False
+
+    def __repr__(self) -> str:
+        tasks = ", ".join(f"{t.name}({t.metric})" for t in self.tasks)
+        mode = ", surrogate" if self._surrogate is not None else ""
+        size = f"rows={len(self)}, tasks=[{tasks}]{mode}"
+        return f"Benchmark(version={self.version!r}, {size}, path='{self.root}')"
+
+    # ------------------------------------------------------------------ lookup
+    def _find(self, arch: object) -> int | None:
+        """Row of ``arch`` (Arch, canonical string or id); None if absent; ValueError if malformed."""
+        if isinstance(arch, Arch):
+            if arch.space.name != self.space.name:
+                raise ValueError(
+                    f"invalid arch: it belongs to space {arch.space.name!r}; allowed: {self.space.name!r}"
+                )
+            return self._row_of.get(arch.to_string())
+        if not isinstance(arch, str):
+            raise ValueError(
+                f"invalid arch: {arch!r}; allowed: an Arch, its canonical string or its 12-hex id"
+            )
+        row = self._row_of.get(arch)
+        if row is not None or _ID.fullmatch(arch):
+            return row
+        try:
+            parsed = Arch.from_string(arch, space=self.space)
+        except ValueError as err:
+            raise ValueError(f"{err} (or give a 12-hex architecture id)") from None
+        return self._row_of.get(parsed.to_string())
+
+    def _missing(self, arch: object) -> ArchNotInBenchmarkError:
+        return ArchNotInBenchmarkError(arch, self.version, len(self))
+
+    def query(self, arch: Arch | str) -> QueryResult:
+        """Measured metrics of ``arch`` (an :class:`Arch`, its canonical string or its id).
+
+        An architecture absent from the table raises :class:`ArchNotInBenchmarkError` (a ``KeyError``), unless
+        this benchmark has a surrogate (:meth:`with_surrogate`), whose answers are marked ``predicted``.
+        """
+        row = self._find(arch)
+        if row is not None:
+            return self._builder.build(row)
+        if self._surrogate is None or _ID.fullmatch(str(arch)):
+            raise self._missing(arch)
+        return self._surrogate.query(self.space.validate(arch))
+
+    def query_many(self, archs: Iterable[Arch | str], columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Vectorised lookup: the rows of ``archs`` (in order) as a DataFrame, optionally only ``columns``.
+
+        In surrogate mode, absent archs get the predictor's targets and a ``predicted`` column is added.
+        """
+        items = list(archs)
+        space = self.space
+        keys = [
+            a.to_string() if isinstance(a, Arch) and a.space is space else a if isinstance(a, str) else None
+            for a in items
+        ]
+        cols = list(self.table.columns) if columns is None else [self._check_column(c) for c in columns]
+        rows = np.fromiter((self._row_of.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
+        for i in np.flatnonzero(rows < 0):  # slow path: non-canonical strings, bad input, absent archs
+            found = self._find(items[i])
+            if found is None and self._surrogate is None:
+                raise self._missing(items[i])
+            rows[i] = -1 if found is None else found
+        out = self.table.take(np.maximum(rows, 0))[cols].reset_index(drop=True)
+        if self._surrogate is not None:
+            absent = rows < 0
+            if absent.any():
+                out.loc[absent, :] = np.nan
+                absent_archs = [self.space.validate(items[i]) for i in np.flatnonzero(absent)]
+                pred = self._surrogate.predict(absent_archs)
+                for c in pred.columns:
+                    if c in out.columns:
+                        out.loc[absent, c] = pred[c].to_numpy()
+            out["predicted"] = absent
+        return out
+
+    def sample(self, n: int, seed: int = 0) -> list[QueryResult]:
+        """``n`` distinct rows drawn uniformly with ``numpy.random.default_rng(seed)``."""
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or not 0 <= n <= len(self):
+            raise ValueError(f"invalid n: {n!r}; allowed: an int in [0, {len(self)}] (the number of rows)")
+        rows = np.random.default_rng(seed).choice(len(self), size=n, replace=False)
+        return [self._builder.build(int(i)) for i in rows]
+
+    # ------------------------------------------------------------------ filters and oracles
+    @property
+    def metrics(self) -> list[str]:
+        """Numeric columns usable as metrics, objectives and constraints."""
+        return [
+            c
+            for c in self.table.columns
+            if c not in _NOT_METRICS and pd.api.types.is_numeric_dtype(self.table[c])
+        ]
+
+    def _check_column(self, name: str, numeric: bool = False) -> str:
+        valid = self.metrics if numeric else list(self.table.columns)
+        if name not in valid:
+            close = difflib.get_close_matches(str(name), valid, n=3)
+            hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+            raise ValueError(f"unknown {'metric' if numeric else 'column'} {name!r}{hint}; valid: {valid}")
+        return name
+
+    def higher_is_better(self, metric: str) -> bool:
+        """Direction of ``metric``: scores of higher-is-better tasks and mean accuracies are maximised."""
+        self._check_column(metric, numeric=True)
+        for t in self.tasks:
+            for split in ("test", "val"):
+                if metric == f"{split}_{t.name}" or metric.startswith(f"{split}_{t.name}_e"):
+                    return t.higher_is_better
+        return metric in ("mean_acc", "val_mean_acc")
+
+    def _mask(self, query: str | None, conditions: Mapping[str, Any]) -> np.ndarray:
+        mask = np.ones(len(self), dtype=bool)
+        for key, value in conditions.items():
+            col, _, op = key.rpartition("_")
+            if op not in _OPS or not col:
+                raise ValueError(f"invalid filter {key!r}; allowed: <column>_<op> with op in {list(_OPS)}")
+            mask &= np.asarray(_OPS[op](self.table[self._check_column(col)], value), dtype=bool)
+        if query is not None:
+            if not isinstance(query, str):
+                raise ValueError(f"invalid query: {query!r}; allowed: a pandas query string")
+            try:
+                res = self.table.eval(query)
+            except pd.errors.UndefinedVariableError as err:
+                raise ValueError(
+                    f"invalid query {query!r}: {err}; valid columns: {list(self.table.columns)}"
+                ) from None
+            except (SyntaxError, TypeError, ValueError, KeyError, AttributeError) as err:
+                raise ValueError(f"invalid query {query!r}: {err}") from None
+            if not (isinstance(res, pd.Series) and pd.api.types.is_bool_dtype(res)):
+                raise ValueError(f"invalid query {query!r}: it does not give one True/False per row")
+            mask &= res.to_numpy()
+        return mask
+
+    def _view(self, rows: np.ndarray) -> Benchmark:
+        return Benchmark(
+            self.table.take(rows), self.manifest, self.root, self.tasks, self._exits, self._surrogate
+        )
+
+    def where(self, query: str | None = None, **conditions: Any) -> Benchmark:
+        """Rows satisfying a pandas query string and/or ``<column>_<op>=value`` keywords (op: lt, le, gt, ge,
+        eq, ne), e.g. ``bench.where(latency_ms_lt=14, params_le=2e5)`` or ``bench.where("mean_acc > 50")``.
+
+        Returns a new :class:`Benchmark` over those rows (with its own simulated clock).
+        """
+        return self._view(np.flatnonzero(self._mask(query, conditions)))
+
+    def _constrained(self, constraints: str | Mapping[str, Any] | Sequence[str] | None) -> Benchmark:
+        if constraints is None:
+            return self
+        if isinstance(constraints, str):
+            return self.where(constraints)
+        if isinstance(constraints, Mapping):
+            return self.where(**constraints)
+        if isinstance(constraints, Sequence) and all(isinstance(c, str) for c in constraints):
+            return self.where(" and ".join(f"({c})" for c in constraints)) if constraints else self
+        raise ValueError(
+            f"invalid constraints: {constraints!r}; allowed: a query string such as 'latency_ms <= 14', "
+            "a list of them, or a dict such as {'latency_ms_le': 14}"
+        )
+
+    def best(
+        self,
+        metric: str = "mean_acc",
+        constraints: str | Mapping[str, Any] | Sequence[str] | None = None,
+        maximize: bool | None = None,
+    ) -> QueryResult:
+        """The best row by ``metric`` among those meeting ``constraints`` (the oracle for regret).
+
+        The direction defaults to :meth:`higher_is_better`; ties go to the first row in table order.
+        """
+        self._check_column(metric, numeric=True)
+        view = self._constrained(constraints)
+        values = view.table[metric].to_numpy(dtype=float)
+        if not np.isfinite(values).any():
+            raise ValueError(
+                f"no architecture with a {metric} value satisfies the constraints {constraints!r}"
+            )
+        up = self.higher_is_better(metric) if maximize is None else maximize
+        return view._builder.build(int(np.nanargmax(values) if up else np.nanargmin(values)))
+
+    def pareto(
+        self,
+        objectives: Sequence[str] = ("mean_acc", "latency_norm"),
+        constraints: str | Mapping[str, Any] | Sequence[str] | None = None,
+    ) -> Benchmark:
+        """The non-dominated rows under ``objectives`` (directions from :meth:`higher_is_better`), best first
+        by the first objective.  Rows with a missing objective value are left out."""
+        if isinstance(objectives, str) or len(objectives) < 1:
+            raise ValueError(f"invalid objectives: {objectives!r}; allowed: a list of metric names")
+        for m in objectives:
+            self._check_column(m, numeric=True)
+        view = self._constrained(constraints)
+        cost = np.column_stack(
+            [
+                view.table[m].to_numpy(dtype=float) * (-1.0 if self.higher_is_better(m) else 1.0)
+                for m in objectives
+            ]
+        )
+        ok = np.flatnonzero(np.isfinite(cost).all(axis=1))
+        front = ok[pareto_front(-cost[ok])]
+        return view._view(front[np.lexsort(cost[front].T[::-1])])
+
+    # ------------------------------------------------------------------ early exits, clock, surrogate
+    def exit_metrics(self, arch: Arch | str, thresholds: object) -> ExitMetrics:
+        """Expected per-task accuracy, MACs and latency of ``arch`` under confidence-threshold exit policies.
+
+        ``thresholds``: one number for every task, a ``{task: thr}`` dict, a (T,) array, or an (S, T) grid of
+        S settings; each in [0, 1].  See :mod:`nasbench_mt.query.exit_policy` for the exact semantics.
+        """
+        row = self._find(arch)
+        if row is None:
+            raise self._missing(arch)
+        r = self._builder.build(row)
+        exits = tuple(sorted(r.macs_per_exit))
+        data = self._exits.get(r.arch_id, [t.name for t in self.tasks], exits)
+        record = self.table.iloc[row]
+        seg = {c[len("macs_seg_") :]: v for c, v in record.items() if c.startswith("macs_seg_")}
+        branches = Arch.from_string(r.arch).branches
+        ref = float(record["ref_latency_ms"]) if "ref_latency_ms" in record.index else None
+        hib = [t.higher_is_better for t in self.tasks]
+        return evaluate_policies(data, thresholds, branches, seg, r.exit_latency_ms, hib, ref_latency_ms=ref)
+
+    def simulate_train_eval(self, arch: Arch | str) -> QueryResult:
+        """Query ``arch`` and charge its recorded measurement cost (``measure_s``) to ``clock_s``.
+
+        A surrogate answer is charged the table's median ``measure_s`` (what measuring it would have cost).
+        """
+        result = self.query(arch)
+        cost = result.measure_s
+        if result.predicted or not np.isfinite(cost):
+            cost = float(np.nanmedian(self.table["measure_s"].to_numpy(dtype=float)))
+        self.clock_s += cost
+        return result
+
+    def reset_clock(self) -> None:
+        self.clock_s = 0.0
+
+    def with_surrogate(
+        self, predictor: Any, encoder: Any = None, targets: Sequence[str] | None = None
+    ) -> Benchmark:
+        """A copy of this benchmark that answers archs absent from the table with ``predictor``.
+
+        ``predictor`` has ``predict(X)``; ``encoder`` maps a list of :class:`Arch` to the feature matrix X (a
+        callable or an object with ``transform``; default ``predictor.encoder``); ``targets`` names the table
+        columns the predictor outputs, in order (default ``predictor.targets``).  Surrogate results have
+        ``predicted=True``; their exact costs (params, MACs, memory) are computed from the built model.
+        """
+        from nasbench_mt.query.surrogate import Surrogate
+
+        surrogate = Surrogate(predictor, encoder, targets, self.tasks, self.metrics)
+        return Benchmark(self.table, self.manifest, self.root, self.tasks, self._exits, surrogate)
+
+    # ------------------------------------------------------------------ release card
+    @property
+    def calibration(self) -> pd.DataFrame | None:
+        """Rows measured with the standalone protocol (None when the release has none)."""
+        return _read_role(self.root, self.manifest, "calibration")
+
+    @property
+    def noise(self) -> pd.DataFrame | None:
+        """Re-measurements (``kind`` = ``seed`` or ``latency``); None when the release has none."""
+        return _read_role(self.root, self.manifest, "noise")
+
+    def noise_floor(self, columns: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
+        """Kendall tau between each re-measurement kind and the rows it repeats, per column: ``seed`` (a
+        second supernet) and ``latency`` (a second timing) against the table, ``standalone`` (a second
+        training seed) against the calibration tier.  These are the ceilings of any predictor of the
+        respective column."""
+        from nasbench_mt.release.stats import noise_stats
+
+        noise = self.noise
+        if noise is None:
+            return {}
+        cols = columns or [c for c in noise.columns if c in self.metrics and noise[c].notna().any()]
+        stats = noise_stats(self.table, noise, self.tasks, cols, calibration=self.calibration)
+        return {kind: {c: s["kendall_tau"] for c, s in per.items()} for kind, per in stats.items()}

@@ -1,0 +1,125 @@
+"""Provenance: the machine and package versions a result was computed with, and the manifest's record of
+every generation run (:func:`update_manifest`)."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import platform
+from pathlib import Path
+
+import pandas as pd
+
+from nasbench_mt.release.manifest import (
+    MANIFEST_NAME,
+    prefix_role,
+    read_manifest,
+    tasks_from_manifest,
+    write_manifest,
+)
+
+__all__ = ["cpu_model", "machine", "package_versions", "update_manifest"]
+
+
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one) and the vector ISA PyTorch's kernels use
+    on it, e.g. ``AMD EPYC (AVX2)``, for manifests and benchmark reports: machines reporting the same model
+    name have measured the same row 3x apart in speed, and the ISA is one visible cause."""
+    import torch
+
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{name} ({torch.backends.cpu.get_cpu_capability()})"
+
+
+def package_versions() -> str:
+    """One line naming the packages (and torch's thread count) a result was computed with, for headers.
+
+    Results of the GNN and pairwise predictors can move in the last float digits with the torch build and its
+    thread count, so both are stated.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    import torch
+
+    from nasbench_mt import __version__
+
+    parts = [f"nasbench-mt {__version__}", f"python {platform.python_version()}"]
+    for dist in ("numpy", "pandas", "scikit-learn", "torch-geometric", "xgboost", "lightgbm"):
+        try:
+            parts.append(f"{dist} {version(dist)}")
+        except PackageNotFoundError:
+            parts.append(f"{dist} not installed")
+    threads = torch.get_num_threads()
+    parts.append(f"torch {torch.__version__} ({threads} thread{'s' if threads != 1 else ''})")
+    return ", ".join(parts)
+
+
+def machine() -> dict:
+    """The machine and package versions a generation ran with, for its manifest record."""
+    import numpy
+    import torch
+
+    from nasbench_mt import __version__
+
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "pandas": pd.__version__,
+        "nasbench_mt": __version__,
+    }
+
+
+def update_manifest(
+    out: str | Path,
+    version: str,
+    tasks=None,
+    generation: dict | None = None,
+    key: str | None = None,
+    extra: dict | None = None,
+) -> dict:
+    """Rewrite ``manifest.json`` listing every complete shard in ``out`` (sha256 of each).
+
+    Holds an exclusive lock on ``out/.manifest.lock`` so that concurrent runs (say, the supernet table and the
+    standalone calibration tier) never drop each other's files or generation records.  ``extra`` replaces
+    the manifest's ``calibration`` / ``noise`` / ``compute`` sections.
+    """
+    root = Path(out)
+    with open(root / ".manifest.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _update_manifest_locked(root, version, tasks, generation, key, extra or {})
+
+
+def _update_manifest_locked(root: Path, version: str, tasks, generation, key, extra: dict) -> dict:
+    old: dict = {}
+    if (root / MANIFEST_NAME).exists():
+        old = read_manifest(root)
+    files = []
+    for path in sorted(root.glob("*.parquet")):
+        role = prefix_role(path.name.rsplit("-", 1)[0])
+        if role is not None:
+            files.append((path.name, role))
+    gen = dict(old.get("generation", {}))
+    if generation is not None and key is not None:
+        gen[key] = generation
+    if tasks is None:
+        if not old:
+            return {}
+        tasks = tasks_from_manifest(old)
+    n_samples = old.get("n_samples", 0)
+    if generation is not None and "n_per_sample" in generation.get("spec", {}) and key == "archs":
+        n_samples = generation["spec"]["n_per_sample"]
+    meta = {"version": version, "tasks": tasks, "n_samples": n_samples, "generation": gen}
+    for section in ("noise", "calibration", "compute"):
+        if section in extra or old.get(section):
+            meta[section] = extra.get(section, old.get(section))
+    return write_manifest(root, files, meta)

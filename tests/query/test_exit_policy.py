@@ -1,0 +1,159 @@
+import numpy as np
+import pytest
+
+from nasbench_mt import Arch
+from nasbench_mt.query.exit_policy import ExitData, evaluate_policies, threshold_grid
+
+
+def _with_exits(bench, n_exits):
+    return [r for r in bench if len(r.macs_per_exit) == n_exits]
+
+
+def _brute_force(bench, r, thr):
+    """Per-sample simulation of one setting (MSDNet counting), the reference for the vectorised code."""
+    arch = Arch.from_string(r.arch)
+    names = [t.name for t in bench.tasks]
+    exits = list(arch.all_exits)
+    data = bench._exits.get(r.arch_id, names, exits)
+    row = bench.table.set_index("arch_id").loc[r.arch_id]
+    seg = {c[len("macs_seg_") :]: row[c] for c in row.index if c.startswith("macs_seg_")}
+    n = data.conf.shape[2]
+    acc, macs, lat = np.zeros(len(names)), 0.0, 0.0
+    for i in range(n):
+        leave = []
+        for t in range(len(names)):
+            j = next((j for j in range(len(exits) - 1) if data.conf[t, j, i] / 255 >= thr[t]), len(exits) - 1)
+            leave.append(exits[j])
+            acc[t] += data.score[t, j, i] / 255 * 100 / n
+        ran = {"stem"}
+        for t, name in enumerate(names):
+            bp = arch.branches[t]
+            ran |= {f"trunk_s{s}" for s in range(1, min(bp, leave[t]) + 1)}
+            ran |= {f"{name}_s{s}" for s in range(bp + 1, leave[t] + 1)}
+            ran |= {f"{name}_e{k}" for k in exits if k <= leave[t]}
+        macs += sum(seg[s] for s in ran) / n
+        lat += r.exit_latency_ms[max(leave)] / n
+    return acc, macs, lat
+
+
+def test_matches_per_sample_simulation(bench):
+    rng = np.random.default_rng(0)
+    archs = _with_exits(bench, 4)[:2] + _with_exits(bench, 3)[:2] + _with_exits(bench, 2)[:1]
+    assert archs
+    for r in archs:
+        grid = rng.random((4, len(bench.tasks)))
+        grid[0] = [0.5, 100 / 255, 1.0]  # exact level boundaries
+        m = bench.exit_metrics(r.arch, grid)
+        for s, thr in enumerate(grid):
+            acc, macs, lat = _brute_force(bench, r, thr)
+            assert np.allclose(m.accuracy[s], acc) and m.macs[s] == pytest.approx(macs)
+            assert m.latency_ms[s] == pytest.approx(lat)
+
+
+def test_invariants(bench):
+    tasks = [t.name for t in bench.tasks]
+    grid = threshold_grid(tasks, np.linspace(0, 1, 6))
+    for r in bench:
+        exits = sorted(r.macs_per_exit)
+        m = bench.exit_metrics(r.arch_id, grid)
+        assert m.thresholds.shape == (len(grid), len(tasks)) and len(m) == len(grid)
+        assert np.allclose(m.exit_rate.sum(axis=2), 1.0)
+        assert (m.macs >= r.macs_per_exit[exits[0]] - 1e-6).all() and (m.macs <= r.macs + 1e-6).all()
+        lat = [r.exit_latency_ms[k] for k in exits]
+        assert (m.latency_ms >= min(lat) - 1e-9).all() and (m.latency_ms <= max(lat) + 1e-9).all()
+        assert ((m.accuracy >= 0) & (m.accuracy <= 100)).all()
+        zero = bench.exit_metrics(r.arch_id, 0.0)  # every task leaves at its first exit
+        assert zero.macs[0] == pytest.approx(r.macs_per_exit[exits[0]])
+        assert zero.latency_ms[0] == pytest.approx(r.exit_latency_ms[exits[0]])
+        assert np.allclose(zero.exit_rate[0, :, 0], 1.0)
+        if len(exits) == 1:  # no early exit: the full network, always
+            assert (m.macs == r.macs).all() and np.allclose(m.latency_ms, r.latency_ms)
+        # raising a threshold never makes a sample leave earlier
+        two = bench.exit_metrics(r.arch_id, [[0.3] * len(tasks), [0.3, 0.9, 0.3]])
+        assert two.macs[1] >= two.macs[0] - 1e-6 and two.latency_ms[1] >= two.latency_ms[0] - 1e-9
+
+
+def test_threshold_forms_agree(bench):
+    r = _with_exits(bench, 4)[0] if _with_exits(bench, 4) else bench[0]
+    tasks = [t.name for t in bench.tasks]
+    as_dict = bench.exit_metrics(r.arch, dict(zip(tasks, [0.6, 0.7, 0.8])))
+    as_row = bench.exit_metrics(r.arch, [0.6, 0.7, 0.8])
+    as_grid = bench.exit_metrics(r.arch, np.array([[0.1, 0.1, 0.1], [0.6, 0.7, 0.8]]))
+    assert np.allclose(as_dict.macs, as_row.macs) and as_grid.macs[1] == pytest.approx(as_row.macs[0])
+    assert np.allclose(
+        bench.exit_metrics(r.arch, 0.7).accuracy, bench.exit_metrics(r.arch, [0.7] * 3).accuracy
+    )
+    frame = as_grid.to_frame()
+    assert len(frame) == 2 and {"mean_acc", "macs", "latency_ms", f"thr_{tasks[0]}"} <= set(frame.columns)
+
+
+@pytest.mark.parametrize(
+    "thresholds, match",
+    [
+        (1.5, r"outside \[0, 1\]"),
+        (-0.1, r"outside \[0, 1\]"),
+        ([0.5, float("nan"), 0.5], r"outside \[0, 1\]"),
+        ([[0.5, 0.5, 2.0]], r"outside \[0, 1\]"),
+        ([0.5, 0.5], "shape"),
+        ({"digit": 0.5}, "one threshold per task"),
+        ({"digit": 0.5, "count": 0.5, "seg": 0.5, "colour": 0.5}, "one threshold per task"),
+        ("high", "invalid thresholds"),
+    ],
+)
+def test_bad_thresholds(bench, thresholds, match):
+    with pytest.raises(ValueError, match=match):
+        bench.exit_metrics(bench[0].arch, thresholds)
+
+
+def test_unknown_arch_and_bad_arch(bench):
+    with pytest.raises(KeyError):
+        bench.exit_metrics("0123456789ab", 0.5)
+    with pytest.raises(ValueError, match="invalid"):
+        bench.exit_metrics("k3e3|nope", 0.5)
+
+
+def test_level_semantics_on_hand_made_records():
+    # one task, exits 2 and 4, three samples; conf at exit 2 = 128, 200, 255; scores chosen per exit
+    conf = np.array([[[128, 200, 255], [0, 0, 0]]], dtype=np.uint8)
+    score = np.array([[[0, 255, 255], [255, 255, 0]]], dtype=np.uint8)
+    data = ExitData(("a",), (2, 4), conf, score)
+    seg = {
+        "stem": 1,
+        "trunk_s1": 10,
+        "trunk_s2": 100,
+        "trunk_s3": 1000,
+        "trunk_s4": 10000,
+        "a_e2": 3,
+        "a_e4": 5,
+    }
+    lat = {2: 1.0, 4: 3.0}
+
+    def run(t):
+        return evaluate_policies(data, t, [4], seg, lat, [True])
+
+    m = run(128 / 255)  # conf >= thr: all three leave at exit 2
+    assert m.exit_rate[0, 0].tolist() == [1.0, 0.0] and m.macs[0] == 1 + 10 + 100 + 3
+    assert m.accuracy[0, 0] == pytest.approx(200 / 3) and m.latency_ms[0] == 1.0
+    m = run(129 / 255)  # the first sample goes on to the final exit
+    assert m.exit_rate[0, 0].tolist() == pytest.approx([2 / 3, 1 / 3])
+    assert m.macs[0] == pytest.approx(114 + (1000 + 10000 + 5) / 3)
+    assert m.accuracy[0, 0] == pytest.approx(100.0) and m.latency_ms[0] == pytest.approx(1 + 2 / 3)
+    assert run(1.0).exit_rate[0, 0].tolist() == pytest.approx([1 / 3, 2 / 3])
+    assert np.isnan(m.latency_norm).all()  # no reference latency given
+    ref = evaluate_policies(data, 129 / 255, [4], seg, lat, [True], ref_latency_ms=2.0)
+    assert ref.latency_norm[0] == pytest.approx((1 + 2 / 3) / 2.0)
+    assert ref.to_frame()["latency_norm"].iloc[0] == pytest.approx(ref.latency_norm[0])
+    with pytest.raises(ValueError, match="ref_latency_ms"):
+        evaluate_policies(data, 0.5, [4], seg, lat, [True], ref_latency_ms=0.0)
+
+
+def test_latency_norm_uses_the_rows_reference(bench):
+    tasks = [t.name for t in bench.tasks]
+    grid = threshold_grid(tasks, [0.0, 0.7, 1.0])
+    for r in list(bench)[:10]:
+        m = bench.exit_metrics(r.arch_id, grid)
+        assert np.allclose(m.latency_norm, m.latency_ms * r.latency_norm / r.latency_ms)  # / ref_latency_ms
+    single = _with_exits(bench, 1)
+    assert single
+    for r in single:  # no early exit: the full network, so the table's own latency_norm
+        assert np.allclose(bench.exit_metrics(r.arch_id, grid).latency_norm, r.latency_norm)

@@ -1,0 +1,150 @@
+import pytest
+import torch
+
+from nasbench_mt import V1, build_model
+from nasbench_mt.space.model import default_tasks, flat_outputs
+from nasbench_mt.space.tasks import TaskSpec
+
+ARCHS = V1.sample(200, seed=11)
+TASKS = default_tasks()
+
+
+def expected_shape(task, batch=2):
+    if task.kind == "dense":
+        return (batch, task.num_outputs, task.out_size, task.out_size)
+    return (batch, task.num_outputs)
+
+
+@torch.no_grad()
+def test_every_sampled_arch_builds_and_runs():
+    x = torch.randn(2, 3, 32, 32)
+    for arch in ARCHS:
+        net = build_model(arch).eval()
+        out = net(x)
+        assert set(out) == {t.name for t in TASKS}
+        for task in TASKS:
+            assert set(out[task.name]) == set(arch.all_exits), arch
+            for y in out[task.name].values():
+                assert y.shape == expected_shape(task), arch
+                assert torch.isfinite(y).all()
+
+
+@torch.no_grad()
+def test_upto_returns_prefix_of_exits_with_same_values():
+    torch.manual_seed(0)
+    arch = V1.largest()
+    net = build_model(arch).eval()
+    x = torch.randn(1, 3, 32, 32)
+    full = net(x)
+    for k in (1, 2, 3, 4):
+        part = net(x, upto=k)
+        for t in part:
+            assert set(part[t]) == {e for e in arch.all_exits if e <= k}
+            for e, y in part[t].items():
+                torch.testing.assert_close(y, full[t][e])
+    with pytest.raises(ValueError, match="upto"):
+        net(x, upto=5)
+
+
+def test_trunk_is_shared_and_branches_split_at_branch_point():
+    arch = ARCHS[0].__class__.from_string("k3e3|k3e3|k3e3|k3e3|b=4,2,0|x=")
+    net = build_model(arch)
+    assert len(net.trunk) == 4
+    assert sorted(net.branches["digit"]) == []
+    assert sorted(net.branches["count"]) == ["2", "3"]
+    assert sorted(net.branches["seg"]) == ["0", "1", "2", "3"]
+
+
+def test_trains_and_is_deterministic_under_seed():
+    arch = ARCHS[3]
+
+    def one_step(seed):
+        torch.manual_seed(seed)
+        net = build_model(arch).train()
+        opt = torch.optim.SGD(net.parameters(), lr=0.1)
+        x = torch.randn(4, 3, 32, 32)
+        out = net(x)
+        loss = sum(y.float().pow(2).mean() for o in out.values() for y in o.values())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.item(), [p.detach().clone() for p in net.parameters()]
+
+    l1, p1 = one_step(0)
+    l2, p2 = one_step(0)
+    assert l1 == l2
+    assert all(torch.equal(a, b) for a, b in zip(p1, p2))
+
+
+@torch.no_grad()
+def test_channels_last_matches():
+    net = build_model(ARCHS[4]).eval()
+    x = torch.randn(2, 3, 32, 32)
+    ref = net(x)
+    net_cl = net.to(memory_format=torch.channels_last)
+    out = net_cl(x.to(memory_format=torch.channels_last))
+    for t in ref:
+        for e in ref[t]:
+            torch.testing.assert_close(out[t][e], ref[t][e], rtol=1e-4, atol=1e-5)
+
+
+def test_custom_task_heads():
+    tasks = [
+        TaskSpec("age", "regression", 1),
+        TaskSpec("gender", "classification", 2),
+        TaskSpec("race", "classification", 5),
+    ]
+    out = build_model(ARCHS[5], tasks).eval()(torch.zeros(1, 3, 32, 32))
+    assert out["age"][4].shape == (1, 1) and out["race"][4].shape == (1, 5)
+
+
+@pytest.mark.parametrize(
+    "tasks,match",
+    [
+        ([TaskSpec("a", "classification", 2)], "exactly 3"),
+        ([TaskSpec("a", "classification", 2)] * 3, "duplicate"),
+        (["a", "b", "c"], "TaskSpec"),
+    ],
+)
+def test_bad_task_heads(tasks, match):
+    with pytest.raises(ValueError, match=match):
+        build_model(ARCHS[0], tasks)
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(name="a b", kind="classification", num_outputs=2), "name"),
+        (dict(name="a", kind="ranking", num_outputs=2), "kind"),
+        (dict(name="a", kind="classification", num_outputs=1), "num_outputs"),
+        (dict(name="a", kind="dense", num_outputs=3, out_size=0), "out_size"),
+    ],
+)
+def test_bad_task_spec(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        TaskSpec(**kwargs)
+
+
+def test_bad_arch_argument():
+    with pytest.raises(ValueError, match="arch"):
+        build_model(123)
+    with pytest.raises(ValueError, match="kernel"):
+        build_model("k4e3|k3e3|k3e3|k3e3|b=4,4,4|x=")
+
+
+def test_onnx_export_matches_eager(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxscript")
+    net = build_model(ARCHS[6]).eval()
+    model, names = flat_outputs(net)
+    x = torch.randn(1, 3, 32, 32)
+    path = tmp_path / "net.onnx"
+    torch.onnx.export(model, (x,), str(path), input_names=["image"], output_names=names)
+    proto = onnx.load(str(path))
+    assert [o.name for o in proto.graph.output] == names
+    ort = pytest.importorskip("onnxruntime")
+    outs = ort.InferenceSession(str(path)).run(None, {"image": x.numpy()})
+    with torch.no_grad():
+        ref = model(x)
+    for o, r in zip(outs, ref):
+        assert abs(o - r.numpy()).max() < 1e-4

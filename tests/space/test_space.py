@@ -1,0 +1,200 @@
+import itertools
+import json
+import random
+import subprocess
+import sys
+
+import pytest
+
+from nasbench_mt.space.arch import V1, Arch, Block, SearchSpace
+
+SAMPLES = V1.sample(200, seed=0)
+
+
+def test_size_is_exact_count():
+    # per stage: 9 + 81 + 729 block combinations; 5 branch points ^ 3 tasks; 2^3 exit sets
+    assert V1.size == 819**4 * 5**3 * 8
+    tiny = SearchSpace(depths=(1, 2), kernels=(3,), expands=(3, 6), num_tasks=2)
+    per_stage = sum(1 for d in tiny.depths for _ in itertools.product(tiny.block_choices, repeat=d))
+    assert tiny.size == per_stage**4 * 5**2 * 8
+
+
+@pytest.mark.parametrize("arch", SAMPLES[:50], ids=lambda a: a.id)
+def test_string_and_json_round_trip(arch):
+    assert Arch.from_string(arch.to_string()) == arch
+    assert Arch.from_json(arch.to_json()) == arch
+    assert hash(Arch.from_string(arch.to_string())) == hash(arch)
+    assert Arch.from_string(arch.to_string()).id == arch.id
+
+
+def test_round_trip_all_samples():
+    for a in SAMPLES:
+        assert Arch.from_string(str(a)) == a
+        assert len(a.id) == 12
+
+
+def test_cached_string_and_id_change_neither_equality_nor_copies():
+    import copy
+    import dataclasses
+    import pickle
+
+    fresh, used = SAMPLES[3], Arch.from_string(SAMPLES[3].to_string())
+    assert used.to_string() == used.to_string() and used.id == fresh.id  # cached on `used` now
+    assert used == fresh and hash(used) == hash(fresh) and repr(used) == repr(fresh)
+    for other in (pickle.loads(pickle.dumps(used)), copy.deepcopy(used)):
+        assert other == used and other.to_string() == used.to_string() and other.id == used.id
+    changed = dataclasses.replace(used, exits=(1,) if used.exits != (1,) else (2,))
+    assert changed.to_string() != used.to_string() and changed.id != used.id  # no stale cache
+    assert Arch.from_string(changed.to_string()) == changed
+
+
+def test_ids_stable_across_processes():
+    code = (
+        "from nasbench_mt.space.arch import V1\n"
+        "print('\\n'.join(a.id + ' ' + str(a) for a in V1.sample(20, seed=7)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    here = "\n".join(a.id + " " + str(a) for a in V1.sample(20, seed=7))
+    assert out.strip() == here
+
+
+def test_pinned_id():
+    # the id is a public identifier in the released table: it must never change
+    a = Arch.from_string("k3e3|k3e3|k3e3|k3e3|b=4,4,4|x=")
+    assert a == V1.smallest()
+    assert a.id == __import__("hashlib").sha1(b"v1:k3e3|k3e3|k3e3|k3e3|b=4,4,4|x=").hexdigest()[:12]
+
+
+def test_unused_slots_do_not_change_identity():
+    k = [[3, 5, 7], [5, 3, 3], [7, 7, 7], [3, 3, 3]]
+    e = [[4, 6, 3], [3, 4, 6], [6, 6, 6], [3, 3, 3]]
+    a = Arch.from_spec([1, 2, 3, 1], k, e, [4, 2, 0], [1])
+    k2 = [[3, 7, 3], [5, 3, 7], [7, 7, 7], [3, 5, 5]]
+    e2 = [[4, 3, 3], [3, 4, 3], [6, 6, 6], [3, 6, 4]]
+    b = Arch.from_spec([1, 2, 3, 1], k2, e2, [4, 2, 0], (1,))
+    assert a == b and a.id == b.id and a.to_string() == b.to_string()
+    assert a.depths == (1, 2, 3, 1)
+
+
+def test_exit_order_is_canonical():
+    a = Arch([[(3, 3)]] * 4, [4, 4, 4], [3, 1])
+    assert a.exits == (1, 3)
+    assert a == Arch([[(3, 3)]] * 4, [4, 4, 4], [1, 3])
+
+
+def test_sample_deterministic_distinct_and_valid():
+    a = V1.sample(100, seed=3)
+    assert a == V1.sample(100, seed=3)
+    assert a != V1.sample(100, seed=4)
+    assert len(set(a)) == 100
+    for arch in a:
+        assert V1.validate(arch) is arch
+
+
+def test_sample_per_choice_depth_is_uniform():
+    depths = [d for a in V1.sample(3000, seed=1) for d in a.depths]
+    for d in (1, 2, 3):
+        assert abs(depths.count(d) / len(depths) - 1 / 3) < 0.03
+
+
+def test_sample_network_distribution_weights_depth_by_count():
+    depths = [d for a in V1.sample(2000, seed=1, distribution="network") for d in a.depths]
+    assert abs(depths.count(3) / len(depths) - 729 / 819) < 0.03
+
+
+def test_neighbors_differ_by_one_decision():
+    a = SAMPLES[0]
+    nbrs = V1.neighbors(a)
+    assert len(nbrs) == len(set(nbrs))
+    assert a not in nbrs
+    expected = 4 * sum(a.depths) + 2 * 4 + 4 * 3 + 3
+    assert len(nbrs) == expected
+    for n in nbrs:
+        diffs = sum(x != y for x, y in zip(n.stages, a.stages))
+        diffs += sum(x != y for x, y in zip(n.branches, a.branches))
+        diffs += n.exits != a.exits
+        assert diffs == 1
+
+
+def test_mutate_deterministic_and_valid():
+    rng1, rng2 = random.Random(0), random.Random(0)
+    a = SAMPLES[1]
+    for _ in range(50):
+        b1, b2 = V1.mutate(a, rng1), V1.mutate(a, rng2)
+        assert b1 == b2 and b1 != a
+        a = b1
+
+
+def test_largest_smallest():
+    assert V1.largest().depths == (3, 3, 3, 3) and V1.largest().branches == (0, 0, 0)
+    assert V1.smallest().depths == (1, 1, 1, 1) and V1.smallest().exits == ()
+
+
+BAD_STRINGS = [
+    ("k3e3|k3e3|k3e3|b=4,4,4|x=", "arch string"),  # 3 stages
+    ("k3e3|k3e3|k3e3|k3e3|b=4,4|x=", "branches"),  # 2 tasks
+    ("k4e3|k3e3|k3e3|k3e3|b=4,4,4|x=", "kernel"),
+    ("k3e5|k3e3|k3e3|k3e3|b=4,4,4|x=", "expand"),
+    ("k3e3|k3e3|k3e3|k3e3|b=5,4,4|x=", "branches[0]"),
+    ("k3e3|k3e3|k3e3|k3e3|b=4,4,4|x=4", "exits"),
+    ("k3e3|k3e3|k3e3|k3e3|b=4,4,4|x=1,1", "exits"),
+    ("k3e3,k3e3,k3e3,k3e3|k3e3|k3e3|k3e3|b=4,4,4|x=", "depth"),
+    ("|k3e3|k3e3|k3e3|b=4,4,4|x=", "depth"),
+    ("k3x3|k3e3|k3e3|k3e3|b=4,4,4|x=", "block"),
+    ("k3e3|k3e3|k3e3|k3e3|b=a|x=", "branches"),
+    ("k3e3|k3e3|k3e3|k3e3|4,4,4|x=", "arch string"),
+    ("", "arch string"),
+]
+
+
+@pytest.mark.parametrize("text,field", BAD_STRINGS)
+def test_bad_strings_name_the_field(text, field):
+    with pytest.raises(ValueError, match="allowed") as err:
+        Arch.from_string(text)
+    assert field in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "kwargs,field",
+    [
+        (dict(stages=[[(3, 3)]] * 4, branches=[4, 4, True]), "branches[2]"),
+        (dict(stages=[[(3, 3)]] * 4, branches=[4, 4, 4], exits=[0]), "exits"),
+        (dict(stages=[[(3, 3)]] * 4, branches=[4, 4, 4], exits="13"), "exits"),
+        (dict(stages=[[(3, 3)]] * 4, branches=[4.0, 4, 4]), "branches[0]"),
+        (dict(stages=[[(3, "3")]] * 4, branches=[4, 4, 4]), "stages[0][0]"),
+        (dict(stages=None, branches=[4, 4, 4]), "stages"),
+        (dict(stages=[[(3, 3)]] * 4, branches=None), "branches"),
+    ],
+)
+def test_bad_constructor_args(kwargs, field):
+    with pytest.raises(ValueError, match="allowed") as err:
+        Arch(**kwargs)
+    assert field in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{",
+        "[]",
+        json.dumps({"stages": [], "branches": [4, 4, 4], "exits": []}),
+        json.dumps({"stages": 1}),
+        "null",
+    ],
+)
+def test_bad_json(text):
+    with pytest.raises(ValueError, match="allowed"):
+        Arch.from_json(text)
+
+
+def test_bad_sample_args():
+    with pytest.raises(ValueError, match="n"):
+        V1.sample(-1)
+    with pytest.raises(ValueError, match="distribution"):
+        V1.sample(2, distribution="gaussian")
+    with pytest.raises(ValueError, match="arch"):
+        V1.validate(42)
+
+
+def test_block_str():
+    assert str(Block(5, 6)) == "k5e6"
