@@ -17,9 +17,12 @@ import contextlib
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from nasbench_mt.release.schema import (
     EXIT_POSITIONS,
@@ -106,6 +109,28 @@ def composed_costs(arch: Arch, table: _SegmentTable) -> dict[str, Any]:
     own_early = sum(bp < 1 for bp in arch.branches)
     row["peak_mem_bytes"] = int(4 * (3 * 32 * 32 + 2 * hidden) * (1 + 0.3 * own_early))
     return row
+
+
+def _consistent(frame: pd.DataFrame, tasks: Sequence[TaskSpec]) -> pd.DataFrame:
+    """``frame`` with the columns that other columns define recomputed (final-exit scores from ``_e4``,
+    the means from the final-exit scores, ``latency_norm`` from the two latencies), scores kept in
+    [0, 100], so perturbed copies still obey the release's value domains."""
+    frame = frame.copy()
+    last = EXIT_POSITIONS[-1]
+    for split, mean in MEAN_COLUMNS.items():
+        for t in tasks:
+            cols = [c for c in frame.columns if c.startswith(f"{split}_{t.name}")]
+            if t.higher_is_better:
+                frame[cols] = frame[cols].clip(0.0, 100.0)
+            else:
+                frame[cols] = frame[cols].clip(lower=0.0)
+            if score_column(t.name, split, last) in frame.columns:
+                frame[score_column(t.name, split)] = frame[score_column(t.name, split, last)]
+        if mean in frame.columns:
+            frame[mean] = frame[mean_parts(tasks, split)].mean(axis=1)
+    if "latency_norm" in frame.columns:
+        frame["latency_norm"] = frame["latency_ms"] / frame["ref_latency_ms"]
+    return frame
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -218,16 +243,19 @@ def synthetic_release(
         calib = table.iloc[:calibration].copy()
         calib["protocol"] = "standalone"
         calib[score_cols] = calib[score_cols] + rng.normal(scale=3.0, size=(len(calib), len(score_cols)))
+        calib = _consistent(calib, tasks)
         calib.to_parquet(root / "calibration-00000.parquet", index=False)
         files.append(("calibration-00000.parquet", "calibration"))
     if noise:
         again = table.iloc[:noise]
         seed_rows = again[["arch_id", *score_cols]].copy()
         seed_rows[score_cols] += rng.normal(scale=1.5, size=(len(again), len(score_cols)))
+        seed_rows = _consistent(seed_rows, tasks)
         seed_rows.insert(1, "kind", "seed")
         seed_rows.insert(2, "seed", seed + 1)
         lat_rows = again[["arch_id", *lat]].copy()
         lat_rows[lat] *= rng.lognormal(sigma=0.03, size=(len(again), 1))
+        lat_rows = _consistent(lat_rows, tasks)
         lat_rows.insert(1, "kind", "latency")
         lat_rows.insert(2, "seed", seed)
         pd.concat([seed_rows, lat_rows], ignore_index=True).to_parquet(

@@ -9,6 +9,7 @@ import pandas as pd
 from nasbench_mt.query.benchmark import load_benchmark
 from nasbench_mt.release.manifest import ReleaseError, role_paths, verify
 from nasbench_mt.release.schema import RELEASE_MINIMUMS
+from nasbench_mt.release.stats import STANDALONE_KIND
 from nasbench_mt.space.arch import Arch
 from nasbench_mt.space.model import build_model
 
@@ -45,11 +46,13 @@ def check_release(
         add("manifest sha256", False, str(err))
         return out
     add("manifest sha256", True, f"{len(manifest['files'])} files match")
-    try:  # the files were just hashed; loading rejects a table without rows or with a duplicated arch_id
+    try:  # the files were just hashed; loading checks row counts and value domains and rejects duplicates
         bench = load_benchmark(path=path, verify_files=False)
+        cal, noise = bench.calibration, bench.noise
     except ReleaseError as err:
-        add("rows", False, str(err))
+        add("rows and values", False, str(err))
         return out
+    add("values", True, "row counts match the manifest; every value is inside its column's domain")
     table = bench.table
     ids = set(table["arch_id"])
     add(
@@ -57,7 +60,6 @@ def check_release(
         len(ids) >= need["rows"],
         f"{len(ids)} architectures (need >= {need['rows']}), none duplicated",
     )
-    cal = bench.calibration
     n_cal = 0 if cal is None else cal["arch_id"].nunique()
     stray = 0 if cal is None else int((~cal["arch_id"].isin(ids)).sum())
     add(
@@ -66,7 +68,6 @@ def check_release(
         f"{n_cal} architectures with the standalone protocol (need >= {need['calibration']}), "
         f"{stray} not in the table",
     )
-    noise = bench.noise
     for kind in ("seed", "latency"):
         part = noise[noise["kind"] == kind] if noise is not None else pd.DataFrame(columns=["arch_id"])
         n, stray = part["arch_id"].nunique(), int((~part["arch_id"].isin(ids)).sum())
@@ -75,6 +76,15 @@ def check_release(
             n >= need[f"noise_{kind}"] and stray == 0,
             f"{n} architectures measured again (need >= {need[f'noise_{kind}']}), {stray} not in the table",
         )
+    part = noise[noise["kind"] == STANDALONE_KIND] if noise is not None else pd.DataFrame(columns=["arch_id"])
+    cal_ids = set() if cal is None else set(cal["arch_id"])
+    n, stray = part["arch_id"].nunique(), int((~part["arch_id"].isin(cal_ids)).sum())
+    add(
+        f"noise ({STANDALONE_KIND})",
+        n >= need["noise_standalone"] and stray == 0,
+        f"{n} calibration architectures trained again from scratch (need >= {need['noise_standalone']}), "
+        f"{stray} not in the calibration tier",
+    )
     timed = int(table["latency_ms"].notna().sum()) if "latency_ms" in table else 0
     add("latency", timed == len(table), f"{timed} of {len(table)} rows timed")
     exit_ids = _exit_ids(bench)

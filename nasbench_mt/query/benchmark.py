@@ -116,17 +116,38 @@ def load_benchmark(
 def _read_role(
     root: Path, manifest: Mapping[str, Any], role: str, required: Sequence[str] = ()
 ) -> pd.DataFrame | None:
+    """The files of ``role`` as one frame; each file's row count is checked against the manifest and every
+    value against its column's domain (:mod:`nasbench_mt.release.domains`) before anything is returned."""
     import pyarrow as pa
     import pyarrow.parquet as pq
+
+    from nasbench_mt.release.domains import check_values
 
     paths = role_paths(root, manifest, role)
     if not paths:
         return None
-    tables = [pq.read_table(p) for p in paths]
-    for path, t in zip(paths, tables):
+    rows = {e["path"]: e.get("rows") for e in manifest["files"]}
+    tasks = tasks_from_manifest(manifest)
+    tables = []
+    for path in paths:
+        try:
+            t = pq.read_table(path)
+        except (OSError, pa.ArrowException) as err:
+            raise ReleaseError(f"{role} file {path} cannot be read as Parquet: {err}") from None
         missing = [c for c in required if c not in t.column_names]
         if missing:
             raise ReleaseError(f"{role} file {path} lacks table columns {missing}")
+        expected = rows.get(path.relative_to(root).as_posix())
+        if expected is not None and expected != t.num_rows:
+            raise ReleaseError(
+                f"{role} file {path} holds {t.num_rows} rows where the manifest says {expected}; allowed: "
+                "the manifest's count (a truncated or replaced file)"
+            )
+        errors = check_values(t.to_pandas(), tasks, str(path))
+        if errors:
+            more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+            raise ReleaseError("invalid values: " + "; ".join(errors[:3]) + more)
+        tables.append(t)
     # "permissive" lets int64 meet double (e.g. macs_e2 is whole in one shard and NaN-holding in another)
     return pa.concat_tables(tables, promote_options="permissive").to_pandas()
 

@@ -58,8 +58,14 @@ __all__ = [
     "table_columns",
 ]
 
-# What a complete v1 release holds (issue 5's "done when"); smaller releases pass their own minimums.
-RELEASE_MINIMUMS = {"rows": 5000, "calibration": 150, "noise_seed": 300, "noise_latency": 300}
+# What a complete release holds; smaller releases (tests, your own data) pass their own minimums.
+RELEASE_MINIMUMS = {
+    "rows": 5000,
+    "calibration": 150,
+    "noise_seed": 300,
+    "noise_latency": 300,
+    "noise_standalone": 50,  # calibration archs trained a second time from scratch (the noise ceiling)
+}
 
 SCHEMA_VERSION = 1
 SPLITS = ("val", "test")

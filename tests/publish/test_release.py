@@ -158,12 +158,12 @@ def test_shards_with_int_and_float_cost_columns_load(release):
     assert len(bench) == len(load_benchmark(path=release).table)
 
 
-SMALL = {"rows": 30, "calibration": 10, "noise_seed": 20, "noise_latency": 20}
+SMALL = {"rows": 30, "calibration": 10, "noise_seed": 20, "noise_latency": 20, "noise_standalone": 0}
 
 
 def test_check_release_passes_a_complete_release(tiny_path):
     res = check_release(tiny_path, SMALL, progress=False)
-    assert [r["check"] for r in res][:2] == ["manifest sha256", "rows"]
+    assert [r["check"] for r in res][:3] == ["manifest sha256", "values", "rows"]
     assert all(r["ok"] for r in res), res
     assert any(r["check"] == "ids round-trip and rebuild" and "30 of 30" in r["detail"] for r in res)
 
@@ -209,6 +209,8 @@ def test_cli_check_release_exit_codes(tiny_path, capsys):
         "5",
         "--min-noise-latency",
         "5",
+        "--min-noise-standalone",
+        "0",
     ]
     assert main(["check-release", "--release", str(tiny_path), "--no-rebuild", *small]) == 0
 
@@ -224,7 +226,7 @@ def test_check_release_reports_a_duplicated_arch(release):
     pd.concat([df, first], ignore_index=True).to_parquet(path)
     update_manifest(release, "v1")
     res = check_release(release, SMALL, rebuild=False, progress=False)
-    assert [(r["check"], r["ok"]) for r in res] == [("manifest sha256", True), ("rows", False)]
+    assert [(r["check"], r["ok"]) for r in res] == [("manifest sha256", True), ("rows and values", False)]
     assert first["arch_id"].iloc[0] in res[1]["detail"]
 
 
