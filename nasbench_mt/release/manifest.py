@@ -50,6 +50,7 @@ __all__ = [
     "PREFIX_ROLE",
     "ROLES",
     "ReleaseError",
+    "inside",
     "prefix_role",
     "read_manifest",
     "role_paths",
@@ -208,7 +209,22 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
     for entry in manifest["files"]:
         if not {"path", "role", "sha256"} <= set(entry) or entry["role"] not in ROLES:
             raise ReleaseError(f"{path}: malformed file entry {entry!r}")
+        inside(root, entry["path"], what=f"{path}: data file")
     return manifest
+
+
+def inside(root: str | os.PathLike[str], rel: Any, what: str = "file") -> Path:
+    """``root / rel`` when that path lies inside directory ``root`` (symbolic links resolved); else a
+    :class:`ReleaseError` naming it.  Every path read from a manifest or a saved model goes through here, so
+    a tampered file cannot make the loader read (or write) outside its own directory."""
+    if not isinstance(rel, str) or not rel or "\x00" in rel:
+        raise ReleaseError(f"invalid path for {what}: {rel!r}; allowed: a relative path inside {root}")
+    base = Path(root).resolve()
+    candidate = Path(rel)
+    resolved = (base / candidate).resolve()
+    if candidate.is_absolute() or not resolved.is_relative_to(base):
+        raise ReleaseError(f"invalid path for {what}: {rel!r} lies outside {root}; allowed: a path inside it")
+    return Path(root) / candidate
 
 
 def verify(directory: str | os.PathLike[str], roles: Sequence[str] | None = None) -> dict[str, Any]:

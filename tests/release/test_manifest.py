@@ -139,3 +139,18 @@ def test_manifest_problems_are_clear(tiny_copy, tmp_path):
 def test_unknown_shipped_version_lists_available():
     with pytest.raises(ReleaseError, match="available"):
         load_benchmark("v999")
+
+
+@pytest.mark.parametrize("bad", ["../outside.parquet", "/etc/passwd", "sub/../../outside.parquet", ""])
+def test_manifest_paths_cannot_leave_the_release(tiny_copy, bad):
+    import shutil
+
+    manifest = json.loads((tiny_copy / "manifest.json").read_text())
+    entry = next(e for e in manifest["files"] if e["role"] == "calibration")
+    shutil.copy(tiny_copy / entry["path"], tiny_copy.parent / "outside.parquet")
+    entry["path"] = bad
+    (tiny_copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ReleaseError, match="invalid path"):
+        load_benchmark(path=tiny_copy)
+    with pytest.raises(ReleaseError, match="invalid path"):
+        verify(tiny_copy)
