@@ -271,16 +271,17 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--offset", type=int, default=0, help="skip the first OFFSET sampled architectures")
     p.add_argument(
         "--protocol",
-        choices=["supernet", "standalone", "latency", "latency-onnx"],
+        choices=["supernet", "standalone", "latency", "latency-onnx", "proxies"],
         default="supernet",
-        help="how to measure (latency: PyTorch eager; latency-onnx: ONNX Runtime, needs the [onnx] extra)",
+        help="how to measure (latency: PyTorch eager; latency-onnx: ONNX Runtime, needs the [onnx] extra; "
+        "proxies: zero-cost proxies at initialisation on a fixed batch of training scenes)",
     )
     p.add_argument("--supernet", help="supernet checkpoint (supernet protocol)")
     p.add_argument(
         "--prefix",
         default=None,
-        help="output file prefix: archs (default for supernet), latency, ort-latency, calibration (default "
-        "for standalone), or noise-<name>",
+        help="output file prefix: archs (default for supernet), latency, ort-latency, proxies, calibration "
+        "(default for standalone), or noise-<name>",
     )
     p.add_argument("--shard-size", type=int, default=250)
     p.add_argument("--workers", type=int, default=1, help="local process pool size (one torch thread each)")
@@ -324,6 +325,7 @@ def _generate(args: argparse.Namespace) -> int:
             "standalone": "calibration",
             "latency": "latency",
             "latency-onnx": "ort-latency",
+            "proxies": "proxies",
         }[args.protocol]
     )
     spec = MeasureSpec(

@@ -112,7 +112,8 @@ def generate(cfg: GenerateConfig, resume: bool = False, progress: bool = True) -
         suite = load_suite(cfg.spec.suite, **cfg.spec.suite_kwargs)
         tasks = suite.tasks
         identity["suite_fingerprint"] = suite.fingerprint
-        if cfg.spec.n_per_sample > len(suite.test):
+        evaluates = cfg.spec.protocol in ("supernet", "standalone")  # the others keep no per-sample data
+        if evaluates and cfg.spec.n_per_sample > len(suite.test):
             raise ValueError(
                 f"invalid n_per_sample: {cfg.spec.n_per_sample} > {len(suite.test)} test images of suite "
                 f"{cfg.spec.suite!r}; allowed: <= the test split size (--n-per-sample)"

@@ -22,6 +22,7 @@ import torch
 from nasbench_mt.measure.datasets import SCENE_TASKS, Suite, load_suite
 from nasbench_mt.measure.evaluate import evaluate, fold_batchnorm, recalibrate_bn
 from nasbench_mt.measure.latency import measure_latency, reference_net
+from nasbench_mt.measure.proxies import compute_proxies
 from nasbench_mt.measure.supernet import FewShotSupernet, Supernet
 from nasbench_mt.measure.train import (
     DEVICES,
@@ -48,7 +49,7 @@ from nasbench_mt.space.model import MultiTaskNet, build_model
 
 __all__ = ["MeasureSpec", "Measurer", "load_supernet", "read_supernet", "save_supernet"]
 
-PROTOCOLS = ("supernet", "standalone", "latency", "latency-onnx")
+PROTOCOLS = ("supernet", "standalone", "latency", "latency-onnx", "proxies")
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class MeasureSpec:
     # TrainConfig fields of a per-subnet fine-tune before measuring (supernet protocol; empty: none)
     finetune: dict = field(default_factory=dict)
     latency_rounds: int = 30
+    proxy_batch: int = 64  # proxies protocol: training scenes in the fixed batch (the first of the calib set)
     device: str = "cpu"  # auto | cpu | cuda: training and evaluation (latency is always timed on the CPU)
 
     def __post_init__(self) -> None:
@@ -191,6 +193,9 @@ class Measurer:
                 len(self.suite.train), size=min(spec.calib_images, len(self.suite.train)), replace=False
             )
         )
+        if spec.protocol == "proxies":  # a fixed batch: the first proxy_batch scenes of the calibration set
+            self.proxy_batch = self.suite.train.tensors(idx[: spec.proxy_batch])
+            return
         x, _ = self.suite.train.tensors(idx)
         x = x.to(self.device).contiguous(memory_format=torch.channels_last)
         self.calib = [x[i : i + spec.calib_batch] for i in range(0, len(x), spec.calib_batch)]
@@ -209,6 +214,10 @@ class Measurer:
             net = build_model(arch, self.tasks).eval()
             lat = measure_latency(net, self.reference, rounds=self.spec.latency_rounds)
             return {"arch_id": arch.id, **lat.as_row()}, []
+        if self.spec.protocol == "proxies":
+            x, y = self.proxy_batch
+            row = {"arch_id": arch.id, **compute_proxies(arch, self.tasks, x, y)}
+            return {**row, "measure_s": time.perf_counter() - t0}, []
         if self.spec.protocol == "latency-onnx":
             from nasbench_mt.measure.latency_onnx import measure_latency_onnx
 

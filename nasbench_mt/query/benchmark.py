@@ -105,6 +105,7 @@ def load_benchmark(
     lat = set(latency_columns())
     table = _read_role(root, manifest, "archs", required=[c for c in table_columns(tasks) if c not in lat])
     table = _merge_latency(table, _read_role(root, manifest, "latency", required=["arch_id"]), root)
+    table = _merge_proxies(table, _read_role(root, manifest, "proxies", required=["arch_id"]), root)
     extra = [c for c in table.columns if c not in set(table_columns(tasks))]
     table = table[table_columns(tasks) + extra]
     dup = table["arch_id"][table["arch_id"].duplicated()]
@@ -170,6 +171,16 @@ def _merge_latency(table: pd.DataFrame, latency: pd.DataFrame | None, root: Path
         if c not in table.columns:
             table[c] = np.nan
     return table
+
+
+def _merge_proxies(table: pd.DataFrame, proxies: pd.DataFrame | None, root: Path) -> pd.DataFrame:
+    """The zero-cost proxy columns (``proxy_*``) joined to their rows; NaN where an arch has none."""
+    if proxies is None:
+        return table
+    if proxies["arch_id"].duplicated().any():
+        raise ReleaseError(f"proxies shards of {root} hold an arch_id twice")
+    cols = ["arch_id"] + [c for c in proxies.columns if c.startswith("proxy_")]
+    return table.merge(proxies[cols], on="arch_id", how="left")
 
 
 class _ExitStore:

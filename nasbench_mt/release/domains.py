@@ -86,7 +86,12 @@ def column_domains(tasks: Sequence[TaskSpec]) -> dict[str, Domain]:
 
 
 def _segment_domain(col: str) -> Domain | None:
-    return Domain("int", "MACs", 0, None) if col.startswith("macs_seg_") else None
+    """Columns named by pattern: per-segment MACs, zero-cost proxy scores."""
+    if col.startswith("macs_seg_"):
+        return Domain("int", "MACs", 0, None)
+    if col.startswith("proxy_"):
+        return Domain("float", "", None, None, nullable=True)
+    return None
 
 
 # ------------------------------------------------------------------------------------------- rules

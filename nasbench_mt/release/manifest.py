@@ -61,7 +61,7 @@ __all__ = [
 ]
 
 MANIFEST_NAME = "manifest.json"
-ROLES = ("archs", "latency", "exits", "calibration", "noise")
+ROLES = ("archs", "latency", "exits", "calibration", "noise", "proxies")
 # file prefix (``{prefix}-00000.parquet``) -> role; any ``noise-<name>`` prefix is a noise tier
 PREFIX_ROLE = {
     "archs": "archs",
@@ -69,6 +69,7 @@ PREFIX_ROLE = {
     "latency": "latency",
     "ort-latency": "latency",
     "calibration": "calibration",
+    "proxies": "proxies",
 }
 _OPTIONAL_META = ("space", "generation", "noise", "calibration", "compute")
 
