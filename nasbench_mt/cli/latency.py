@@ -28,6 +28,19 @@ def _measure_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1, as the release)")
     p.add_argument("--seed", type=int, default=0, help="which architectures are sampled (default 0)")
     p.add_argument("--rounds", type=int, default=30, help="timed rounds per architecture (default 30)")
+    p.add_argument(
+        "--energy",
+        choices=["auto", "rapl", "nvml"],
+        default=None,
+        help="also measure energy per inference (mJ, per exit) from the hardware's counter: rapl (Linux "
+        "powercap), nvml (NVIDIA GPU), auto (the first found); default: no energy",
+    )
+    p.add_argument(
+        "--energy-seconds",
+        type=float,
+        default=2.0,
+        help="seconds each exit position runs for its energy reading (default 2.0)",
+    )
 
 
 def _write(df, path: str, meta: dict) -> None:
@@ -63,6 +76,8 @@ def _measure_latency(args: argparse.Namespace) -> int:
         threads=args.threads,
         rounds=args.rounds,
         progress=lambda i, n: bar.update(),
+        energy=args.energy,
+        energy_seconds=args.energy_seconds,
     )
     bar.close()
     meta = {
@@ -73,6 +88,7 @@ def _measure_latency(args: argparse.Namespace) -> int:
         "threads": args.threads,
         "rounds": args.rounds,
         "seed": args.seed,
+        "energy": args.energy,
         "torch": torch.__version__,
         "machine": platform.machine(),
         "cpu": cpu_model(),

@@ -139,12 +139,18 @@ def measure_device(
     rounds: int = 30,
     warmup: int = 10,
     progress: Callable[[int, int], None] | None = None,
+    energy: str | None = None,
+    energy_seconds: float = 2.0,
 ) -> pd.DataFrame:
     """Time ``n`` architectures of ``table`` (a seeded sample) on this machine; one row per architecture.
 
     Columns: ``arch_id`` and the release's latency columns (``latency_ms``, ``latency_iqr_ms``,
     ``latency_e{k}_ms``, ``ref_latency_ms``, ``latency_norm``) as measured here; ONNX Runtime times only the
-    positions that have an exit (NaN elsewhere).
+    positions that have an exit (NaN elsewhere).  With ``energy`` (a meter of
+    :func:`~nasbench_mt.measure.energy.find_meter`: ``auto``, ``rapl``, ``nvml``), also the energy columns of
+    :func:`~nasbench_mt.measure.energy.energy_columns` (PyTorch backend; millijoules per batch-1 inference
+    at every exit position, and the idle power), each position run for ``energy_seconds``; a machine without
+    the counter fails before anything is timed.
     """
     from nasbench_mt.measure.latency import measure_latency, reference_net
     from nasbench_mt.release.schema import latency_columns
@@ -156,6 +162,13 @@ def measure_device(
         raise ValueError(f"invalid archs: {n!r}; allowed: 1..{len(table)} (the table's size)")
     if not isinstance(threads, int) or threads < 1:
         raise ValueError(f"invalid threads: {threads!r}; allowed: an int >= 1")
+    meter = None
+    if energy is not None:
+        from nasbench_mt.measure.energy import find_meter
+
+        if backend != "torch":
+            raise ValueError(f"invalid backend for energy: {backend!r}; allowed: 'torch'")
+        meter = find_meter(energy)
     picked = np.sort(np.random.default_rng(seed).choice(len(table), size=n, replace=False))
     if backend == "onnx":
         from nasbench_mt.measure.latency_onnx import export_onnx, measure_latency_onnx, onnx_session
@@ -170,7 +183,33 @@ def measure_device(
         arch = Arch.from_string(table["arch"].iloc[j])
         lat = timer(build_model(arch).eval(), reference, rounds=rounds, warmup=warmup, threads=threads)
         measured = lat.as_row()
-        rows.append({"arch_id": arch.id, **{c: measured.get(c, math.nan) for c in latency_columns()}})
+        row = {"arch_id": arch.id, **{c: measured.get(c, math.nan) for c in latency_columns()}}
+        if meter is not None:
+            row.update(_energy_row(meter, arch, threads, energy_seconds))
+        rows.append(row)
         if progress is not None:
             progress(i + 1, n)
     return pd.DataFrame(rows)
+
+
+def _energy_row(meter, arch: Arch, threads: int, seconds: float) -> dict[str, float]:
+    """Energy columns of one architecture: batch-1 forwards to every exit position, one after another."""
+    import functools
+
+    import torch
+
+    from nasbench_mt.measure.energy import measure_energy
+    from nasbench_mt.space.model import build_model
+
+    net = build_model(arch).eval().to(memory_format=torch.channels_last)
+    space = arch.space
+    x = torch.randn(1, space.input_channels, space.input_size, space.input_size)
+    x = x.contiguous(memory_format=torch.channels_last)
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with torch.inference_mode():
+            forwards = {k: functools.partial(net, x, upto=k) for k in range(1, space.num_stages + 1)}
+            return measure_energy(meter, forwards, seconds)
+    finally:
+        torch.set_num_threads(saved)
