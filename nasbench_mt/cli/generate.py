@@ -404,6 +404,17 @@ def _summarize(args: argparse.Namespace) -> int:
                     if "kendall_tau_ci90" in s:
                         line += "  tau 90% CI [{:.3f}, {:.3f}]".format(*s["kendall_tau_ci90"])
                     print(line)
+    proxies = card["calibration"].get("proxies", {})
+    if proxies:
+        print("\nzero-cost proxies alone, Kendall tau against each target (table; calibration: standalone)")
+        for proxy, per in proxies.items():
+            cells = "  ".join(
+                f"{key.split(':', 1)[1]}={s['kendall_tau']:+.3f}"
+                + (" (standalone)" if key.startswith("vs_standalone") else "")
+                for key, s in per.items()
+                if "kendall_tau" in s
+            )
+            print(f"  {proxy:<18} {cells}")
     gain = card["calibration"].get("standalone_gain", {})
     if gain:
         print("\nstandalone minus supernet (per arch)")

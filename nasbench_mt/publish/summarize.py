@@ -11,6 +11,7 @@ from nasbench_mt.release.stats import (
     compute_stats,
     gain_stats,
     noise_stats,
+    proxy_stats,
     split_stats,
     spread_stats,
 )
@@ -29,6 +30,9 @@ def summarize_release(path: str | Path, plot: str | Path | None = None) -> dict:
         calibration["supernet_vs_standalone"] = calibration_stats(bench.table, bench.calibration, tasks)
         calibration["standalone_spread"] = spread_stats(bench.calibration, tasks)
         calibration["standalone_gain"] = gain_stats(bench.table, bench.calibration, tasks)
+    proxies = proxy_stats(bench.table, tasks, bench.calibration)
+    if proxies:
+        calibration["proxies"] = proxies
     noise = {}
     if bench.noise is not None:
         noise = noise_stats(bench.table, bench.noise, tasks, calibration=bench.calibration)

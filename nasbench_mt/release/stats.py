@@ -29,6 +29,7 @@ __all__ = [
     "noise_pairs",
     "noise_stats",
     "proxy_ceiling",
+    "proxy_stats",
     "rank_agreement",
     "split_stats",
     "spread_stats",
@@ -180,6 +181,27 @@ def gain_stats(
         d = (merged[col + "_standalone"] - merged[col]).dropna().to_numpy()
         if len(d):
             out[col] = {"n": len(d), "n_above": int((d > 0).sum()), "median_gain": float(np.median(d))}
+    return out
+
+
+def proxy_stats(
+    table: pd.DataFrame, tasks: Sequence[TaskSpec], calibration: pd.DataFrame | None = None
+) -> dict[str, dict[str, dict[str, float]]]:
+    """How well each zero-cost proxy column (``proxy_*``) ranks every target on its own: Kendall tau (with
+    its 90% bootstrap interval) against the table's scores (``vs_table``) and, on the calibration
+    architectures, against the standalone scores (``vs_standalone``).  Empty when the table has no proxies."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for proxy in [c for c in table.columns if c.startswith("proxy_")]:
+        per: dict[str, dict[str, float]] = {}
+        for col in stat_targets(tasks):
+            s = rank_agreement(table[proxy], table[col])
+            if "kendall_tau" in s:
+                s["kendall_tau_ci90"] = tau_interval(table[proxy], table[col])
+            per[f"vs_table:{col}"] = s
+            if calibration is not None:
+                merged = calibration_pairs(table, calibration)
+                per[f"vs_standalone:{col}"] = rank_agreement(merged[proxy], merged[col + "_standalone"])
+        out[proxy] = per
     return out
 
 

@@ -76,5 +76,11 @@ def test_a_proxies_side_table_joins_the_release(tiny_copy, generation_env):
     assert set(have["arch_id"]) == ids
     assert np.isnan(bench.table.loc[~bench.table["arch_id"].isin(ids), "proxy_naswot"]).all()
     assert "proxy_synflow" in bench.metrics
+    from nasbench_mt.release.stats import proxy_stats
+
+    stats = proxy_stats(bench.table, bench.tasks, bench.calibration)
+    assert set(stats) == set(proxy_columns())
+    assert stats["proxy_synflow"]["vs_table:mean_acc"]["n"] == 3
+    assert stats["proxy_naswot"]["vs_standalone:test_digit"]["n"] == 3
     res = {r["check"]: r for r in check_release(tiny_copy, rebuild=False, progress=False)}
     assert res["manifest sha256"]["ok"] and res["values"]["ok"]
