@@ -127,6 +127,8 @@ class Predictor(BaseEstimator, abc.ABC):
 
     input_kind = "features"
     registry_name = ""  # set by @register_predictor
+    predicts_units = True  # False: the output is a ranking score, not the target's units (no RMSE for it)
+    baseline = False  # True: nothing is learned (a cost column, chance): a reference line, not a contender
 
     def _validate_params(self) -> None:
         """Check hyper-parameters (called by :meth:`fit`); subclasses extend it."""
