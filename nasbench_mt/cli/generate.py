@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from nasbench_mt.cli.options import command
+from nasbench_mt.cli.options import command, key_values
 from nasbench_mt.release.schema import RELEASE_MINIMUMS
 
 
@@ -30,19 +30,6 @@ def _device_arg(p: argparse.ArgumentParser, what: str) -> None:
         help=f"{what} device (default cpu; auto = cuda when available). Seeded runs are bit-identical on "
         "the CPU only",
     )
-
-
-def suite_kwargs(pairs: list[str]) -> dict:
-    out = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise ValueError(f"invalid --suite-arg: {pair!r}; allowed: KEY=VALUE")
-        key, value = pair.split("=", 1)
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
 
 
 def _train_supernet_args(p: argparse.ArgumentParser) -> None:
@@ -119,7 +106,7 @@ def _train_supernet(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
-    kwargs = suite_kwargs(args.suite_arg)
+    kwargs = key_values(args.suite_arg, "--suite-arg", "n_train=1000")
     suite = load_suite(args.suite, **kwargs)
     torch.manual_seed(args.seed)
     try:
@@ -243,7 +230,7 @@ def _generate(args: argparse.Namespace) -> int:
         protocol=args.protocol,
         supernet=args.supernet,
         suite=args.suite,
-        suite_kwargs=suite_kwargs(args.suite_arg),
+        suite_kwargs=key_values(args.suite_arg, "--suite-arg", "n_train=1000"),
         n_per_sample=args.n_per_sample,
         train=(
             {"epochs": args.epochs, "seed": args.train_seed, "supervise_exits": args.supervise_exits}

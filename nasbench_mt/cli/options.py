@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["COMMANDS", "clean_errors", "command", "fmt", "leaderboard_out", "load_release", "release_args"]
+__all__ = [
+    "COMMANDS",
+    "clean_errors",
+    "command",
+    "fmt",
+    "key_values",
+    "leaderboard_out",
+    "load_release",
+    "release_args",
+]
 
 COMMANDS: dict[
     str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
@@ -76,3 +86,18 @@ def fmt(v: Any) -> str:
     if isinstance(v, dict):
         return "  ".join(f"{k}: {fmt(x)}" for k, x in v.items())
     return str(v)
+
+
+def key_values(pairs: list[str] | None, flag: str, example: str) -> dict[str, Any]:
+    """``KEY=VALUE`` options (``--param``, ``--suite-arg``) as keyword arguments: a value is read as JSON
+    where it parses (``3``, ``0.5``, ``true``, ``[1, 2]``), else kept as a string."""
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise ValueError(f"invalid {flag} {pair!r}; allowed: KEY=VALUE, e.g. {example}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
