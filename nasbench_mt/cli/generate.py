@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from nasbench_mt.cli.options import command, key_values
+from nasbench_mt.cli.options import command, count_arg, deprecated_alias, key_values, release_dir_args
 from nasbench_mt.release.schema import RELEASE_MINIMUMS
 
 
@@ -206,7 +206,8 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--latency-rounds", type=int, default=30)
     p.add_argument("--resume", action="store_true", help="continue a killed or partial run in --out")
-    p.add_argument("--version", default="v1")
+    p.add_argument("--release", default="v1", metavar="NAME", help="the release's version name (default v1)")
+    deprecated_alias(p, "--version", "release", "--release NAME")
     _device_arg(p, "standalone training and evaluation (latency is always timed on the CPU)")
     _suite_args(p)
 
@@ -248,7 +249,7 @@ def _generate(args: argparse.Namespace) -> int:
         spec=spec,
         prefix=prefix,
         workers=args.workers,
-        version=args.version,
+        version=args.release,
         offset=args.offset,
         executor=args.executor,
         address=args.address,
@@ -261,7 +262,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _summarize_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--release", required=True, help="release directory (e.g. data/v1)")
+    release_dir_args(p)
     p.add_argument(
         "--plot", metavar="PNG", help="also draw the card: calibration and noise scatter, Pareto front"
     )
@@ -273,7 +274,7 @@ def _summarize(args: argparse.Namespace) -> int:
     """Compute a release's spread, calibration and noise figures and store them in its manifest."""
     from nasbench_mt.publish.summarize import summarize_release
 
-    manifest = summarize_release(args.release, plot=args.plot)
+    manifest = summarize_release(args.path, plot=args.plot)
     if args.plot:
         print(f"wrote {args.plot}", file=sys.stderr)
     card = {k: manifest.get(k, {}) for k in ("calibration", "noise")}
@@ -311,7 +312,7 @@ def _summarize(args: argparse.Namespace) -> int:
 
 
 def _checkrelease_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--release", required=True, help="release directory (e.g. data/v1)")
+    release_dir_args(p)
     for key, value in RELEASE_MINIMUMS.items():
         flag = "--min-" + key.replace("_", "-")
         p.add_argument(flag, type=int, default=value, help=f"(default {value})")
@@ -325,7 +326,7 @@ def _check_release(args: argparse.Namespace) -> int:
     from nasbench_mt.publish.check import check_release
 
     minimums = {key: getattr(args, "min_" + key) for key in RELEASE_MINIMUMS}
-    res = check_release(args.release, minimums, rebuild=not args.no_rebuild, progress=not args.json)
+    res = check_release(args.path, minimums, rebuild=not args.no_rebuild, progress=not args.json)
     if args.json:
         print(json.dumps(res, indent=2))
     else:
@@ -335,8 +336,8 @@ def _check_release(args: argparse.Namespace) -> int:
 
 
 def _reproduce_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--release", required=True, help="release directory (e.g. data/v1)")
-    p.add_argument("-n", type=int, default=5, help="rows to measure again (default 5)")
+    release_dir_args(p)
+    count_arg(p, "rows to measure again", default=5)
     p.add_argument("--seed", type=int, default=0, help="which rows: a seeded sample of the pass's rows")
     p.add_argument(
         "--prefix", default="archs", help="generation pass: archs (default), latency, calibration, ..."
@@ -352,11 +353,11 @@ def _reproduce(args: argparse.Namespace) -> int:
 
     from nasbench_mt.publish.reproduce import latency_noise, reproduce_rows
 
-    res = reproduce_rows(args.release, n=args.n, seed=args.seed, prefix=args.prefix, supernet=args.supernet)
+    res = reproduce_rows(args.path, n=args.n, seed=args.seed, prefix=args.prefix, supernet=args.supernet)
     if args.json:
         print(res.to_json(orient="records", indent=2))
     else:
-        noise = latency_noise(args.release) if res["latency_norm_rel_diff"].notna().any() else {}
+        noise = latency_noise(args.path) if res["latency_norm_rel_diff"].notna().any() else {}
         for r in res.itertuples():
             verdict = "identical" if r.identical else "DIFFERS"
             lat = ""

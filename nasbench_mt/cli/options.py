@@ -6,6 +6,7 @@ import argparse
 import functools
 import json
 import math
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,14 @@ __all__ = [
     "COMMANDS",
     "clean_errors",
     "command",
+    "count_arg",
+    "deprecated_alias",
     "fmt",
     "key_values",
     "leaderboard_out",
     "load_release",
     "release_args",
+    "release_dir_args",
 ]
 
 COMMANDS: dict[
@@ -101,3 +105,44 @@ def key_values(pairs: list[str] | None, flag: str, example: str) -> dict[str, An
         except json.JSONDecodeError:
             out[key] = value
     return out
+
+
+class _Deprecated(argparse.Action):
+    """An old spelling of an option: still accepted, with a one-line notice naming the new one."""
+
+    def __init__(self, option_strings, dest, new: str = "", **kwargs):
+        super().__init__(option_strings, dest, **kwargs)
+        self.new = new
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"nasbench-mt: {option_string} is deprecated here; use {self.new}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def deprecated_alias(p: Any, old: str, dest: str, new: str, **kwargs: Any) -> None:
+    """Accept ``old`` as a hidden, deprecated spelling of the option stored in ``dest`` (``new`` names it)."""
+    p.add_argument(old, dest=dest, action=_Deprecated, new=new, help=argparse.SUPPRESS, **kwargs)
+
+
+def release_dir_args(p: argparse.ArgumentParser) -> None:
+    """``--path DIR`` (required): the release directory a command writes or checks; ``--release DIR`` is its
+    deprecated spelling (everywhere else ``--release`` names a shipped version)."""
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--path", metavar="DIR", help="release directory (e.g. data/v1)")
+    deprecated_alias(g, "--release", "path", "--path DIR")
+
+
+def count_arg(
+    p: argparse.ArgumentParser, help: str, default: int | None = None, old: str | None = None
+) -> None:
+    """``--n N`` (also ``-n N``): how many; ``old`` is a deprecated spelling of it.  Without a default the
+    count is required."""
+    if default is not None:
+        p.add_argument(
+            "--n", "-n", type=int, default=default, metavar="N", help=f"{help} (default {default})"
+        )
+        return
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--n", "-n", type=int, metavar="N", help=help)
+    if old:
+        deprecated_alias(g, old, "n", "--n N", type=int)
