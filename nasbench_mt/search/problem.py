@@ -45,7 +45,7 @@ def _static(metric: str, full_space: bool, exit_mode: bool) -> bool:
     return metric == "peak_mem_bytes" and not full_space
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Evaluation:
     """The answer to one query: the benchmark's result plus objective values and feasibility.
 
@@ -369,14 +369,14 @@ class SearchProblem:
             metrics, thresholds = self._best_exit_setting(arch, metrics)
         values, scores, feasible, violation = self._score(metrics)
         return Evaluation(
-            arch,
-            result,
-            tuple(map(float, values)),
-            tuple(map(float, scores)),
-            bool(feasible),
-            float(violation),
-            metrics,
-            thresholds,
+            arch=arch,
+            result=result,
+            values=tuple(map(float, values)),
+            scores=tuple(map(float, scores)),
+            feasible=bool(feasible),
+            violation=float(violation),
+            metrics=metrics,
+            thresholds=thresholds,
         )
 
     # ------------------------------------------------------------------ oracle
