@@ -7,12 +7,10 @@ The pool is the tiny fixture's 30 architectures plus ``--extra`` architectures o
 measured fresh here: PyTorch eager, one thread (the release protocol).  Two proxy devices are then measured
 for every architecture of the pool: (a) ONNX Runtime, one thread; (b) PyTorch eager, two threads.  For N in
 {10, 20, 50} and ``--repeats`` seeds, N architectures are drawn as the device's measured set,
-:class:`~nasbench_mt.measure.latency_transfer.LatencyTransfer` is fitted on them, and its prediction for
-every other
-pool architecture (the held-out set) is compared with that set's measured proxy latency.  Also reported: the
-shipped column itself (no transfer) and the prior alone (shipped latency rescaled) on the same held-out
-sets.  Results go to ``benchmarks/results/latency_transfer.md``.
-"""
+:class:`~nasbench_mt.measure.latency_transfer.LatencyTransfer` is fitted on them, and its prediction for every
+other pool architecture (the held-out set) is compared with that set's measured proxy latency.  Also reported:
+the shipped column itself (no transfer) and the prior alone (shipped latency rescaled) on the same held-out
+sets.  Results go to ``benchmarks/results/latency_transfer.md``."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
 """SYNTHETIC benchmark releases for tests and speed benchmarks — not measurements.
 
 :func:`synthetic_release` writes a directory in exactly the release layout (see
-:mod:`nasbench_mt.release.manifest`):
-real architectures (``V1.sample``) and real costs, with every accuracy, latency and per-sample column drawn
-from a seeded toy model (accuracy grows with log-MACs and exit depth, latency with MACs).  The manifest says
-``"synthetic": true`` under ``generation``.  Use it to exercise code paths, never to draw conclusions.
+:mod:`nasbench_mt.release.manifest`): real architectures (``V1.sample``) and real costs, with every accuracy,
+latency and per-sample column drawn from a seeded toy model (accuracy grows with log-MACs and exit depth,
+latency with MACs).  The manifest says ``"synthetic": true`` under ``generation``.  Use it to exercise code
+paths, never to draw conclusions.
 
 Costs are ``"exact"`` (``measure_costs(build_model(arch))`` per arch, ~0.15 s each) or ``"composed"``: MACs
 and parameters summed from exactly measured per-block / per-head segment costs (equal to the exact figures,

@@ -27,7 +27,13 @@ from predictors.base import Predictor
 from predictors.evaluation import evaluate_predictors
 from predictors.features import encode_archs, feature_names
 from predictors.graph import encode_graphs, node_feature_names
-from predictors.registry import create_predictor, list_predictors, load_predictor, register_predictor
+from predictors.registry import (
+    create_predictor,
+    list_predictors,
+    load_predictor,
+    predictor_class,
+    register_predictor,
+)
 
 __all__ = [
     "Predictor",
@@ -40,5 +46,6 @@ __all__ = [
     "list_predictors",
     "load_predictor",
     "node_feature_names",
+    "predictor_class",
     "register_predictor",
 ]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import abc
 import json
-import numbers
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,34 +21,12 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from torch_geometric.data import Data
 
+from nasbench_mt.params import check_param
+
 __all__ = ["INPUT_KINDS", "Predictor", "check_graphs", "check_param"]
 
 INPUT_KINDS = ("features", "graphs")
 _FORMAT_VERSION = 1
-
-
-def check_param(name: str, value: Any, kind: str, low: float | None = None, choices: Sequence | None = None):
-    """Raise ``ValueError`` unless ``value`` is a valid ``kind``: int, float, bool, choice or seed."""
-    if kind == "choice":
-        if value not in choices:
-            raise ValueError(f"invalid {name}: {value!r}; allowed: one of {list(choices)}")
-        return value
-    if kind == "bool":
-        ok = isinstance(value, (bool, np.bool_))
-        allowed = "True or False"
-    elif kind == "seed":
-        ok = value is None or (
-            isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0
-        )
-        allowed = "None or an int >= 0"
-    else:
-        numeric = numbers.Integral if kind == "int" else numbers.Real
-        ok = isinstance(value, numeric) and not isinstance(value, bool) and np.isfinite(value)
-        ok = ok and (low is None or value >= low)
-        allowed = f"{'an int' if kind == 'int' else 'a number'}" + ("" if low is None else f" >= {low}")
-    if not ok:
-        raise ValueError(f"invalid {name}: {value!r}; allowed: {allowed}")
-    return value
 
 
 def check_features(X: Any, n_features: int | None = None) -> np.ndarray:
@@ -127,6 +104,8 @@ class Predictor(BaseEstimator, abc.ABC):
 
     input_kind = "features"
     registry_name = ""  # set by @register_predictor
+    predicts_units = True  # False: the output is a ranking score, not the target's units (no RMSE for it)
+    baseline = False  # True: nothing is learned (a cost column, chance): a reference line, not a contender
 
     def _validate_params(self) -> None:
         """Check hyper-parameters (called by :meth:`fit`); subclasses extend it."""

@@ -20,15 +20,15 @@ from predictors.base import Predictor, check_param
 from predictors.features import feature_names
 from predictors.registry import register_predictor
 
-__all__ = ["BASELINES", "CostBaseline", "RandomBaseline"]
-
-BASELINES = frozenset({"flops", "params", "random"})  # the names registered below: nothing learned
+__all__ = ["CostBaseline", "RandomBaseline"]
 
 
 @register_predictor("flops", cost="macs")
 @register_predictor("params", cost="params")
 class CostBaseline(Predictor):
     """Linear fit of each target on one analytic cost column (``cost`` names it in the default layout)."""
+
+    baseline = True
 
     def __init__(
         self, cost: str = "macs", cost_index: int | None = None, random_state: int | None = None
@@ -72,6 +72,9 @@ class CostBaseline(Predictor):
 @register_predictor("random")
 class RandomBaseline(Predictor):
     """Uniform random scores in [0, 1): the floor of every ranking metric."""
+
+    baseline = True
+    predicts_units = False
 
     def __init__(self, random_state: int | None = None) -> None:
         self.random_state = random_state

@@ -82,6 +82,8 @@ class BinaryRelationPredictor(NeuralPredictor):
         (60,)
     """
 
+    predicts_units = False  # a ranking score
+
     def __init__(
         self,
         encoder: str = "mlp",

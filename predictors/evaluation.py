@@ -16,7 +16,7 @@ Protocol (:func:`evaluate_predictors`):
    v1 that raises the Kendall tau of XGBoost and LightGBM on mean_acc by 0.05-0.07 (see the README).
 5. Scores on the test split per target: pairwise accuracy, Kendall tau, Spearman, precision@top-5% (top =
    best: lowest latency, params and FLOPs, highest accuracy), and for predictors that predict target units
-   (every predictor except the rankers in :data:`SCORE_PREDICTORS`) RMSE and, on latency, +-10% accuracy.
+   (every predictor whose ``predicts_units`` is true: not the rankers) RMSE and, on latency, +-10% accuracy.
 
 Example (any release directory; here the test fixture)::
 
@@ -49,7 +49,6 @@ from predictors.metrics import (
 
 __all__ = [
     "METRICS",
-    "SCORE_PREDICTORS",
     "TRAIN_SIZES",
     "PredictorEvaluation",
     "default_targets",
@@ -62,7 +61,6 @@ __all__ = [
 TRAIN_SIZES = (25, 50, 100, 200, 500, 1000)
 METRICS = ("pairwise_acc", "kendall_tau", "spearman", "precision_top5", "within_10pct", "rmse")
 # predictors whose output is a ranking score, not target units: no RMSE or +-10% accuracy for them
-SCORE_PREDICTORS = frozenset({"random", "xgb_rank", "lgb_rank", "brp", "brp_gin"})
 TOP_FRACTION = 0.05
 _SAMPLE_STREAM = 7  # keeps training-sample streams apart from the split's stream
 
@@ -338,7 +336,7 @@ def evaluate_predictors(
     for name, model in models.items():
         X = inputs[model.input_kind]
         X_test = _take(X, test)
-        units = name not in SCORE_PREDICTORS
+        units = model.predicts_units
         for seed in seed_list:
             order = _training_order(pool, seed)
             for size in sizes:

@@ -31,6 +31,7 @@ import numpy as np
 
 from nasbench_mt.space.arch import V1, Arch, SearchSpace
 from nasbench_mt.space.costs import analytic_costs
+from nasbench_mt.space.encoding import onehot_blocks, onehot_branches, onehot_exits
 from nasbench_mt.space.model import default_tasks
 from nasbench_mt.space.tasks import TaskSpec
 
@@ -113,28 +114,23 @@ def encode_archs(
     tasks = tuple(default_tasks() if tasks is None else tasks)
     n_cols = len(feature_names(space, costs, encoding, tasks))
     out = np.zeros((len(archs), n_cols), dtype=np.float64)
-    k_pos = {k: i for i, k in enumerate(space.kernels)}
-    e_pos = {e: i for i, e in enumerate(space.expands)}
-    n_k, n_e = len(space.kernels), len(space.expands)
-    per_slot = n_k + n_e if encoding == "onehot" else 2
-    per_stage = per_slot * space.max_depth
     n_branch = len(space.branch_choices)
-    base = per_stage * space.num_stages
+    per_slot = len(space.kernels) + len(space.expands) if encoding == "onehot" else 2
+    base = per_slot * space.max_depth * space.num_stages
+    if encoding == "onehot":
+        out[:, :base] = onehot_blocks(archs, space)
+    out[:, base + space.num_stages : base + space.num_stages + space.num_tasks * n_branch] = onehot_branches(
+        archs, space
+    )
     for i, arch in enumerate(archs):
         row = out[i]
         for s, stage in enumerate(arch.stages):
-            for b, block in enumerate(stage):
-                j = s * per_stage + b * per_slot
-                if encoding == "onehot":
-                    row[j + k_pos[block.kernel]] = 1.0
-                    row[j + n_k + e_pos[block.expand]] = 1.0
-                else:
+            if encoding == "ordinal":
+                for b, block in enumerate(stage):
+                    j = (s * space.max_depth + b) * per_slot
                     row[j], row[j + 1] = block.kernel, block.expand
             row[base + s] = len(stage)
-        j = base + space.num_stages
-        for t, bp in enumerate(arch.branches):
-            row[j + t * n_branch + bp] = 1.0
-        j += space.num_tasks * n_branch
+        j = base + space.num_stages + space.num_tasks * n_branch
         row[j : j + space.num_tasks] = arch.branches
         j += space.num_tasks
         shared = [min(arch.branches[t], arch.branches[u]) for t, u in combinations(range(space.num_tasks), 2)]
@@ -142,8 +138,7 @@ def encode_archs(
         j += len(shared)
         row[j : j + space.num_tasks] = _shared_depths(arch.branches)
         j += space.num_tasks
-        for x in arch.exits:
-            row[j + space.exit_choices.index(x)] = 1.0
+        row[j : j + len(space.exit_choices)] = onehot_exits([arch], space)[0]
         if costs:
             j += len(space.exit_choices)
             c = analytic_costs(arch, tasks)

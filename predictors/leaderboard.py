@@ -18,8 +18,8 @@ import pandas as pd
 
 from nasbench_mt.plotting import pyplot
 from nasbench_mt.release.provenance import package_versions
-from predictors.baselines import BASELINES
-from predictors.evaluation import SCORE_PREDICTORS, PredictorEvaluation
+from predictors.evaluation import PredictorEvaluation
+from predictors.registry import list_predictors, predictor_class
 
 __all__ = ["CEILING_MARGIN", "HEADLINE_SIZE", "headline_size", "write_predictor_leaderboard"]
 
@@ -33,6 +33,15 @@ _LABELS = {
     "within_10pct": "+-10%",
     "rmse": "RMSE",
 }
+
+
+def _predicts_units(name: str) -> bool:
+    """Whether predictor ``name`` outputs the target's units (a ranker outputs scores)."""
+    return name not in list_predictors() or predictor_class(name).predicts_units
+
+
+def _baseline(name: str) -> bool:
+    return name in list_predictors() and predictor_class(name).baseline
 
 
 def headline_size(sizes: list[int]) -> int:
@@ -68,7 +77,7 @@ def _best(summary: pd.DataFrame, target: str, size: int, units_only: bool = Fals
     """Row of the predictor with the highest mean tau for ``target`` at ``size`` (ties: first by name)."""
     rows = summary[(summary["target"] == target) & (summary["train_size"] == size)]
     if units_only:
-        rows = rows[~rows["predictor"].isin(SCORE_PREDICTORS)]
+        rows = rows[rows["predictor"].map(_predicts_units).astype(bool)]
     rows = rows.dropna(subset=["kendall_tau_mean"])
     if rows.empty:
         return None
@@ -79,7 +88,7 @@ def _checks(ev: PredictorEvaluation, summary: pd.DataFrame, head: int, ceiling: 
     """Per measured target: how far the best predictor is from the ceiling at each size (the first size
     within :data:`CEILING_MARGIN`), and the learned predictors that do not beat the ``flops`` baseline."""
     sizes, names = ev.info["train_sizes"], ev.info["predictors"]
-    learned = [n for n in names if n not in BASELINES]
+    learned = [n for n in names if not _baseline(n)]
     lines = [
         "",
         "## Against the ceiling and the flops baseline",
@@ -143,8 +152,8 @@ def _markdown(ev: PredictorEvaluation, bench: Any, command: str, wall_s: float) 
         f"- metrics on the test split, mean +- std over seeds: pairwise accuracy, Kendall tau, Spearman, "
         f"p@top-5% (share of the true best {info['top_k']} - lowest latency/params/FLOPs, highest accuracy - "
         "among the predicted best), +-10% (latency predictions within 10% of the measurement, nn-Meter) and "
-        f"RMSE; the rankers {sorted(SCORE_PREDICTORS & set(info['predictors']))} output scores, not units, "
-        "so they have no +-10% or RMSE",
+        f"RMSE; the rankers {[n for n in sorted(info['predictors']) if not _predicts_units(n)]} output "
+        "scores, not units, so they have no +-10% or RMSE",
         "- noise ceiling: tau between the table and a re-measurement of the same archs (accuracy: another "
         "training seed; latency: another timing run), i.e. how well re-measuring ranks the table. It is a "
         "reference, not a bound: a predictor scores one measurement, not two, and one trained on this table "
@@ -273,7 +282,7 @@ def _plot_tau(ev: PredictorEvaluation, path: Path) -> None:
                 yerr=part["kendall_tau_std"],
                 label=name,
                 color=colors(i % 20),
-                linestyle=":" if name in BASELINES else "-",
+                linestyle=":" if _baseline(name) else "-",
                 marker="o",
                 markersize=3,
                 capsize=2,
@@ -313,13 +322,13 @@ def _plot_scatter(ev: PredictorEvaluation, path: Path) -> None:
         name = best["predictor"]
         pts = ev.predictions[(ev.predictions["predictor"] == name) & (ev.predictions["target"] == t)]
         ax.scatter(pts["measured"], pts["predicted"], s=8, alpha=0.6)
-        if name not in SCORE_PREDICTORS:
+        if _predicts_units(name):
             lo = float(min(pts["measured"].min(), pts["predicted"].min()))
             hi = float(max(pts["measured"].max(), pts["predicted"].max()))
             ax.plot([lo, hi], [lo, hi], color="black", linewidth=1, linestyle="--")
         ax.set_title(f"{t}: {name} (tau {best['kendall_tau_mean']:.3f})", fontsize=9)
         ax.set_xlabel("measured")
-        ax.set_ylabel("predicted" if name not in SCORE_PREDICTORS else "predicted score")
+        ax.set_ylabel("predicted" if _predicts_units(name) else "predicted score")
         ax.grid(alpha=0.3)
     for ax in axes.ravel()[len(targets) :]:
         ax.axis("off")

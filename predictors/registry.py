@@ -14,7 +14,7 @@ from typing import Any
 
 from predictors.base import _FORMAT_VERSION, Predictor
 
-__all__ = ["create_predictor", "list_predictors", "load_predictor", "register_predictor"]
+__all__ = ["create_predictor", "list_predictors", "load_predictor", "predictor_class", "register_predictor"]
 
 _REGISTRY: dict[str, tuple[type[Predictor], dict[str, Any]]] = {}
 
@@ -46,6 +46,14 @@ def register_predictor(name: str, **defaults: Any) -> Callable[[type[Predictor]]
 def list_predictors() -> list[str]:
     """Names of every registered predictor, sorted."""
     return sorted(_REGISTRY)
+
+
+def predictor_class(name: str) -> type[Predictor]:
+    """The class registered as ``name``: its traits (``predicts_units``, ``baseline``, ``input_kind``) are
+    class attributes."""
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown predictor: {name!r}; allowed: {list_predictors()}")
+    return _REGISTRY[name][0]
 
 
 def create_predictor(name: str, **kwargs: Any) -> Predictor:

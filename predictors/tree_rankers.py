@@ -44,6 +44,8 @@ def quantile_grades(y: np.ndarray, n_grades: int) -> np.ndarray:
 class XGBRanker(_XGBParams):
     """XGBoost ``rank:pairwise`` ranker, one per target, on flat features."""
 
+    predicts_units = False  # a ranking score
+
     def __init__(
         self,
         num_pairs: int = 8,
@@ -97,6 +99,8 @@ class XGBRanker(_XGBParams):
 @register_predictor("lgb_rank")
 class LGBRanker(_LGBParams):
     """LightGBM ``lambdarank`` ranker, one per target, on quantile grades of the targets."""
+
+    predicts_units = False  # a ranking score
 
     def __init__(
         self,

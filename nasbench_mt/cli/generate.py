@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from nasbench_mt.cli.options import command
+from nasbench_mt.cli.options import command, count_arg, deprecated_alias, key_values, release_dir_args
 from nasbench_mt.release.schema import RELEASE_MINIMUMS
 from nasbench_mt.space.arch import FEW_SHOT_SPLITS
 
@@ -31,19 +31,6 @@ def _device_arg(p: argparse.ArgumentParser, what: str) -> None:
         help=f"{what} device (default cpu; auto = cuda when available). Seeded runs are bit-identical on "
         "the CPU only",
     )
-
-
-def suite_kwargs(pairs: list[str]) -> dict:
-    out = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise ValueError(f"invalid --suite-arg: {pair!r}; allowed: KEY=VALUE")
-        key, value = pair.split("=", 1)
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
 
 
 def _train_supernet_args(p: argparse.ArgumentParser) -> None:
@@ -160,7 +147,7 @@ def _train_supernet(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
-    kwargs = suite_kwargs(args.suite_arg)
+    kwargs = key_values(args.suite_arg, "--suite-arg", "n_train=1000")
     suite = load_suite(args.suite, **kwargs)
     torch.manual_seed(args.seed)
     structure = {
@@ -307,7 +294,8 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--latency-rounds", type=int, default=30)
     p.add_argument("--resume", action="store_true", help="continue a killed or partial run in --out")
-    p.add_argument("--version", default="v1")
+    p.add_argument("--release", default="v1", metavar="NAME", help="the release's version name (default v1)")
+    deprecated_alias(p, "--version", "release", "--release NAME")
     _device_arg(p, "standalone training and evaluation (latency is always timed on the CPU)")
     _suite_args(p)
 
@@ -332,7 +320,7 @@ def _generate(args: argparse.Namespace) -> int:
         protocol=args.protocol,
         supernet=args.supernet,
         suite=args.suite,
-        suite_kwargs=suite_kwargs(args.suite_arg),
+        suite_kwargs=key_values(args.suite_arg, "--suite-arg", "n_train=1000"),
         n_per_sample=args.n_per_sample,
         train=(
             {"epochs": args.epochs, "seed": args.train_seed, "supervise_exits": args.supervise_exits}
@@ -350,7 +338,7 @@ def _generate(args: argparse.Namespace) -> int:
         spec=spec,
         prefix=prefix,
         workers=args.workers,
-        version=args.version,
+        version=args.release,
         offset=args.offset,
         executor=args.executor,
         address=args.address,
@@ -363,7 +351,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _summarize_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--release", required=True, help="release directory (e.g. data/v1)")
+    release_dir_args(p)
     p.add_argument(
         "--plot", metavar="PNG", help="also draw the card: calibration and noise scatter, Pareto front"
     )
@@ -375,7 +363,7 @@ def _summarize(args: argparse.Namespace) -> int:
     """Compute a release's spread, calibration and noise figures and store them in its manifest."""
     from nasbench_mt.publish.summarize import summarize_release
 
-    manifest = summarize_release(args.release, plot=args.plot)
+    manifest = summarize_release(args.path, plot=args.plot)
     if args.plot:
         print(f"wrote {args.plot}", file=sys.stderr)
     card = {k: manifest.get(k, {}) for k in ("calibration", "noise")}
@@ -510,7 +498,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _checkrelease_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--release", required=True, help="release directory (e.g. data/v1)")
+    release_dir_args(p)
     for key, value in RELEASE_MINIMUMS.items():
         flag = "--min-" + key.replace("_", "-")
         p.add_argument(flag, type=int, default=value, help=f"(default {value})")
@@ -524,7 +512,7 @@ def _check_release(args: argparse.Namespace) -> int:
     from nasbench_mt.publish.check import check_release
 
     minimums = {key: getattr(args, "min_" + key) for key in RELEASE_MINIMUMS}
-    res = check_release(args.release, minimums, rebuild=not args.no_rebuild, progress=not args.json)
+    res = check_release(args.path, minimums, rebuild=not args.no_rebuild, progress=not args.json)
     if args.json:
         print(json.dumps(res, indent=2))
     else:
@@ -534,8 +522,8 @@ def _check_release(args: argparse.Namespace) -> int:
 
 
 def _reproduce_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--release", required=True, help="release directory (e.g. data/v1)")
-    p.add_argument("-n", type=int, default=5, help="rows to measure again (default 5)")
+    release_dir_args(p)
+    count_arg(p, "rows to measure again", default=5)
     p.add_argument("--seed", type=int, default=0, help="which rows: a seeded sample of the pass's rows")
     p.add_argument(
         "--prefix", default="archs", help="generation pass: archs (default), latency, calibration, ..."
@@ -551,11 +539,11 @@ def _reproduce(args: argparse.Namespace) -> int:
 
     from nasbench_mt.publish.reproduce import latency_noise, reproduce_rows
 
-    res = reproduce_rows(args.release, n=args.n, seed=args.seed, prefix=args.prefix, supernet=args.supernet)
+    res = reproduce_rows(args.path, n=args.n, seed=args.seed, prefix=args.prefix, supernet=args.supernet)
     if args.json:
         print(res.to_json(orient="records", indent=2))
     else:
-        noise = latency_noise(args.release) if res["latency_norm_rel_diff"].notna().any() else {}
+        noise = latency_noise(args.path) if res["latency_norm_rel_diff"].notna().any() else {}
         for r in res.itertuples():
             verdict = "identical" if r.identical else "DIFFERS"
             lat = ""

@@ -8,7 +8,7 @@ import platform
 import sys
 from pathlib import Path
 
-from nasbench_mt.cli.options import command
+from nasbench_mt.cli.options import command, count_arg
 
 __all__: list[str] = []
 
@@ -21,7 +21,7 @@ def _release(p: argparse.ArgumentParser) -> None:
 
 
 def _measure_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--archs", type=int, required=True, metavar="N", help="architectures to time (10-50)")
+    count_arg(p, "architectures to time (10-50)", old="--archs")
     p.add_argument("--out", required=True, help="Parquet file to write (arch_id + latency columns)")
     _release(p)
     p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="runtime (default torch)")
@@ -67,10 +67,10 @@ def _measure_latency(args: argparse.Namespace) -> int:
     from nasbench_mt.release.provenance import cpu_model
 
     bench = load_benchmark(args.release, path=args.path)
-    bar = tqdm(total=args.archs, desc=f"measure-latency ({args.backend}, {args.threads} thread(s))")
+    bar = tqdm(total=args.n, desc=f"measure-latency ({args.backend}, {args.threads} thread(s))")
     df = measure_device(
         bench.table,
-        args.archs,
+        args.n,
         seed=args.seed,
         backend=args.backend,
         threads=args.threads,

@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import math
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["COMMANDS", "clean_errors", "command", "fmt", "leaderboard_out", "load_release", "release_args"]
+__all__ = [
+    "COMMANDS",
+    "clean_errors",
+    "command",
+    "count_arg",
+    "deprecated_alias",
+    "fmt",
+    "key_values",
+    "leaderboard_out",
+    "load_release",
+    "release_args",
+    "release_dir_args",
+]
 
 COMMANDS: dict[
     str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
@@ -76,3 +90,59 @@ def fmt(v: Any) -> str:
     if isinstance(v, dict):
         return "  ".join(f"{k}: {fmt(x)}" for k, x in v.items())
     return str(v)
+
+
+def key_values(pairs: list[str] | None, flag: str, example: str) -> dict[str, Any]:
+    """``KEY=VALUE`` options (``--param``, ``--suite-arg``) as keyword arguments: a value is read as JSON
+    where it parses (``3``, ``0.5``, ``true``, ``[1, 2]``), else kept as a string."""
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise ValueError(f"invalid {flag} {pair!r}; allowed: KEY=VALUE, e.g. {example}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+class _Deprecated(argparse.Action):
+    """An old spelling of an option: still accepted, with a one-line notice naming the new one."""
+
+    def __init__(self, option_strings, dest, new: str = "", **kwargs):
+        super().__init__(option_strings, dest, **kwargs)
+        self.new = new
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"nasbench-mt: {option_string} is deprecated here; use {self.new}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def deprecated_alias(p: Any, old: str, dest: str, new: str, **kwargs: Any) -> None:
+    """Accept ``old`` as a hidden, deprecated spelling of the option stored in ``dest`` (``new`` names it)."""
+    p.add_argument(old, dest=dest, action=_Deprecated, new=new, help=argparse.SUPPRESS, **kwargs)
+
+
+def release_dir_args(p: argparse.ArgumentParser) -> None:
+    """``--path DIR`` (required): the release directory a command writes or checks; ``--release DIR`` is its
+    deprecated spelling (everywhere else ``--release`` names a shipped version)."""
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--path", metavar="DIR", help="release directory (e.g. data/v1)")
+    deprecated_alias(g, "--release", "path", "--path DIR")
+
+
+def count_arg(
+    p: argparse.ArgumentParser, help: str, default: int | None = None, old: str | None = None
+) -> None:
+    """``--n N`` (also ``-n N``): how many; ``old`` is a deprecated spelling of it.  Without a default the
+    count is required."""
+    if default is not None:
+        p.add_argument(
+            "--n", "-n", type=int, default=default, metavar="N", help=f"{help} (default {default})"
+        )
+        return
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--n", "-n", type=int, metavar="N", help=help)
+    if old:
+        deprecated_alias(g, old, "n", "--n N", type=int)

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from nasbench_mt.cli.options import clean_errors, command, fmt, load_release, release_args
+from nasbench_mt.cli.options import clean_errors, command, count_arg, fmt, load_release, release_args
 
 __all__: list[str] = []
 
@@ -143,7 +143,7 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _sample_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-n", type=int, default=5, help="number of rows (default 5)")
+    count_arg(p, "number of rows", default=5)
     p.add_argument("--seed", type=int, default=0)
     release_args(p)
 

@@ -6,24 +6,18 @@ import argparse
 import json
 import shlex
 from pathlib import Path
-from typing import Any
 
-from nasbench_mt.cli.options import clean_errors, command, fmt, leaderboard_out, load_release, release_args
+from nasbench_mt.cli.options import (
+    clean_errors,
+    command,
+    fmt,
+    key_values,
+    leaderboard_out,
+    load_release,
+    release_args,
+)
 
 __all__: list[str] = []
-
-
-def _strategy_params(pairs: list[str]) -> dict[str, Any]:
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.isidentifier():
-            raise ValueError(f"invalid --param {pair!r}; allowed: NAME=VALUE, e.g. population=20")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
 
 
 def _search_args(p: argparse.ArgumentParser) -> None:
@@ -79,7 +73,7 @@ def _search(args: argparse.Namespace) -> int:
         exit_thresholds=args.exit_thresholds,
         seed=args.seed,
     )
-    strategy = create_strategy(args.strategy, **_strategy_params(args.param))
+    strategy = create_strategy(args.strategy, **key_values(args.param, "--param", "population=20"))
     result = run(problem, strategy, args.budget, seed=args.seed, progress=not args.quiet)
     if args.plot:
         from nasbench_mt.search.plot import plot_result

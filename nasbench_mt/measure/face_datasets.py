@@ -9,9 +9,7 @@
   binary tasks.
 
 Both build through :func:`~nasbench_mt.measure.folder_datasets.build_suite` (validation, resizing, seeded
-split,
-cache: see :mod:`nasbench_mt.measure.folder_datasets`).
-"""
+split, cache: see :mod:`nasbench_mt.measure.folder_datasets`)."""
 
 from __future__ import annotations
 

@@ -14,9 +14,8 @@ stretches instead), resized to the space's 32x32 input with PIL's bicubic filter
 reduced scale, which PIL does deterministically) and stored as RGB uint8 ``(N, 3, 32, 32)``.  Without a split
 column the split is a fixed seeded permutation of the images sorted by path (``val_frac`` / ``test_frac``).
 The arrays are cached under :func:`~nasbench_mt.measure.datasets.cache_dir`, keyed by a hash of the
-configuration, the
-labels and every image's path, size and modification time, so any change rebuilds them.  The v1 search space
-has three branch points, so a suite must declare exactly three tasks.
+configuration, the labels and every image's path, size and modification time, so any change rebuilds them.
+The v1 search space has three branch points, so a suite must declare exactly three tasks.
 
 Regression targets stay in their units in the arrays; the tasks record the training split's mean and
 standard deviation (heads train on the standardised target, MAE is reported in the original units) and a

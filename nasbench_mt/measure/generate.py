@@ -9,8 +9,7 @@ is removed and the manifest is rewritten.  A killed run loses only the architect
 
 Executors: ``local`` measures in-process (``workers=1``) or in a spawn process pool whose workers write the
 partial files; ``ray`` runs each architecture as a Ray task (:mod:`nasbench_mt.measure.generate_ray`) and the
-driver
-writes the partial files from the returned rows.  Packing, resuming and the manifest are the same code.
+driver writes the partial files from the returned rows.  Packing, resuming and the manifest are the same code.
 """
 
 from __future__ import annotations

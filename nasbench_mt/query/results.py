@@ -33,12 +33,12 @@ class ArchNotInBenchmarkError(KeyError):
         return self.message
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class QueryResult:
-    """Metrics of one architecture.  Scores are in percent (see :mod:`nasbench_mt.release.schema`); an exit
-    the
-    architecture does not have is absent from the per-exit dicts.  ``predicted`` results come from a
-    surrogate: ``predicted_fields`` names the table columns it predicted, the other unmeasured values are NaN.
+    """Metrics of one architecture, built by keyword.  Scores are in percent (see
+    :mod:`nasbench_mt.release.schema`); an exit the architecture does not have is absent from the per-exit
+    dicts.  ``predicted`` results come from a surrogate: ``predicted_fields`` names the table columns it
+    predicted, the other unmeasured values are NaN.
     """
 
     arch_id: str
@@ -134,23 +134,23 @@ class ResultBuilder:
         exits, acc_getters, lat, macs = self._plans[i]
         names, (acc, val, per_task) = self.names, self._slices
         return QueryResult(
-            r[0],
-            r[1],
-            dict(zip(names, r[acc])),
-            {n: dict(zip(exits, g(r))) for n, g in acc_getters},
-            dict(zip(names, r[val])),
-            r[2],
-            r[3],
-            r[4],
-            dict(zip(exits, lat(r))),
-            r[5],
-            r[6],
-            dict(zip(names, r[per_task])),
-            r[7],
-            r[8],
-            dict(zip(exits, macs(r))),
-            r[9],
-            r[10],
-            r[11],
-            r[12],
+            arch_id=r[0],
+            arch=r[1],
+            accuracy=dict(zip(names, r[acc])),
+            exit_accuracy={n: dict(zip(exits, g(r))) for n, g in acc_getters},
+            val_accuracy=dict(zip(names, r[val])),
+            mean_acc=r[2],
+            val_mean_acc=r[3],
+            latency_ms=r[4],
+            exit_latency_ms=dict(zip(exits, lat(r))),
+            latency_norm=r[5],
+            params=r[6],
+            params_per_task=dict(zip(names, r[per_task])),
+            macs=r[7],
+            flops=r[8],
+            macs_per_exit=dict(zip(exits, macs(r))),
+            peak_mem_bytes=r[9],
+            measure_s=r[10],
+            protocol=r[11],
+            seed=r[12],
         )

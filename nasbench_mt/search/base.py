@@ -90,12 +90,6 @@ class Strategy(abc.ABC):
         return f"{type(self).__name__}({args})"
 
 
-def check_int(name: str, value: Any, low: int) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
-        raise ValueError(f"invalid {name}: {value!r}; allowed: an int >= {low}")
-    return int(value)
-
-
 _REGISTRY: dict[str, tuple[type[Strategy], dict[str, Any]]] = {}
 
 

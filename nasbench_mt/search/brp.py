@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from nasbench_mt.search.base import Strategy, check_int, rank_targets, register_strategy
+from nasbench_mt.params import check_param
+from nasbench_mt.search.base import Strategy, rank_targets, register_strategy
 from nasbench_mt.space.arch import Arch
 
 __all__ = ["PredictorGuidedSearch"]
@@ -41,9 +42,9 @@ class PredictorGuidedSearch(Strategy):
     def _setup(self) -> None:
         from predictors import list_predictors
 
-        check_int("initial", self.initial, 2)
-        check_int("batch", self.batch, 1)
-        check_int("pool_size", self.pool_size, 1)
+        check_param("initial", self.initial, "int", 2)
+        check_param("batch", self.batch, "int", 1)
+        check_param("pool_size", self.pool_size, "int", 1)
         if self.predictor not in list_predictors():
             raise ValueError(f"unknown predictor: {self.predictor!r}; allowed: {list_predictors()}")
         self.queue: list[Arch] = []

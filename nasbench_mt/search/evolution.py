@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import deque
 
-from nasbench_mt.search.base import Evaluation, Strategy, check_int, register_strategy
+from nasbench_mt.params import check_param
+from nasbench_mt.search.base import Evaluation, Strategy, register_strategy
 from nasbench_mt.space.arch import Arch
 
 __all__ = ["RegularizedEvolution"]
@@ -21,8 +22,8 @@ class RegularizedEvolution(Strategy):
         self.sample_size = sample_size
 
     def _setup(self) -> None:
-        check_int("population", self.population, 1)
-        check_int("sample_size", self.sample_size, 1)
+        check_param("population", self.population, "int", 1)
+        check_param("sample_size", self.sample_size, "int", 1)
         self.members: deque[Evaluation] = deque()
 
     def ask(self) -> Arch:

@@ -130,12 +130,10 @@ def run(
     """Run ``strategy`` (a registered name or a :class:`Strategy`) for ``budget`` queries.
 
     ``benchmark`` is a :class:`~nasbench_mt.query.benchmark.Benchmark` (then ``objective``, ``constraints``
-    and
-    ``problem_kwargs`` - ``reference``, ``full_space``, ``surrogate``, ``exit_thresholds`` - build a
+    and ``problem_kwargs`` - ``reference``, ``full_space``, ``surrogate``, ``exit_thresholds`` - build a
     :class:`SearchProblem`) or a prebuilt :class:`SearchProblem` (reused caches; then those arguments must be
     left at their defaults).  Every query is charged to the benchmark's simulated clock.  ``progress``: True
-    for a tqdm bar, or a callback ``f(query_index, evaluation)``.
-    """
+    for a tqdm bar, or a callback ``f(query_index, evaluation)``."""
     import time
 
     if isinstance(benchmark, SearchProblem):

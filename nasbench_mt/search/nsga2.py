@@ -12,8 +12,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from nasbench_mt.params import check_param
 from nasbench_mt.query.pareto import non_dominated_sort
-from nasbench_mt.search.base import Evaluation, Strategy, check_int, register_strategy
+from nasbench_mt.search.base import Evaluation, Strategy, register_strategy
 from nasbench_mt.search.objectives import crowding_distance
 from nasbench_mt.space.arch import Arch
 
@@ -45,7 +46,7 @@ class NSGA2(Strategy):
         self.crossover_prob = crossover_prob
 
     def _setup(self) -> None:
-        check_int("population", self.population, 2)
+        check_param("population", self.population, "int", 2)
         p = self.crossover_prob
         if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 <= p <= 1.0:
             raise ValueError(f"invalid crossover_prob: {p!r}; allowed: a number in [0, 1]")

@@ -2,10 +2,9 @@
 
 An objective names a stored metric (``"mean_acc"``, ``"test_digit"``, ``"latency_ms"``, any numeric column of
 :mod:`nasbench_mt.release.schema`), optionally with a direction prefix (``"max:params"``,
-``"min:latency_ms"``; the
-default comes from :meth:`~nasbench_mt.query.benchmark.Benchmark.higher_is_better`), or ``"delta_p"``:
-LibMTL's
-multi-task gain over a reference architecture (Maninis et al.; Lin & Zhang, LibMTL),
+``"min:latency_ms"``; the default comes from :meth:`~nasbench_mt.query.benchmark.Benchmark.higher_is_better`),
+or ``"delta_p"``: LibMTL's multi-task gain over a reference architecture (Maninis et al.; Lin & Zhang,
+LibMTL),
 
     Delta_p = 100 / T * sum_t (-1)^{l_t} (M_t - M_t^ref) / M_t^ref,   l_t = 1 if task t is lower-is-better,
 

@@ -29,6 +29,7 @@ import numpy as np
 from nasbench_mt.query.results import QueryResult
 from nasbench_mt.search.objectives import Constraint, Objective, parse_constraints, parse_objectives
 from nasbench_mt.space.arch import Arch, SearchSpace
+from nasbench_mt.space.encoding import onehot
 
 __all__ = ["Candidates", "Evaluation", "SearchProblem"]
 
@@ -44,35 +45,7 @@ def _static(metric: str, full_space: bool, exit_mode: bool) -> bool:
     return metric == "peak_mem_bytes" and not full_space
 
 
-def onehot(archs: Sequence[Arch], space: SearchSpace) -> np.ndarray:
-    """One-hot decisions (block slots, depths, branch points, exits) as int8 rows, for Hamming distances."""
-    nk, ne, nb = len(space.kernels), len(space.expands), len(space.branch_choices)
-    slot = nk + ne
-    width = space.num_stages * (space.max_depth * slot + len(space.depths))
-    width += space.num_tasks * nb + len(space.exit_choices)
-    out = np.zeros((len(archs), width), dtype=np.int8)
-    kpos = {k: i for i, k in enumerate(space.kernels)}
-    epos = {e: nk + i for i, e in enumerate(space.expands)}
-    dpos = {d: i for i, d in enumerate(space.depths)}
-    per_stage = space.max_depth * slot + len(space.depths)
-    for i, a in enumerate(archs):
-        row = out[i]
-        for s, stage in enumerate(a.stages):
-            base = s * per_stage
-            for b, blk in enumerate(stage):
-                row[base + b * slot + kpos[blk.kernel]] = 1
-                row[base + b * slot + epos[blk.expand]] = 1
-            row[base + space.max_depth * slot + dpos[len(stage)]] = 1
-        j = space.num_stages * per_stage
-        for t, bp in enumerate(a.branches):
-            row[j + t * nb + bp] = 1
-        j += space.num_tasks * nb
-        for x in a.exits:
-            row[j + space.exit_choices.index(x)] = 1
-    return out
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Evaluation:
     """The answer to one query: the benchmark's result plus objective values and feasibility.
 
@@ -396,14 +369,14 @@ class SearchProblem:
             metrics, thresholds = self._best_exit_setting(arch, metrics)
         values, scores, feasible, violation = self._score(metrics)
         return Evaluation(
-            arch,
-            result,
-            tuple(map(float, values)),
-            tuple(map(float, scores)),
-            bool(feasible),
-            float(violation),
-            metrics,
-            thresholds,
+            arch=arch,
+            result=result,
+            values=tuple(map(float, values)),
+            scores=tuple(map(float, scores)),
+            feasible=bool(feasible),
+            violation=float(violation),
+            metrics=metrics,
+            thresholds=thresholds,
         )
 
     # ------------------------------------------------------------------ oracle

@@ -99,3 +99,12 @@ def test_query_commands_do_not_import_the_predictor_library(bench, tiny_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "Warning" not in proc.stderr
+
+
+def test_one_vocabulary_and_the_old_spellings_still_work_with_a_notice(capsys, tiny_copy):
+    assert main(["summarize", "--path", str(tiny_copy), "--json"]) == 0
+    assert "deprecated" not in capsys.readouterr().err
+    assert main(["summarize", "--release", str(tiny_copy), "--json"]) == 0
+    assert "--release is deprecated here; use --path DIR" in capsys.readouterr().err
+    assert main(["sample", "--n", "2", "--path", str(tiny_copy), "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 2

@@ -122,7 +122,7 @@ def test_measure_device_is_seeded_and_validated(bench):
 def test_cli_measure_then_transfer(tiny_path, tmp_path, capsys):
     mine = tmp_path / "mydevice.parquet"
     args = ["--path", str(tiny_path)]
-    assert main(["measure-latency", "--archs", "6", "--out", str(mine), "--rounds", "5", *args]) == 0
+    assert main(["measure-latency", "--n", "6", "--out", str(mine), "--rounds", "5", *args]) == 0
     measured = pd.read_parquet(mine)
     assert len(measured) == 6 and measured.arch_id.is_unique
     out = tmp_path / "predicted.parquet"

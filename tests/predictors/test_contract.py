@@ -12,12 +12,11 @@ from sklearn.utils.estimator_checks import (
     check_set_params,
 )
 
-from predictors import create_predictor, list_predictors, load_predictor
+from predictors import create_predictor, list_predictors, load_predictor, predictor_class
 from predictors.metrics import kendall_tau
 
 # keep the default run fast: fewer epochs / trees than the defaults, where a predictor has them
 FAST = {"epochs": 30, "n_estimators": 60}
-BASELINES = {"flops", "params", "random"}
 
 
 def make(name: str, **kw):
@@ -104,7 +103,7 @@ def test_save_load_round_trip(name, fixture, fitted, tmp_path):
     np.testing.assert_allclose(loaded.predict(inputs), model.predict(inputs), rtol=1e-6, atol=1e-9)
 
 
-@pytest.mark.parametrize("name", sorted(set(list_predictors()) - BASELINES))
+@pytest.mark.parametrize("name", [n for n in list_predictors() if not predictor_class(n).baseline])
 def test_learns_an_easy_target(name, fixture):
     """Held-out Kendall tau on log(MACs) (a cost the encoders expose) clears a floor."""
     model = make(name)

@@ -50,10 +50,15 @@ def test_min_steps_floors_the_passes_over_a_small_training_set(fixture, name):
         passes(min_steps=-1)
 
 
-def test_baselines_are_exactly_the_names_registered_in_the_baselines_module():
-    from predictors.baselines import BASELINES
+def test_traits_are_class_attributes():
+    from predictors import predictor_class
 
-    in_module = {
-        n for n in list_predictors() if type(create_predictor(n)).__module__ == "predictors.baselines"
-    }
-    assert in_module == BASELINES
+    in_module = {n for n in list_predictors() if predictor_class(n).__module__ == "predictors.baselines"}
+    assert (
+        in_module
+        == {n for n in list_predictors() if predictor_class(n).baseline}
+        == {"flops", "params", "random"}
+    )
+    scores = {n for n in list_predictors() if not predictor_class(n).predicts_units}
+    assert scores == {"random", "xgb_rank", "lgb_rank", "brp", "brp_gin"}
+    assert all(type(create_predictor(n)).predicts_units == predictor_class(n).predicts_units for n in scores)

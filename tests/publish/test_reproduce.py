@@ -102,10 +102,10 @@ def test_bad_inputs_are_named(release, tmp_path):
 
 
 def test_cli(release, capsys):
-    assert main(["reproduce", "--release", str(release), "-n", "1"]) == 0
+    assert main(["reproduce", "--path", str(release), "--n", "1"]) == 0
     out = capsys.readouterr().out
     assert "columns identical" in out and "per-sample exits identical" in out
-    assert main(["reproduce", "--release", str(release), "-n", "1", "--json"]) == 0
+    assert main(["reproduce", "--path", str(release), "--n", "1", "--json"]) == 0
     rows = pd.read_json(__import__("io").StringIO(capsys.readouterr().out))
     assert rows.loc[0, "mismatched"] == []
     assert main(["reproduce", "--release", str(release), "--prefix", "nope"]) == 2
