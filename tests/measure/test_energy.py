@@ -117,7 +117,7 @@ def test_measure_energy_divides_the_counter_by_the_runs():
         measure_energy(meter, {1: forward(0.1)}, seconds=0)
 
 
-def test_measure_latency_cli_fails_before_timing_without_a_counter(capsys, monkeypatch):
+def test_measure_latency_cli_fails_before_timing_without_a_counter(capsys, monkeypatch, tmp_path):
     import sys
 
     from nasbench_mt.cli import main
@@ -125,6 +125,6 @@ def test_measure_latency_cli_fails_before_timing_without_a_counter(capsys, monke
     monkeypatch.setitem(sys.modules, "pynvml", None)
     if RaplMeter.__init__.__defaults__[0].exists():
         pytest.skip("this machine has a powercap tree")
-    code = main(["measure-latency", "--archs", "2", "--out", "/tmp/x.parquet", "--energy", "auto"])
+    code = main(["measure-latency", "--n", "2", "--out", str(tmp_path / "x.parquet"), "--energy", "auto"])
     assert code != 0
     assert "no energy counter" in capsys.readouterr().err
