@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nasbench_mt.query.constraints import parse_constraints
 from nasbench_mt.query.exit_policy import ExitData, ExitMetrics, evaluate_policies
 from nasbench_mt.query.pareto import pareto_front
 from nasbench_mt.query.results import ArchNotInBenchmarkError, QueryResult, ResultBuilder
@@ -171,6 +172,10 @@ def _merge_latency(table: pd.DataFrame, latency: pd.DataFrame | None, root: Path
         if c not in table.columns:
             table[c] = np.nan
     return table
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 def _merge_proxies(table: pd.DataFrame, proxies: pd.DataFrame | None, root: Path) -> pd.DataFrame:
@@ -412,27 +417,20 @@ class Benchmark:
                     return t.higher_is_better
         return metric in ("mean_acc", "val_mean_acc")
 
-    def _mask(self, query: str | None, conditions: Mapping[str, Any]) -> np.ndarray:
+    def _mask(self, query: Any, conditions: Mapping[str, Any]) -> np.ndarray:
         mask = np.ones(len(self), dtype=bool)
         for key, value in conditions.items():
             col, _, op = key.rpartition("_")
             if op not in _OPS or not col:
                 raise ValueError(f"invalid filter {key!r}; allowed: <column>_<op> with op in {list(_OPS)}")
-            mask &= np.asarray(_OPS[op](self.table[self._check_column(col)], value), dtype=bool)
-        if query is not None:
-            if not isinstance(query, str):
-                raise ValueError(f"invalid query: {query!r}; allowed: a pandas query string")
-            try:
-                res = self.table.eval(query)
-            except pd.errors.UndefinedVariableError as err:
+            column = self.table[self._check_column(col)]
+            if pd.api.types.is_numeric_dtype(column) and not _is_number(value):
                 raise ValueError(
-                    f"invalid query {query!r}: {err}; valid columns: {list(self.table.columns)}"
-                ) from None
-            except (SyntaxError, TypeError, ValueError, KeyError, AttributeError) as err:
-                raise ValueError(f"invalid query {query!r}: {err}") from None
-            if not (isinstance(res, pd.Series) and pd.api.types.is_bool_dtype(res)):
-                raise ValueError(f"invalid query {query!r}: it does not give one True/False per row")
-            mask &= res.to_numpy()
+                    f"invalid filter {key}={value!r}; allowed: a number for the numeric column {col}"
+                )
+            mask &= np.asarray(_OPS[op](column, value), dtype=bool)
+        for c in parse_constraints(query, self.metrics):
+            mask &= c.mask(self.table[c.metric].to_numpy(dtype=float))
         return mask
 
     def _view(self, rows: np.ndarray) -> Benchmark:
@@ -440,9 +438,12 @@ class Benchmark:
             self.table.take(rows), self.manifest, self.root, self.tasks, self._exits, self._surrogate
         )
 
-    def where(self, query: str | None = None, **conditions: Any) -> Benchmark:
-        """Rows satisfying a pandas query string and/or ``<column>_<op>=value`` keywords (op: lt, le, gt, ge,
-        eq, ne), e.g. ``bench.where(latency_ms_lt=14, params_le=2e5)`` or ``bench.where("mean_acc > 50")``.
+    def where(self, query: str | Sequence[str] | None = None, **conditions: Any) -> Benchmark:
+        """Rows meeting the constraints ``query`` and ``<column>_<op>=value`` keywords (op: lt, le, gt, ge,
+        eq, ne), e.g. ``bench.where("latency_ms < 14 and params <= 200k")`` or
+        ``bench.where(latency_ms_lt=14, params_le=2e5)``.  ``query`` uses the package's one constraint
+        grammar (:mod:`nasbench_mt.query.constraints`: ``<metric> <op> <number>`` joined by ``and``, or a
+        list of them), the same the searches and :meth:`best` and :meth:`pareto` read.
 
         Returns a new :class:`Benchmark` over those rows (with its own simulated clock).
         """
@@ -451,16 +452,9 @@ class Benchmark:
     def _constrained(self, constraints: str | Mapping[str, Any] | Sequence[str] | None) -> Benchmark:
         if constraints is None:
             return self
-        if isinstance(constraints, str):
-            return self.where(constraints)
         if isinstance(constraints, Mapping):
             return self.where(**constraints)
-        if isinstance(constraints, Sequence) and all(isinstance(c, str) for c in constraints):
-            return self.where(" and ".join(f"({c})" for c in constraints)) if constraints else self
-        raise ValueError(
-            f"invalid constraints: {constraints!r}; allowed: a query string such as 'latency_ms <= 14', "
-            "a list of them, or a dict such as {'latency_ms_le': 14}"
-        )
+        return self.where(constraints)
 
     def best(
         self,
