@@ -62,6 +62,13 @@ def _search(args: argparse.Namespace) -> int:
     """Search the benchmark offline (zero training) and print the found arch, its metrics and its regret."""
     from nasbench_mt.search import SearchProblem, create_strategy, run
 
+    if args.plot:  # checked before the search runs, so a bad path never costs its result
+        plot_dir = Path(args.plot).resolve().parent
+        if not plot_dir.is_dir():
+            raise ValueError(
+                f"invalid --plot: {args.plot}: folder {plot_dir} does not exist; allowed: a PNG path "
+                "in an existing folder"
+            )
     bench = load_release(args)
     problem = SearchProblem(
         bench,

@@ -566,6 +566,11 @@ class Benchmark:
         respective column."""
         from nasbench_mt.release.stats import noise_stats
 
+        if columns is not None:
+            if isinstance(columns, str) or not all(isinstance(c, str) for c in columns):
+                raise ValueError(f"invalid columns: {columns!r}; allowed: a list of metric names")
+            for c in columns:
+                self._check_column(c, numeric=True)
         noise = self.noise
         if noise is None:
             return {}

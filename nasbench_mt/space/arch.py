@@ -178,7 +178,9 @@ class SearchSpace:
 
     def mutate(self, arch: Arch, rng: random.Random) -> Arch:
         """A uniformly chosen neighbour of ``arch`` (one decision changed)."""
-        return rng.choice(self.neighbors(arch))
+        if not isinstance(rng, random.Random):
+            raise _bad("rng", rng, "a random.Random instance, e.g. random.Random(0)")
+        return rng.choice(self.neighbors(self.validate(arch)))
 
     # ------------------------------------------------------------------ checks
     def validate(self, arch: Arch | str) -> Arch:

@@ -293,3 +293,10 @@ def test_release_without_latency_shards_has_nan_latency(tiny_copy):
     write_manifest(tiny_copy, files, meta)
     b = load_benchmark(path=tiny_copy)
     assert b.table["latency_ms"].isna().all() and len(b) > 0
+
+
+def test_noise_floor_names_an_unknown_column(bench):
+    with pytest.raises(ValueError, match="unknown metric 'nope'"):
+        bench.noise_floor(["nope"])
+    with pytest.raises(ValueError, match="invalid columns"):
+        bench.noise_floor("mean_acc")

@@ -48,6 +48,7 @@ def test_search_text_plot_and_pareto(capsys, tiny_path, tmp_path):
         (["--objective", "acc"], "unknown objective metric 'acc'"),
         (["--budget", "31"], "pool holds only 30"),
         (["--param", "population"], "invalid --param"),
+        (["--plot", "/no/such/folder/x.png"], "invalid --plot.*does not exist"),
     ],
 )
 def test_search_errors_are_one_line(capsys, tiny_path, extra, match):

@@ -198,3 +198,18 @@ def test_bad_sample_args():
 
 def test_block_str():
     assert str(Block(5, 6)) == "k5e6"
+
+
+def test_mutate_names_a_bad_rng_or_arch():
+    import random
+
+    import pytest
+
+    from nasbench_mt.space.arch import V1
+
+    arch = V1.sample(1, seed=0)[0]
+    with pytest.raises(ValueError, match="invalid rng"):
+        V1.mutate(arch, 0)
+    with pytest.raises(ValueError, match="invalid arch"):
+        V1.mutate(3, random.Random(0))
+    assert V1.mutate(arch.to_string(), random.Random(0)) in V1.neighbors(arch)
