@@ -80,6 +80,10 @@ def load_benchmark(
     Every data file's sha256 is checked against ``manifest.json`` first (``verify_files=False`` skips the
     hashing); a missing or altered file raises :class:`~nasbench_mt.release.manifest.ReleaseError` naming it.
     """
+    if not isinstance(version, str) or not version:
+        raise ValueError(f"invalid version: {version!r}; allowed: a shipped release name such as 'v1'")
+    if path is not None and not isinstance(path, (str, Path)):
+        raise ValueError(f"invalid path: {path!r}; allowed: a release directory (str or pathlib.Path)")
     if path is None:
         root = next(
             (r / version for r in _shipped_roots() if (r / version / "manifest.json").is_file()), None

@@ -17,6 +17,7 @@ import hashlib
 import itertools
 import json
 import random
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -213,17 +214,21 @@ def _parse_block(text: str) -> Block:
     if len(text) < 4 or text[0] != "k" or "e" not in text[1:]:
         raise _bad("block", text, "'k{kernel}e{expand}', e.g. 'k5e4'")
     k, e = text[1:].split("e", 1)
-    if not (k.isdigit() and e.isdigit()):
-        raise _bad("block", text, "'k{kernel}e{expand}', e.g. 'k5e4'")
+    if not (_CANONICAL_INT.fullmatch(k) and _CANONICAL_INT.fullmatch(e)):
+        raise _bad("block", text, "'k{kernel}e{expand}' with ASCII digits, e.g. 'k5e4'")
     return Block(int(k), int(e))
+
+
+# a canonical integer: ASCII digits, no leading zero, so one network has one string (and one id)
+_CANONICAL_INT = re.compile(r"0|[1-9][0-9]*")
 
 
 def _parse_ints(text: str, field_name: str) -> tuple[int, ...]:
     if text == "":
         return ()
     parts = text.split(",")
-    if not all(p.isdigit() for p in parts):
-        raise _bad(field_name, text, "comma-separated integers")
+    if not all(_CANONICAL_INT.fullmatch(p) for p in parts):
+        raise _bad(field_name, text, "comma-separated integers in ASCII digits without leading zeros")
     return tuple(int(p) for p in parts)
 
 

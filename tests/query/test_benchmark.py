@@ -300,3 +300,11 @@ def test_noise_floor_names_an_unknown_column(bench):
         bench.noise_floor(["nope"])
     with pytest.raises(ValueError, match="invalid columns"):
         bench.noise_floor("mean_acc")
+
+
+@pytest.mark.parametrize(("args", "kwargs"), [((None,), {}), ((3,), {}), ((), {"path": 5})])
+def test_load_benchmark_names_a_bad_argument(args, kwargs):
+    from nasbench_mt.query.benchmark import load_benchmark
+
+    with pytest.raises(ValueError, match=r"invalid (version|path)"):
+        load_benchmark(*args, **kwargs)

@@ -213,3 +213,14 @@ def test_mutate_names_a_bad_rng_or_arch():
     with pytest.raises(ValueError, match="invalid arch"):
         V1.mutate(3, random.Random(0))
     assert V1.mutate(arch.to_string(), random.Random(0)) in V1.neighbors(arch)
+
+
+def test_one_spelling_per_network_string():
+    import pytest
+
+    from nasbench_mt.space.arch import V1, Arch
+
+    text = V1.sample(1, seed=0)[0].to_string()
+    for bad in (text.replace("k5", "k\u096b", 1), text.replace("b=", "b=0", 1), text.replace("e3", "e03", 1)):
+        with pytest.raises(ValueError, match="ASCII digits"):
+            Arch.from_string(bad)
