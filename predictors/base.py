@@ -23,7 +23,7 @@ from torch_geometric.data import Data
 
 from nasbench_mt.params import check_param
 
-__all__ = ["INPUT_KINDS", "Predictor", "check_graphs", "check_param"]
+__all__ = ["INPUT_KINDS", "Predictor", "check_graphs", "check_param", "seed_of"]
 
 INPUT_KINDS = ("features", "graphs")
 _FORMAT_VERSION = 1
@@ -186,6 +186,12 @@ class Predictor(BaseEstimator, abc.ABC):
     @abc.abstractmethod
     def _load_state(self, path: Path, state: dict[str, Any]) -> None:
         """Restore fitted attributes from ``path`` and ``state`` (what :meth:`_save_state` returned)."""
+
+
+def seed_of(random_state: int | None) -> int:
+    """The seed a predictor uses for ``random_state``: ``None`` means 0 for every predictor, so an unseeded
+    fit is repeatable (pass different ints for different fits)."""
+    return 0 if random_state is None else int(random_state)
 
 
 def _json_default(obj: Any) -> Any:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from predictors.base import Predictor, check_param
+from predictors.base import Predictor, check_param, seed_of
 from predictors.features import feature_names
 from predictors.registry import register_predictor
 
@@ -80,7 +80,7 @@ class RandomBaseline(Predictor):
         self.random_state = random_state
 
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
-        self.seed_ = 0 if self.random_state is None else int(self.random_state)
+        self.seed_ = seed_of(self.random_state)
 
     def _predict(self, X: np.ndarray) -> np.ndarray:
         return np.random.default_rng(self.seed_).random((len(X), self.n_targets_))

@@ -20,7 +20,7 @@ import lightgbm as lgb
 import numpy as np
 import xgboost as xgb
 
-from predictors.base import Predictor, check_param
+from predictors.base import Predictor, check_param, seed_of
 from predictors.registry import register_predictor
 
 __all__ = ["LGBRegressor", "XGBRegressor", "XGBStackRegressor"]
@@ -67,7 +67,7 @@ class _XGBParams(_BoostedTrees):
             "reg_lambda": self.reg_lambda,
             "tree_method": "hist",
             "n_jobs": self.n_jobs,
-            "random_state": 0 if self.random_state is None else self.random_state,
+            "random_state": seed_of(self.random_state),
         }
 
     @staticmethod
@@ -230,7 +230,7 @@ class _LGBParams(_BoostedTrees):
             "colsample_bytree": self.colsample_bytree,
             "reg_lambda": self.reg_lambda,
             "n_jobs": 0 if self.n_jobs is None else self.n_jobs,
-            "random_state": 0 if self.random_state is None else self.random_state,
+            "random_state": seed_of(self.random_state),
             "deterministic": True,
             "force_row_wise": True,
             "min_data_in_bin": 1,

@@ -21,7 +21,7 @@ from torch_geometric.data import Batch, Data
 from torch_geometric.loader import DataLoader
 from torch_geometric.nn import GCNConv, GINConv, global_add_pool, global_mean_pool
 
-from predictors.base import Predictor, check_param
+from predictors.base import Predictor, check_param, seed_of
 
 __all__ = [
     "ENCODERS",
@@ -40,7 +40,7 @@ RANK_LOSSES = ("logistic", "hinge")
 def seeded(seed: int | None) -> Iterator[torch.Generator]:
     """Run a block with torch's CPU RNG seeded and one intra-op thread (both restored afterwards); yields a
     generator for shuffling."""
-    seed = 0 if seed is None else int(seed)
+    seed = seed_of(seed)
     threads = torch.get_num_threads()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

@@ -23,7 +23,7 @@ import numpy as np
 import xgboost as xgb
 from scipy.stats import rankdata
 
-from predictors.base import check_param
+from predictors.base import check_param, seed_of
 from predictors.boosted_trees import _LGBParams, _XGBParams
 from predictors.registry import register_predictor
 
@@ -143,7 +143,7 @@ class LGBRanker(_LGBParams):
         size = n if self.group_size is None else min(n, self.group_size)
         n_groups = -(-n // size)
         groups = [len(g) for g in np.array_split(np.arange(n), n_groups)]
-        order = np.random.default_rng(self.random_state).permutation(n)
+        order = np.random.default_rng(seed_of(self.random_state)).permutation(n)
         X, y = X[order], y[order]
         kwargs = self._lgb_kwargs()
         truncation = max(groups) if self.truncation_level is None else self.truncation_level

@@ -84,6 +84,14 @@ def test_same_random_state_same_predictions(name, fixture, fitted):
 
 
 @pytest.mark.parametrize("name", list_predictors())
+def test_no_random_state_means_one_seed_for_every_predictor(name, fixture, fitted):
+    """``random_state=None`` is seed 0 for every registered predictor: an unseeded fit is repeatable."""
+    inputs = fixture.inputs(fitted(name))
+    a = make(name, random_state=None).fit(inputs, fixture.y)
+    np.testing.assert_array_equal(a.predict(inputs), fitted(name).predict(inputs))
+
+
+@pytest.mark.parametrize("name", list_predictors())
 def test_rank_is_a_permutation(name, fixture, fitted):
     model = fitted(name)
     order = model.rank(fixture.inputs(model), target=2)
