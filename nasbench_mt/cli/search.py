@@ -209,8 +209,15 @@ def _onnx_args(p: argparse.ArgumentParser) -> None:
 @command("export-onnx", _onnx_args)
 def _export_onnx(args: argparse.Namespace) -> int:
     """Build an arch's network (untrained weights) and export it to ONNX (one output per task and exit)."""
+    import importlib.util
+
     import torch
 
+    missing = [m for m in ("onnx", "onnxscript") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ValueError(
+            f"export-onnx needs {missing}, which are not installed; allowed: pip install 'nasbench-mt[onnx]'"
+        )
     from nasbench_mt.space.arch import V1
     from nasbench_mt.space.model import build_model, flat_outputs
 

@@ -87,6 +87,16 @@ def threshold_grid(tasks: Sequence[str], values: Sequence[float]) -> np.ndarray:
     return np.stack([m.ravel() for m in mesh], axis=1)
 
 
+def _holds_text(value: object) -> bool:
+    if isinstance(value, (str, bytes)):
+        return True
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind in "USO" and any(_holds_text(v) for v in value.ravel().tolist())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_text(v) for v in value)
+    return False
+
+
 def as_thresholds(thresholds: object, tasks: Sequence[str]) -> np.ndarray:
     """Normalise a scalar, a {task: thr} mapping, a (T,) or an (S, T) array to an (S, T) float array."""
     tasks = tuple(tasks)
@@ -98,6 +108,10 @@ def as_thresholds(thresholds: object, tasks: Sequence[str]) -> np.ndarray:
                 f"invalid thresholds keys {sorted(thresholds)}; allowed: one threshold per task {list(tasks)}"
             )
         thresholds = [thresholds[t] for t in tasks]
+    if _holds_text(thresholds):
+        raise ValueError(
+            f"invalid thresholds: {thresholds!r}; allowed: numbers, not text (e.g. 0.9, not '0.9')"
+        )
     try:
         arr = np.asarray(thresholds, dtype=float)
     except (TypeError, ValueError):

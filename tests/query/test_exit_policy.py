@@ -157,3 +157,11 @@ def test_latency_norm_uses_the_rows_reference(bench):
     assert single
     for r in single:  # no early exit: the full network, so the table's own latency_norm
         assert np.allclose(bench.exit_metrics(r.arch_id, grid).latency_norm, r.latency_norm)
+
+
+@pytest.mark.parametrize("bad", ["0.9", ["0.9", 0.5, 0.5], {"digit": "0.9", "count": 0.5, "seg": 0.5}])
+def test_thresholds_given_as_text_are_refused(bad):
+    from nasbench_mt.query.exit_policy import as_thresholds
+
+    with pytest.raises(ValueError, match="not text"):
+        as_thresholds(bad, ["digit", "count", "seg"])

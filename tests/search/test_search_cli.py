@@ -104,3 +104,17 @@ def test_export_onnx(capsys, tmp_path, bench):
     outputs = [o.name for o in onnx.load(str(path)).graph.output]
     exits = Arch.from_string(arch).all_exits
     assert outputs == [f"{t.name}_exit{k}" for t in bench.tasks for k in exits]
+
+
+def test_export_onnx_without_the_extra_says_what_to_install(capsys, monkeypatch, tmp_path):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "onnx" else real(name, *a)
+    )
+    from nasbench_mt.space.arch import V1
+
+    arch = V1.sample(1, seed=0)[0].to_string()
+    rc, _, err = cli(capsys, "export-onnx", arch, "--out", tmp_path / "m.onnx")
+    assert rc == 2 and "nasbench-mt[onnx]" in err and err.count("\n") == 1
