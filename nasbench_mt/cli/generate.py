@@ -7,7 +7,14 @@ import json
 import sys
 from pathlib import Path
 
-from nasbench_mt.cli.options import command, count_arg, deprecated_alias, key_values, release_dir_args
+from nasbench_mt.cli.options import (
+    command,
+    count_arg,
+    deprecated_alias,
+    key_values,
+    quiet_arg,
+    release_dir_args,
+)
 from nasbench_mt.release.schema import RELEASE_MINIMUMS
 from nasbench_mt.space.arch import FEW_SHOT_SPLITS
 
@@ -94,6 +101,7 @@ def _train_supernet_args(p: argparse.ArgumentParser) -> None:
         "--state-every steps); bit-identical on the CPU to an uninterrupted run",
     )
     p.add_argument("--state-every", type=int, default=25, help="steps between training states (default 25)")
+    quiet_arg(p)
     _device_arg(p, "training")
     _suite_args(p)
 
@@ -195,7 +203,7 @@ def _train_supernet(args: argparse.Namespace) -> int:
                 separate_smallest=args.separate_smallest,
                 separate_random=args.separate_random,
                 region=net.regions[part] if part is not None else None,
-                progress=True,
+                progress=not args.quiet,
                 on_step=lambda s, v: losses.append(v),
                 device=device,
                 state_path=state_path,
@@ -298,6 +306,7 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     deprecated_alias(p, "--version", "release", "--release NAME")
     _device_arg(p, "standalone training and evaluation (latency is always timed on the CPU)")
     _suite_args(p)
+    quiet_arg(p)
 
 
 @command("generate", _generate_args)
@@ -344,7 +353,7 @@ def _generate(args: argparse.Namespace) -> int:
         address=args.address,
         max_retries=args.max_retries,
     )
-    manifest = generate(cfg, resume=args.resume)
+    manifest = generate(cfg, resume=args.resume, progress=not args.quiet)
     n_files = len(manifest.get("files", []))
     print(f"{args.out}: {n_files} files in the manifest")
     return 0
@@ -446,6 +455,7 @@ def _calibrate_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-results", action="store_true", help="print only; write no results row")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    quiet_arg(p)
 
 
 def _f3(value: float | None) -> str:
@@ -474,7 +484,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         finetune=finetune,
         workers=args.workers,
         label=args.label,
-        progress=not args.json,
+        progress=not (args.json or args.quiet),
     )
     if not args.no_results:
         path = append_fidelity(report, args.results)
@@ -504,6 +514,7 @@ def _checkrelease_args(p: argparse.ArgumentParser) -> None:
         p.add_argument(flag, type=int, default=value, help=f"(default {value})")
     p.add_argument("--no-rebuild", action="store_true", help="only round-trip the ids, build no network")
     p.add_argument("--json", action="store_true")
+    quiet_arg(p)
 
 
 @command("check-release", _checkrelease_args)
@@ -512,7 +523,8 @@ def _check_release(args: argparse.Namespace) -> int:
     from nasbench_mt.publish.check import check_release
 
     minimums = {key: getattr(args, "min_" + key) for key in RELEASE_MINIMUMS}
-    res = check_release(args.path, minimums, rebuild=not args.no_rebuild, progress=not args.json)
+    progress = not (args.json or args.quiet)
+    res = check_release(args.path, minimums, rebuild=not args.no_rebuild, progress=progress)
     if args.json:
         print(json.dumps(res, indent=2))
     else:

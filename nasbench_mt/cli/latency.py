@@ -8,7 +8,7 @@ import platform
 import sys
 from pathlib import Path
 
-from nasbench_mt.cli.options import command, count_arg
+from nasbench_mt.cli.options import command, count_arg, quiet_arg
 
 __all__: list[str] = []
 
@@ -41,6 +41,7 @@ def _measure_args(p: argparse.ArgumentParser) -> None:
         default=2.0,
         help="seconds each exit position runs for its energy reading (default 2.0)",
     )
+    quiet_arg(p)
 
 
 def _write(df, path: str, meta: dict) -> None:
@@ -67,7 +68,9 @@ def _measure_latency(args: argparse.Namespace) -> int:
     from nasbench_mt.release.provenance import cpu_model
 
     bench = load_benchmark(args.release, path=args.path)
-    bar = tqdm(total=args.n, desc=f"measure-latency ({args.backend}, {args.threads} thread(s))")
+    bar = tqdm(
+        total=args.n, desc=f"measure-latency ({args.backend}, {args.threads} thread(s))", disable=args.quiet
+    )
     df = measure_device(
         bench.table,
         args.n,

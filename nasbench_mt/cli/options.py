@@ -61,6 +61,11 @@ def release_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
+def quiet_arg(p: argparse.ArgumentParser) -> None:
+    """``--quiet``: no progress bars (every command that shows one takes it)."""
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def clean_errors(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """Turn a lookup miss into the CLI's one-line error (``main`` prints ValueErrors without a traceback)."""
 

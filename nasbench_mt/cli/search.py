@@ -14,6 +14,7 @@ from nasbench_mt.cli.options import (
     key_values,
     leaderboard_out,
     load_release,
+    quiet_arg,
     release_args,
 )
 
@@ -141,6 +142,7 @@ def _leaderboard_args(p: argparse.ArgumentParser) -> None:
         "--fast", action="store_true", help="CI smoke mode: 2 seeds, budgets 5 10, light predictor"
     )
     release_args(p)
+    quiet_arg(p)
 
 
 @command("search-leaderboard", _leaderboard_args)
@@ -164,7 +166,7 @@ def _leaderboard(args: argparse.Namespace) -> int:
         total=len(names or list_strategies()) * seeds,
         desc="search leaderboard",
         unit="run",
-        disable=args.json,
+        disable=args.json or args.quiet,
     )
     board = run_leaderboard(
         bench,
