@@ -94,5 +94,26 @@ def load_predictor(path: str | Path) -> Predictor:
     model = create_predictor(config["predictor"], **config["params"])
     for key, value in config["fitted"].items():
         setattr(model, key, value)
+    _check_model_files(path, config["state"])
     model._load_state(path, config["state"])
     return model
+
+
+def _check_model_files(path: Path, state: dict) -> None:
+    """Every model file a saved config names lies inside the predictor's own folder and exists, so a
+    tampered config.json cannot make the loader read a file from anywhere else."""
+    files = state.get("files", []) if isinstance(state, dict) else None
+    if not isinstance(files, list):
+        raise ValueError(
+            f"invalid predictor state in {path}: {state!r}; allowed: a 'files' list of model files"
+        )
+    root = path.resolve()
+    for name in files:
+        resolved = (root / str(name)).resolve()
+        if not isinstance(name, str) or Path(name).is_absolute() or not resolved.is_relative_to(root):
+            raise ValueError(
+                f"invalid model file {name!r} in {path / 'config.json'}: it lies outside {path}; allowed: a "
+                "file inside the predictor's folder"
+            )
+        if not resolved.is_file():
+            raise ValueError(f"invalid predictor path: model file {name!r} is missing from {path}")

@@ -62,3 +62,21 @@ def test_traits_are_class_attributes():
     scores = {n for n in list_predictors() if not predictor_class(n).predicts_units}
     assert scores == {"random", "xgb_rank", "lgb_rank", "brp", "brp_gin"}
     assert all(type(create_predictor(n)).predicts_units == predictor_class(n).predicts_units for n in scores)
+
+
+@pytest.mark.parametrize("bad", ["../outside.json", "/etc/passwd", "missing.json"])
+def test_load_predictor_refuses_model_files_outside_its_folder(tmp_path, bad):
+    import json
+
+    import numpy as np
+
+    from predictors import create_predictor, load_predictor
+
+    X = np.random.default_rng(0).normal(size=(30, 4))
+    folder = create_predictor("xgb", n_estimators=5, random_state=0).fit(X, X.sum(1)).save(tmp_path / "p")
+    config = json.loads((folder / "config.json").read_text())
+    (tmp_path / "outside.json").write_text((folder / config["state"]["files"][0]).read_text())
+    config["state"]["files"] = [bad]
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=r"invalid (model file|predictor path)"):
+        load_predictor(folder)
