@@ -16,20 +16,11 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-import pandas as pd
-
-from nasbench_mt.publish.fidelity import residual_by_choice
+from nasbench_mt.publish.fidelity import candidate_rows, residual_by_choice
 from nasbench_mt.query.benchmark import load_benchmark
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import append_report
-
-
-def _candidate_rows(folder: Path) -> pd.DataFrame:
-    files = sorted(folder.glob("archs-*.parquet")) + sorted(folder.glob("partial/archs-*/*.row.parquet"))
-    if not files:
-        raise SystemExit(f"invalid --rows: {folder} holds no measured rows; allowed: a calibrate --work dir")
-    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
 
 
 def main() -> None:
@@ -39,7 +30,11 @@ def main() -> None:
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "fidelity_residuals.md"))
     args = p.parse_args()
     bench = load_benchmark(path=args.path)
-    table = _candidate_rows(Path(args.rows)) if args.rows else bench.table
+    table = candidate_rows(args.rows) if args.rows else bench.table
+    if not len(table):
+        raise SystemExit(
+            f"invalid --rows: {args.rows} holds no measured rows; allowed: a calibrate --work dir"
+        )
     res = residual_by_choice(table, bench.calibration, bench.tasks)
     wide = res.pivot_table(index=["choice", "value"], columns="target", values=["residual", "tau_within"])
     n = res.drop_duplicates(["choice", "value"]).set_index(["choice", "value"])["n"]

@@ -149,7 +149,7 @@ def _train_supernet(args: argparse.Namespace) -> int:
         train_supernet,
     )
     from nasbench_mt.release.manifest import sha256_file
-    from nasbench_mt.release.provenance import cpu_model
+    from nasbench_mt.release.provenance import cpu_model, training_core_hours
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -219,13 +219,7 @@ def _train_supernet(args: argparse.Namespace) -> int:
             state_path.unlink(missing_ok=True)
     net = net.cpu()
     threads = torch.get_num_threads()
-    parent_hours = 0.0
-    if parent_meta:
-        parent_hours = float(
-            parent_meta.get(
-                "core_hours", parent_meta.get("train_seconds", 0.0) * parent_meta.get("threads", 1) / 3600
-            )
-        )
+    parent_hours = (training_core_hours(parent_meta) or 0.0) if parent_meta else 0.0
     meta = {
         "command": " ".join(["nasbench-mt", *sys.argv[1:]]),
         "seed": args.seed,

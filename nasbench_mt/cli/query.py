@@ -63,14 +63,6 @@ def _release_card(bench) -> dict[str, Any]:
     noise = bench.noise_floor(
         ["mean_acc", *(f"test_{x.name}" for x in bench.tasks), "latency_ms", "latency_norm"]
     )
-    ceiling = m.get("noise", {}).get("standalone")
-    if ceiling is None and bench.noise is not None and calib is not None:
-        from nasbench_mt.release.stats import STANDALONE_KIND, noise_stats
-
-        part = bench.noise[bench.noise["kind"] == STANDALONE_KIND]
-        ceiling = (
-            noise_stats(t, part, bench.tasks, calibration=calib).get(STANDALONE_KIND) if len(part) else None
-        )
     return {
         "version": bench.version,
         "path": str(bench.root),
@@ -88,7 +80,7 @@ def _release_card(bench) -> dict[str, Any]:
             "manifest": m.get("calibration", {}),
             "rows": 0 if calib is None else len(calib),
             "kendall_tau_vs_supernet": calib_tau,
-            "standalone_seed_to_seed": ceiling or {},
+            "standalone_seed_to_seed": bench.standalone_noise(),
         },
         "compute": m.get("compute") or compute_stats(bench),
     }

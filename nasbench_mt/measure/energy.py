@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
@@ -133,19 +132,13 @@ def energy_columns(positions: Sequence[int]) -> list[str]:
     return ["energy_mj", *(f"energy_e{k}_mj" for k in positions), "idle_w"]
 
 
-@dataclass(frozen=True)
-class _Window:
-    joules: float
-    seconds: float
-    runs: int
-
-
-def _run_for(meter, fn: Callable[[], object], seconds: float, clock=time.perf_counter) -> _Window:
-    start_j, t0, n = meter.read_joules(), clock(), 0
-    while clock() - t0 < seconds or n == 0:
+def _joules_per_run(meter, fn: Callable[[], object], seconds: float) -> float:
+    """Joules per call of ``fn``, calling it for at least ``seconds`` (and at least once)."""
+    start, t0, n = meter.read_joules(), time.perf_counter(), 0
+    while time.perf_counter() - t0 < seconds or n == 0:
         fn()
         n += 1
-    return _Window(meter.read_joules() - start_j, clock() - t0, n)
+    return (meter.read_joules() - start) / n
 
 
 def measure_energy(
@@ -166,8 +159,7 @@ def measure_energy(
     row = {}
     for k, fn in forwards.items():
         fn()  # warm-up
-        w = _run_for(meter, fn, seconds)
-        row[f"energy_e{k}_mj"] = 1e3 * w.joules / w.runs
+        row[f"energy_e{k}_mj"] = 1e3 * _joules_per_run(meter, fn, seconds)
     row["energy_mj"] = row[f"energy_e{max(forwards)}_mj"]
     row["idle_w"] = idle_w
     return row

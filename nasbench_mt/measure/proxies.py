@@ -105,17 +105,18 @@ def _naswot(net: MultiTaskNet, x: torch.Tensor, y: dict, tasks: Sequence[TaskSpe
     return float(logdet)
 
 
-PROXIES: dict[str, Callable[[MultiTaskNet, torch.Tensor, dict, Sequence[TaskSpec]], float]] = {
+# proxies read from one backward pass of the training loss, computed once per call and shared
+_FROM_LOSS_GRADIENTS: dict[str, Callable[[list], float]] = {"snip": _snip, "grad_norm": _grad_norm}
+# proxies that each need a network of their own (synflow changes the weights)
+_FROM_NETWORK: dict[str, Callable[[MultiTaskNet, torch.Tensor, dict, Sequence[TaskSpec]], float]] = {
     "synflow": _synflow,
-    "snip": lambda net, x, y, tasks: _snip(_loss_grads(net, x, y, tasks)),
-    "grad_norm": lambda net, x, y, tasks: _grad_norm(_loss_grads(net, x, y, tasks)),
     "jacob_cov": _jacob_cov,
     "naswot": _naswot,
 }
-_SHARED_GRADIENTS = ("snip", "grad_norm")
+PROXIES = ("synflow", "snip", "grad_norm", "jacob_cov", "naswot")  # the names, in column order
 
 
-def proxy_columns(names: Sequence[str] = tuple(PROXIES)) -> list[str]:
+def proxy_columns(names: Sequence[str] = PROXIES) -> list[str]:
     """Table column of each proxy: ``proxy_<name>``."""
     return [f"proxy_{n}" for n in names]
 
@@ -125,7 +126,7 @@ def compute_proxies(
     tasks: Sequence[TaskSpec],
     x: torch.Tensor,
     y: dict[str, torch.Tensor],
-    names: Sequence[str] = tuple(PROXIES),
+    names: Sequence[str] = PROXIES,
     seed: int = 0,
 ) -> dict[str, float]:
     """Every proxy in ``names`` for ``arch`` on the batch ``(x, y)``, each on a fresh network initialised
@@ -143,11 +144,8 @@ def compute_proxies(
         torch.manual_seed(seed)
         return build_model(arch, tasks)
 
-    shared = [n for n in names if n in _SHARED_GRADIENTS]
-    if shared:
+    if any(n in _FROM_LOSS_GRADIENTS for n in names):
         grads = _loss_grads(fresh(), x, y, tasks)
-        out.update({f"proxy_{n}": {"snip": _snip, "grad_norm": _grad_norm}[n](grads) for n in shared})
-    for name in names:
-        if name not in _SHARED_GRADIENTS:
-            out[f"proxy_{name}"] = PROXIES[name](fresh(), x, y, tasks)
-    return {f"proxy_{n}": out[f"proxy_{n}"] for n in names}
+        out.update({n: _FROM_LOSS_GRADIENTS[n](grads) for n in names if n in _FROM_LOSS_GRADIENTS})
+    out.update({n: _FROM_NETWORK[n](fresh(), x, y, tasks) for n in names if n in _FROM_NETWORK})
+    return {f"proxy_{n}": out[n] for n in names}

@@ -27,12 +27,14 @@ from nasbench_mt.measure.measurer import MeasureSpec
 from nasbench_mt.measure.shards import GenerateConfig, partial_row_files
 from nasbench_mt.query.benchmark import load_benchmark
 from nasbench_mt.release.manifest import ReleaseError, read_manifest, role_paths, sha256_file
-from nasbench_mt.release.stats import STANDALONE_KIND, calibration_stats, noise_stats, stat_targets
+from nasbench_mt.release.provenance import training_core_hours
+from nasbench_mt.release.stats import calibration_pairs, calibration_stats, stat_targets
 from nasbench_mt.space.arch import Arch
 
 __all__ = [
     "FidelityReport",
     "append_fidelity",
+    "candidate_rows",
     "fidelity_row",
     "fidelity_targets",
     "measure_candidate",
@@ -102,15 +104,9 @@ def _options(meta: dict, finetune: dict) -> str:
     return ", ".join(parts) or "defaults"
 
 
-def _core_hours(meta: dict) -> float | None:
-    if "core_hours" in meta:  # cumulative, written by train-supernet (a parent's hours included)
-        return float(meta["core_hours"])
-    if "train_seconds" in meta:
-        return float(meta["train_seconds"]) * int(meta.get("threads", 1)) / 3600
-    return None
-
-
-def _read_rows(out: Path, prefix: str) -> pd.DataFrame:
+def candidate_rows(out: str | Path, prefix: str = "archs") -> pd.DataFrame:
+    """Every row a ``calibrate`` work directory holds: packed shards and finished rows still in partial/."""
+    out = Path(out)
     paths = role_paths(out, read_manifest(out), "archs", prefix) if (out / "manifest.json").exists() else []
     paths = [*paths, *partial_row_files(out, prefix)]
     if not paths:
@@ -187,23 +183,17 @@ def measure_candidate(
             version=f"fidelity-{label}",
         )
         generate(cfg, resume=True, progress=progress)
-        rows = _read_rows(out, "archs")
+        rows = candidate_rows(out)
         rows = rows[rows["arch_id"].isin(ids)]
     tasks = bench.tasks
     stats = calibration_stats(rows, calibration, tasks)
-    manifest_noise = bench.manifest.get("noise", {})
-    ceiling = manifest_noise.get(STANDALONE_KIND)
-    if ceiling is None and bench.noise is not None:
-        part = bench.noise[bench.noise["kind"] == STANDALONE_KIND]
-        if len(part):
-            ceiling = noise_stats(bench.table, part, tasks, calibration=calibration).get(STANDALONE_KIND)
-    ceiling = ceiling or {}
+    ceiling = bench.standalone_noise()
     return FidelityReport(
         label=label,
         supernet=str(supernet),
         sha256=sha,
         options=_options(meta, finetune),
-        train_core_hours=_core_hours(meta),
+        train_core_hours=training_core_hours(meta),
         measure_s=float(rows["measure_s"].median()) if len(rows) else float("nan"),
         reused=reused,
         stats=stats,
@@ -321,7 +311,7 @@ def residual_by_choice(table: pd.DataFrame, calibration: pd.DataFrame, tasks) ->
     right).  ``table`` holds the supernet rows (a release's table or a candidate's rows)."""
     from scipy.stats import kendalltau
 
-    merged = calibration.merge(table, on="arch_id", suffixes=("_standalone", ""))
+    merged = calibration_pairs(table, calibration)
     choices = structural_choices(merged["arch_id"], merged["arch"])
     names = {f"branch_{i}": f"branch_{t.name}" for i, t in enumerate(tasks)}
     choices = choices.rename(columns=names)

@@ -574,6 +574,23 @@ class Benchmark:
         """Re-measurements (``kind`` = ``seed`` or ``latency``); None when the release has none."""
         return _read_role(self.root, self.manifest, "noise")
 
+    def standalone_noise(self) -> dict[str, dict]:
+        """Standalone seed-to-seed agreement per target (Kendall tau and Spearman with 90% intervals, and the
+        perfect-proxy ceiling; :func:`~nasbench_mt.release.stats.noise_stats`): the figures ``summarize``
+        stored in the manifest, else computed from the ``standalone`` noise tier; empty without one."""
+        from nasbench_mt.release.stats import STANDALONE_KIND, noise_stats
+
+        stored = self.manifest.get("noise", {}).get(STANDALONE_KIND)
+        if stored is not None:
+            return stored
+        noise, calibration = self.noise, self.calibration
+        if noise is None or calibration is None:
+            return {}
+        part = noise[noise["kind"] == STANDALONE_KIND]
+        if not len(part):
+            return {}
+        return noise_stats(self.table, part, self.tasks, calibration=calibration).get(STANDALONE_KIND, {})
+
     def noise_floor(self, columns: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
         """Kendall tau between each re-measurement kind and the rows it repeats, per column: ``seed`` (a
         second supernet) and ``latency`` (a second timing) against the table, ``standalone`` (a second

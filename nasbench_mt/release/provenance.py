@@ -18,7 +18,18 @@ from nasbench_mt.release.manifest import (
     write_manifest,
 )
 
-__all__ = ["cpu_model", "machine", "package_versions", "update_manifest"]
+__all__ = ["cpu_model", "machine", "package_versions", "training_core_hours", "update_manifest"]
+
+
+def training_core_hours(meta: dict) -> float | None:
+    """Core-hours it took to train a supernet, from its ``.json`` side file: the cumulative ``core_hours``
+    that ``train-supernet`` records (a parent it started from included), else wall time x threads; None
+    when the file records neither."""
+    if "core_hours" in meta:
+        return float(meta["core_hours"])
+    if "train_seconds" in meta:
+        return float(meta["train_seconds"]) * int(meta.get("threads", 1)) / 3600
+    return None
 
 
 def cpu_model() -> str:

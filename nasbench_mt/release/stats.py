@@ -191,6 +191,7 @@ def proxy_stats(
     its 90% bootstrap interval) against the table's scores (``vs_table``) and, on the calibration
     architectures, against the standalone scores (``vs_standalone``).  Empty when the table has no proxies."""
     out: dict[str, dict[str, dict[str, float]]] = {}
+    merged = calibration_pairs(table, calibration) if calibration is not None else None
     for proxy in [c for c in table.columns if c.startswith("proxy_")]:
         per: dict[str, dict[str, float]] = {}
         for col in stat_targets(tasks):
@@ -198,8 +199,7 @@ def proxy_stats(
             if "kendall_tau" in s:
                 s["kendall_tau_ci90"] = tau_interval(table[proxy], table[col])
             per[f"vs_table:{col}"] = s
-            if calibration is not None:
-                merged = calibration_pairs(table, calibration)
+            if merged is not None:
                 per[f"vs_standalone:{col}"] = rank_agreement(merged[proxy], merged[col + "_standalone"])
         out[proxy] = per
     return out
