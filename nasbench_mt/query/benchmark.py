@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nasbench_mt.query.constraints import parse_constraints
+from nasbench_mt.query.constraints import Constraint, parse_constraints
 from nasbench_mt.query.exit_policy import ExitData, ExitMetrics, evaluate_policies
 from nasbench_mt.query.pareto import pareto_front
 from nasbench_mt.query.results import ArchNotInBenchmarkError, QueryResult, ResultBuilder
@@ -464,7 +464,9 @@ class Benchmark:
         """
         return self._view(np.flatnonzero(self._mask(query, conditions)))
 
-    def _constrained(self, constraints: str | Mapping[str, Any] | Sequence[str] | None) -> Benchmark:
+    def _constrained(
+        self, constraints: str | Mapping[str, Any] | Sequence[str | Constraint] | None
+    ) -> Benchmark:
         if constraints is None:
             return self
         if isinstance(constraints, Mapping):
@@ -474,7 +476,7 @@ class Benchmark:
     def best(
         self,
         metric: str = "mean_acc",
-        constraints: str | Mapping[str, Any] | Sequence[str] | None = None,
+        constraints: str | Mapping[str, Any] | Sequence[str | Constraint] | None = None,
         maximize: bool | None = None,
     ) -> QueryResult:
         """The best row by ``metric`` among those meeting ``constraints`` (the oracle for regret).
@@ -494,19 +496,28 @@ class Benchmark:
     def pareto(
         self,
         objectives: Sequence[str] = ("mean_acc", "latency_norm"),
-        constraints: str | Mapping[str, Any] | Sequence[str] | None = None,
+        constraints: str | Mapping[str, Any] | Sequence[str | Constraint] | None = None,
+        maximize: Sequence[bool] | None = None,
     ) -> Benchmark:
-        """The non-dominated rows under ``objectives`` (directions from :meth:`higher_is_better`), best first
-        by the first objective.  Rows with a missing objective value are left out."""
+        """The non-dominated rows under ``objectives``, best first by the first objective.  Rows with a
+        missing objective value are left out.
+
+        ``maximize`` gives each objective's direction (default :meth:`higher_is_better`)."""
         if isinstance(objectives, str) or len(objectives) < 1:
             raise ValueError(f"invalid objectives: {objectives!r}; allowed: a list of metric names")
         for m in objectives:
             self._check_column(m, numeric=True)
+        if maximize is None:
+            maximize = [self.higher_is_better(m) for m in objectives]
+        elif isinstance(maximize, (str, bool)) or len(maximize) != len(objectives):
+            raise ValueError(
+                f"invalid maximize: {maximize!r}; allowed: one True/False per objective ({len(objectives)})"
+            )
         view = self._constrained(constraints)
         cost = np.column_stack(
             [
-                view.table[m].to_numpy(dtype=float) * (-1.0 if self.higher_is_better(m) else 1.0)
-                for m in objectives
+                view.table[m].to_numpy(dtype=float) * (-1.0 if up else 1.0)
+                for m, up in zip(objectives, maximize)
             ]
         )
         ok = np.flatnonzero(np.isfinite(cost).all(axis=1))

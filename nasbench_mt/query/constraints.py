@@ -50,7 +50,9 @@ class Constraint:
     def parse(cls, text: str, metrics: Sequence[str] | None = None) -> Constraint:
         """Parse ``"latency_ms<=14"``; with ``metrics``, an unknown metric raises listing the valid ones."""
         if isinstance(text, Constraint):
-            return text if metrics is None else cls.parse(str(text), metrics)
+            if metrics is not None:
+                check_metric(text.metric, metrics, "constraint")
+            return text
         if not isinstance(text, str):
             raise ValueError(f"invalid constraint: {text!r}; allowed: a string such as 'latency_ms <= 14'")
         m = _CONSTRAINT.match(text)

@@ -413,7 +413,15 @@ class SearchProblem:
             raise ValueError(f"no architecture of the table satisfies the constraints ({self.describe()})")
         fs = scores[rows]
         out: dict[str, Any] = {"rows": rows, "scores": fs, "n_feasible": len(rows)}
-        best = int(rows[np.argmax(fs[:, 0])])
+        # objectives that are table columns: the benchmark answers (its best and its front); derived ones
+        # (Delta-p, expected metrics under an exit policy) are scored here with the same Pareto front
+        asked = not self.exit_mode and all(o.metric != "delta_p" for o in self.objectives)
+        cons = list(self.constraints) or None
+        if asked:
+            o = self.objectives[0]
+            best = self._row[self.bench.best(o.metric, cons, maximize=o.maximize).arch_id]
+        else:
+            best = int(rows[np.argmax(fs[:, 0])])
         out["best_row"] = best
         out["value"] = float(np.asarray(values[0], dtype=float)[best])
         out["best_score"] = float(fs[:, 0].max())
@@ -427,7 +435,13 @@ class SearchProblem:
             span = np.where(hi > lo, hi - lo, 1.0)
             out["norm"] = (lo, span)
             out["hv_reference"] = np.full(fs.shape[1], -0.1)
-            front = pareto_front(fs)
+            if asked:
+                view = self.bench.pareto(
+                    [o.metric for o in self.objectives], cons, maximize=[o.maximize for o in self.objectives]
+                )
+                front = np.searchsorted(rows, sorted(self._row[a] for a in view.table["arch_id"]))
+            else:
+                front = pareto_front(fs)
             out["front_rows"] = rows[front]
             out["hv"] = hypervolume((fs[front] - lo) / span, out["hv_reference"])
         return out

@@ -108,6 +108,23 @@ def test_search_finds_the_oracle_with_the_whole_pool(tiny_problem):
     assert res.oracle["value"] == pytest.approx(problem.bench.best("mean_acc", "latency_ms <= 3").mean_acc)
 
 
+def test_oracle_front_is_the_benchmarks_front(tiny_problem):
+    # table objectives: the search asks the benchmark, directions (even overridden ones) included
+    problem = tiny_problem(objective=["mean_acc", "max:params"], constraints=["latency_ms <= 3.5"])
+    oracle = problem.oracle()
+    front = problem.bench.pareto(["mean_acc", "params"], "latency_ms <= 3.5", maximize=[True, True])
+    assert sorted(problem.bench.table["arch_id"].iloc[oracle["front_rows"]]) == sorted(front.table["arch_id"])
+    default = problem.bench.pareto(["mean_acc", "params"], "latency_ms <= 3.5")
+    assert set(front.table["arch_id"]) != set(default.table["arch_id"])  # the direction matters here
+    best = problem.bench.best("mean_acc", "latency_ms <= 3.5")
+    assert problem.bench.table["arch_id"].iloc[oracle["best_row"]] == best.arch_id
+
+
+def test_pareto_rejects_bad_directions(bench):
+    with pytest.raises(ValueError, match=r"invalid maximize: .*allowed: one True/False per objective \(2\)"):
+        bench.pareto(["mean_acc", "params"], maximize=[True])
+
+
 def test_simulated_time_is_the_tables_measure_s(tiny_problem, bench):
     res = run(tiny_problem(), "evolution", 10, seed=1)
     measured = [bench.query(e.arch).measure_s for e in res.evaluations]

@@ -115,3 +115,10 @@ def test_hypervolume_exact():
     samples = rng.random((200_000, 3))
     mc = (samples[:, None, :] <= pts[None]).all(-1).any(-1).mean()
     assert hypervolume(pts, np.zeros(3)) == pytest.approx(mc, abs=0.01)
+
+
+def test_a_constraint_object_keeps_its_exact_bound():
+    c = Constraint("params", "<=", 123_456_789.0)  # its string form rounds the bound for display
+    assert parse_constraints([c], ["params"]) == (c,)
+    with pytest.raises(ValueError, match="nope"):
+        parse_constraints([Constraint("nope", "<=", 1.0)], ["params"])
