@@ -33,14 +33,24 @@ def tiny_copy(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_supernet(tmp_path_factory) -> Path:
-    """A supernet trained for one epoch on ``TINY_SUITE_KWARGS`` (once per session: the costliest fixture);
-    its suite's cache is the folder ``cache`` beside it."""
+def tiny_supernet(tmp_path_factory, request) -> Path:
+    """A supernet trained for one epoch on ``TINY_SUITE_KWARGS`` (the costliest fixture: once per test run,
+    shared by pytest-xdist workers through a file lock); its suite's cache is the folder ``cache`` beside it.
+    Tests only read it (``generation_env`` hands each module a copy)."""
     pytest.importorskip("mlxtend")
+    from filelock import FileLock
+
     from nasbench_mt.testing import TINY_SUITE_KWARGS, tiny_generation_env
 
-    with tiny_generation_env(tmp_path_factory.mktemp("tiny-supernet"), TINY_SUITE_KWARGS) as checkpoint:
-        return checkpoint
+    base = tmp_path_factory.getbasetemp()
+    under_xdist = hasattr(request.config, "workerinput")  # each worker's basetemp sits in the run's folder
+    root = (base.parent if under_xdist else base) / "tiny-supernet"
+    with FileLock(str(root) + ".lock"):
+        if not (root / "sn.pt").is_file():
+            root.mkdir(exist_ok=True)
+            with tiny_generation_env(root, TINY_SUITE_KWARGS) as checkpoint:
+                return checkpoint
+    return root / "sn.pt"
 
 
 @pytest.fixture(scope="module")
