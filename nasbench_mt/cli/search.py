@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 from pathlib import Path
 
@@ -23,6 +24,8 @@ __all__: list[str] = []
 
 def _search_args(p: argparse.ArgumentParser) -> None:
     from nasbench_mt.search import list_strategies
+    from nasbench_mt.search.exits import DEFAULT_EXIT_GRID, format_threshold
+    from nasbench_mt.search.problem import EXIT_MODES
 
     p.add_argument(
         "--strategy", default="brp", choices=list_strategies(), help="search strategy (default brp)"
@@ -32,7 +35,10 @@ def _search_args(p: argparse.ArgumentParser) -> None:
         "--objective",
         action="append",
         default=None,
-        help="metric to optimise: mean_acc, test_digit, min:latency_ms, delta_p (repeat: multi-objective)",
+        help="metric to optimise: mean_acc, test_digit, min:latency_ms, delta_p; with --exits joint also "
+        "policy_mean_acc, policy_acc_TASK (percent), policy_macs, policy_latency_ms, policy_latency_norm "
+        "(expected under the candidate's exit policy) (repeat: multi-objective; default mean_acc, or "
+        "policy_mean_acc with --exits joint)",
     )
     p.add_argument("--constraint", action="append", default=[], help='e.g. "latency_norm<=2.3" (repeatable)')
     p.add_argument("--seed", type=int, default=0)
@@ -44,17 +50,52 @@ def _search_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--surrogate", default="xgb", help="surrogate predictor of --full-space (default xgb)")
     p.add_argument(
-        "--exit-thresholds",
-        type=float,
+        "--exits",
+        choices=EXIT_MODES,
+        default=None,
+        help="early-exit search (pool mode): 'grid' scores each arch under its best setting of --exit-grid "
+        "(one objective); 'joint' makes the per-task thresholds decision variables next to the arch's, "
+        "scored by the policy_* metrics (default: no early exit)",
+    )
+    p.add_argument(
+        "--exit-grid",
+        type=_threshold,
         nargs="+",
         default=None,
         metavar="THR",
-        help="early-exit threshold grid",
+        help="per-task confidence thresholds to choose from, each in [0, 1] or 'off' (never leave early) "
+        f"(default {' '.join(map(format_threshold, DEFAULT_EXIT_GRID))})",
+    )
+    p.add_argument(
+        "--exit-thresholds",
+        type=_threshold,
+        nargs="+",
+        default=None,
+        metavar="THR",
+        help="short for --exits grid --exit-grid THR ...",
     )
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="strategy parameter")
     p.add_argument("--plot", default=None, metavar="OUT.png", help="write the trajectory (and Pareto) plot")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     release_args(p)
+
+
+def _threshold(text: str) -> float:
+    """A threshold on the command line: a number, or 'off' / 'inf' (never leave early)."""
+    if text.lower() in ("off", "inf"):
+        return math.inf
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid threshold {text!r}; allowed: a number in [0, 1] or off"
+        ) from None
+
+
+def _shown(thresholds: dict[str, float]) -> str:
+    from nasbench_mt.search.exits import format_threshold
+
+    return ", ".join(f"{t} {format_threshold(v)}" for t, v in thresholds.items())
 
 
 @command("search", _search_args)
@@ -73,13 +114,15 @@ def _search(args: argparse.Namespace) -> int:
     bench = load_release(args)
     problem = SearchProblem(
         bench,
-        args.objective or ["mean_acc"],
+        args.objective or ["policy_mean_acc" if args.exits == "joint" else "mean_acc"],
         args.constraint,
         reference=args.reference,
         full_space=args.full_space,
         surrogate=args.surrogate,
         exit_thresholds=args.exit_thresholds,
         seed=args.seed,
+        exits=args.exits,
+        exit_grid=args.exit_grid,
     )
     strategy = create_strategy(args.strategy, **key_values(args.param, "--param", "population=20"))
     result = run(problem, strategy, args.budget, seed=args.seed, progress=not args.quiet)
@@ -105,9 +148,9 @@ def _search(args: argparse.Namespace) -> int:
     shown["peak_mem_bytes"] = res["peak_mem_bytes"]
     label = "predicted" if best["predicted"] else "measured"
     print(f"  {label}: " + "  ".join(f"{k} {fmt(v) if v is not None else 'nan'}" for k, v in shown.items()))
-    if best["thresholds"]:
+    if result.best.thresholds:
         print(
-            f"  exit thresholds {best['thresholds']}: "
+            f"  exit thresholds {_shown(result.best.thresholds)}: "
             + "  ".join(f"{k} {fmt(v)}" for k, v in best["metrics"].items())
         )
     if "surrogate_values" in best:
@@ -125,9 +168,12 @@ def _search(args: argparse.Namespace) -> int:
     )
     if len(result.objectives) > 1:
         hv = result.trajectory["hv_regret"].iloc[-1]
-        print(f"pareto  {len(out['pareto'])} archs; hypervolume regret {fmt(float(hv))}")
-        for e in out["pareto"]:
-            print(f"  {e['arch']}  " + "  ".join(f"{k} {fmt(v)}" for k, v in e["values"].items()))
+        kind = "candidates" if problem.joint else "archs"
+        print(f"pareto  {len(out['pareto'])} {kind}; hypervolume regret {fmt(float(hv))}")
+        for e in result.pareto:
+            policy = f" @ {_shown(e.thresholds)}" if e.thresholds else ""
+            values = dict(zip(result.objectives, e.values))
+            print(f"  {e.arch}{policy}  " + "  ".join(f"{k} {fmt(v)}" for k, v in values.items()))
     print(f"time    {result.sim_time_s:,.0f} s simulated, {result.wall_s:.1f} s wall")
     return 0
 

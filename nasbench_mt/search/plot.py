@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 __all__ = ["plot_leaderboard", "plot_result"]
 
+_MAX_POINTS = 20_000
+
 
 def plot_result(result: SearchResult, path: str | Path, problem: SearchProblem | None = None) -> Path:
     """Write ``path`` (PNG): best-so-far and regret per query; with several objectives, the Pareto front found
@@ -44,14 +46,17 @@ def plot_result(result: SearchResult, path: str | Path, problem: SearchProblem |
     ax.set(xlabel="query", ylabel=column.replace("_", " "), title="regret vs the table's oracle")
     if multi:
         ax = axes[2]
-        if problem is not None:
-            obj = problem.objectives[:2]
-            table = problem.bench.table.iloc[problem.oracle()["rows"]]
-            ax.plot(*(o.value(table) for o in obj), ".", color="0.85", ms=3, label="table (feasible)")
-            front = problem.bench.table.iloc[problem.oracle()["front_rows"]]
-            fx, fy = (np.asarray(o.value(front), dtype=float) for o in obj)
-            order = np.argsort(fx)
-            ax.plot(fx[order], fy[order], "x--", color="C3", zorder=3, label="table front")
+        if problem is not None:  # values from the oracle's scores (score = value, negated when minimised)
+            oracle = problem.oracle()
+            sign = np.array([1.0 if o.maximize else -1.0 for o in problem.objectives[:2]])
+            pts = oracle["scores"][:, :2] * sign
+            if len(pts) > _MAX_POINTS:  # joint exit mode: table x exit grid can be millions of points
+                pts = pts[np.random.default_rng(0).choice(len(pts), _MAX_POINTS, replace=False)]
+            label = "table x exit grid (feasible)" if problem.joint else "table (feasible)"
+            ax.plot(pts[:, 0], pts[:, 1], ".", color="0.85", ms=3, label=label)
+            front = oracle["scores"][np.searchsorted(oracle["rows"], oracle["front_rows"]), :2] * sign
+            order = np.argsort(front[:, 0])
+            ax.plot(front[order, 0], front[order, 1], "x--", color="C3", zorder=3, label="table front")
         vals = np.array([e.values[:2] for e in result.evaluations])
         ax.plot(vals[:, 0], vals[:, 1], ".", color="C0", alpha=0.5, label="queried")
         front_vals = np.array([e.values[:2] for e in result.pareto]).reshape(-1, 2)

@@ -414,11 +414,9 @@ def _exit_options(
 
 def _refuse_policy_names(objective: Any, constraints: Any, joint: bool) -> None:
     """Policy metrics exist in joint exit mode only: say so instead of 'unknown metric'."""
-    if joint:
-        return
-    text = f"{objective} {constraints}"
-    if "policy_" in text:
+    names = re.findall(r"\bpolicy_\w+", f"{objective} {constraints}")
+    if names and not joint:
         raise ValueError(
-            f"invalid metric in {text.strip()!r}: policy_* metrics are expected values under a searched exit "
-            "policy; allowed: with exits='joint' (CLI: --exits joint)"
+            f"invalid metric {names[0]!r}: policy_* metrics are expected values under a searched exit "
+            "policy; allowed: with exits='joint' (command line: --exits joint)"
         )
