@@ -1,4 +1,5 @@
-"""``nasbench-mt search | search-leaderboard | export-onnx``: offline search, its leaderboard, ONNX export."""
+"""``nasbench-mt search | search-leaderboard | exit-leaderboard | export-onnx``: offline search, its two
+leaderboards, ONNX export."""
 
 from __future__ import annotations
 
@@ -244,6 +245,99 @@ def _leaderboard(args: argparse.Namespace) -> int:
         )
         return 0
     print((out / "search.md").read_text())
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def _exit_leaderboard_args(p: argparse.ArgumentParser) -> None:
+    from nasbench_mt.search.exit_leaderboard import EXIT_STRATEGIES
+    from nasbench_mt.search.exits import DEFAULT_EXIT_GRID, format_threshold
+
+    p.add_argument("--seeds", type=int, default=20, help="seeds per strategy and mode (default 20)")
+    p.add_argument(
+        "--budgets", type=int, nargs="+", default=[25, 50, 100, 200], help="queries (default 25 50 100 200)"
+    )
+    p.add_argument(
+        "--strategies",
+        nargs="+",
+        default=None,
+        help=f"default: {' '.join(EXIT_STRATEGIES)}",
+    )
+    p.add_argument(
+        "--exit-grid",
+        type=_threshold,
+        nargs="+",
+        default=None,
+        metavar="THR",
+        help="per-task thresholds of the exit-aware search, each in [0, 1] or 'off' "
+        f"(default {' '.join(map(format_threshold, DEFAULT_EXIT_GRID))})",
+    )
+    p.add_argument(
+        "--latency",
+        choices=["latency_norm", "latency_ms"],
+        default="latency_norm",
+        help="expected latency objective: latency_norm (ratio to the reference network, default) or "
+        "latency_ms (milliseconds)",
+    )
+    p.add_argument("--out", default="leaderboards", help="output directory (default leaderboards/)")
+    p.add_argument(
+        "--fast", action="store_true", help="CI smoke mode: 2 seeds, budgets 5 10, light predictor"
+    )
+    release_args(p)
+    quiet_arg(p)
+
+
+@command("exit-leaderboard", _exit_leaderboard_args)
+@clean_errors
+def _exit_leaderboard(args: argparse.Namespace) -> int:
+    """Exit-aware search against the same search without exits: write exits.md, exits.csv, exits.png."""
+    from tqdm.auto import tqdm
+
+    from nasbench_mt.search.exit_leaderboard import (
+        EXIT_STRATEGIES,
+        run_exit_leaderboard,
+        write_exit_leaderboard,
+    )
+    from nasbench_mt.search.exits import DEFAULT_EXIT_GRID, format_threshold
+
+    bench = load_release(args)
+    out = leaderboard_out(args.out, bench.manifest, args.fast)
+    seeds, budgets, params = args.seeds, args.budgets, {}
+    if args.fast:
+        seeds, budgets = 2, [5, 10]
+        params = {"brp": {"initial": 4, "batch": 3, "predictor_params": {"epochs": 10}}}
+    names = args.strategies
+    grid = DEFAULT_EXIT_GRID if args.exit_grid is None else args.exit_grid
+    bar = tqdm(
+        total=len(names or EXIT_STRATEGIES) * 2 * seeds,
+        desc="exit leaderboard",
+        unit="run",
+        disable=args.json or args.quiet,
+    )
+    board = run_exit_leaderboard(
+        bench,
+        names,
+        seeds,
+        budgets,
+        exit_grid=grid,
+        latency=args.latency,
+        strategy_params=params,
+        progress=lambda name, mode, seed: bar.update(1),
+    )
+    bar.close()
+    flags = [f"--path {shlex.quote(args.path)}" if args.path else f"--release {args.release}"]
+    flags += ["--fast"] if args.fast else [f"--seeds {seeds}", "--budgets " + " ".join(map(str, budgets))]
+    flags += ["--strategies " + " ".join(names)] if names else []
+    flags += ["--exit-grid " + " ".join(map(format_threshold, args.exit_grid))] if args.exit_grid else []
+    flags += [f"--latency {args.latency}"] if args.latency != "latency_norm" else []
+    cmd = " ".join(["nasbench-mt exit-leaderboard", *flags, f"--out {shlex.quote(args.out)}"])
+    paths = write_exit_leaderboard(board, out, bench, cmd)
+    if args.json:
+        answer = {"files": [str(p) for p in paths], "info": board["info"]}
+        answer["paired"] = board["paired"].to_dict(orient="records")
+        print(json.dumps(answer, indent=2, default=str))
+        return 0
+    print((out / "exits.md").read_text())
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 

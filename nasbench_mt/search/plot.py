@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from nasbench_mt.search.loop import SearchResult
     from nasbench_mt.search.problem import SearchProblem
 
-__all__ = ["plot_leaderboard", "plot_result"]
+__all__ = ["plot_exit_leaderboard", "plot_leaderboard", "plot_result"]
 
 _MAX_POINTS = 20_000
 
@@ -86,6 +86,62 @@ def plot_leaderboard(curves: pd.DataFrame, path: str | Path, title: str, budgets
     ax.set_title(textwrap.fill(title, 80), fontsize=9)
     ax.set_yscale("symlog", linthresh=0.1)
     ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_exit_leaderboard(board: dict, path: str | Path) -> Path:
+    """Three panels: hypervolume by budget (exit-aware solid, no exits dashed), the fronts (table and the
+    best strategy's finds), and the cost saved at the accuracy drop along the no-exit table front."""
+    plt = pyplot()
+    info, summary = board["info"], board["summary"]
+    fig, axes = plt.subplots(1, 3, figsize=(17, 4.8))
+    ax = axes[0]
+    for k, (name, part) in enumerate(summary.groupby("strategy", sort=True)):
+        for mode, style in (("exit-aware", "-o"), ("no exits", "--s")):
+            rows = part[part["mode"] == mode]
+            ax.errorbar(
+                rows["budget"],
+                rows["hv_mean"],
+                yerr=rows["hv_std"],
+                fmt=style,
+                color=f"C{k}",
+                ms=4,
+                capsize=2,
+                label=f"{name}, {mode}",
+            )
+    ax.set(xlabel="budget (queries)", ylabel="hypervolume / exit-aware table front's", xscale="log")
+    ax.set_xticks(info["budgets"], [str(b) for b in info["budgets"]])
+    ax.minorticks_off()
+    ax.set_title("hypervolume by budget (mean +- std over seeds)", fontsize=9)
+    ax.legend(fontsize=7, ncol=2)
+    ax = axes[1]
+    for label, pts in board["fronts"].items():  # least cost at >= each accuracy: a step before each point
+        pts = np.asarray(pts)[np.argsort(np.asarray(pts)[:, 0])]
+        color = ("C3" if "exit-aware" in label else "0.3") if label.startswith("table") else None
+        color = color or ("C0" if "exit-aware" in label else "C1")
+        ls = "-" if "exit-aware" in label else "--"
+        ax.step(pts[:, 0], pts[:, 1], where="pre", ls=ls, color=color, marker=".", ms=4, label=label)
+    ax.set(xlabel="policy_mean_acc (percent)", ylabel=info["latency"])
+    ax.set_title("Pareto fronts", fontsize=9)
+    ax.legend(fontsize=7)
+    ax = axes[2]
+    sav = board["savings"].sort_values("acc")
+    for col, style, label in (
+        ("own_latency_saved", "-o", "same arch, latency"),
+        ("own_macs_saved", "-s", "same arch, MACs"),
+        ("any_latency_saved", "--o", "any arch, latency"),
+        ("any_macs_saved", "--s", "any arch, MACs"),
+    ):
+        ax.plot(sav["acc"], sav[col], style, ms=4, label=label)
+    ax.axhline(0, color="0.7", lw=0.8)
+    ax.set(xlabel="accuracy of the no-exit front arch (percent)", ylabel="saved (%)")
+    ax.set_title("cost saved at <= 1 point accuracy drop (table fronts)", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.suptitle(f"exit grid {info['exit_grid']}; {info['seeds']} seeds", fontsize=9)
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=100)

@@ -170,6 +170,7 @@ class SearchProblem:
         if self.full_space:
             self._fit_surrogate(surrogate, seed)
         self._oracle: dict[str, Any] | None = None
+        self._points: tuple[dict[str, np.ndarray], np.ndarray, np.ndarray] | None = None
 
     @property
     def multi_objective(self) -> bool:
@@ -288,7 +289,7 @@ class SearchProblem:
         metrics = dict(self._arrays)
         ok = self.candidates._ok if not self.full_space else np.ones(n, dtype=bool)
         if self.joint:  # every (admissible arch, grid setting) pair is a point
-            metrics, arch_rows, settings = self._joint_points()
+            metrics, arch_rows, settings = self.joint_points()
             n = len(arch_rows)
             ok = np.ones(n, dtype=bool)
         elif self.exit_mode:
@@ -351,21 +352,32 @@ class SearchProblem:
             out["hv"] = hypervolume((fs[front] - lo) / span, out["hv_reference"])
         return out
 
-    def _joint_points(self) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-        """Joint exit mode: every metric of every (admissible arch, grid setting) point, arch-major; the
-        table row of each point's arch; the settings (S, T)."""
+    def joint_points(self, extra: Sequence[str] = ()) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+        """Joint exit mode: the objective and constraint metrics (plus ``extra`` ones) of every (admissible
+        arch, grid setting) point, arch-major; the table row of each point's arch; the settings (S, T).
+
+        Every pool arch is evaluated under every setting (on the 5,000-row release and the default grid,
+        1.7 million points, one to two minutes); the answer is cached."""
         from nasbench_mt.query.exit_policy import threshold_grid
 
+        if not self.joint:
+            raise ValueError("joint_points() lists the candidates of joint exit mode (exits='joint')")
+        columns = list(dict.fromkeys([*self.columns, *extra]))
+        cached = self._points
+        if cached is not None and set(columns) <= set(cached[0]):
+            return cached
+        policy_names = policy_metric_names(self.tasks)
+        table = {c: self.bench.table[c].to_numpy(dtype=float) for c in columns if c not in policy_names}
         keep = np.flatnonzero(self.candidates._ok)
         settings = threshold_grid(self.tasks, self.exit_grid_values)
         size = len(settings)
-        parts: dict[str, list[np.ndarray]] = {c: [] for c in self.columns}
+        parts: dict[str, list[np.ndarray]] = {c: [] for c in columns}
         for i in keep:
             policy = policy_metrics(self.bench.exit_metrics(self.candidates.pool[i], settings))
-            for c in self.columns:
-                parts[c].append(policy[c] if c in policy else np.full(size, self._arrays[c][i]))
-        metrics = {c: np.concatenate(v) for c, v in parts.items()}
-        return metrics, np.repeat(keep, size), settings
+            for c in columns:
+                parts[c].append(policy[c] if c in policy else np.full(size, table[c][i]))
+        self._points = ({c: np.concatenate(v) for c, v in parts.items()}, np.repeat(keep, size), settings)
+        return self._points
 
     def _best_exit_setting(
         self, arch: Arch, base: dict[str, float]
