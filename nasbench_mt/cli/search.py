@@ -25,7 +25,6 @@ __all__: list[str] = []
 
 def _search_args(p: argparse.ArgumentParser) -> None:
     from nasbench_mt.search import list_strategies
-    from nasbench_mt.search.exits import DEFAULT_EXIT_GRID, format_threshold
     from nasbench_mt.search.problem import EXIT_MODES
 
     p.add_argument(
@@ -58,15 +57,7 @@ def _search_args(p: argparse.ArgumentParser) -> None:
         "(one objective); 'joint' makes the per-task thresholds decision variables next to the arch's, "
         "scored by the policy_* metrics (default: no early exit)",
     )
-    p.add_argument(
-        "--exit-grid",
-        type=_threshold,
-        nargs="+",
-        default=None,
-        metavar="THR",
-        help="per-task confidence thresholds to choose from, each in [0, 1] or 'off' (never leave early) "
-        f"(default {' '.join(map(format_threshold, DEFAULT_EXIT_GRID))})",
-    )
+    _exit_grid_arg(p, "per-task confidence thresholds to choose from")
     p.add_argument(
         "--exit-thresholds",
         type=_threshold,
@@ -79,6 +70,20 @@ def _search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plot", default=None, metavar="OUT.png", help="write the trajectory (and Pareto) plot")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     release_args(p)
+
+
+def _exit_grid_arg(p: argparse.ArgumentParser, what: str) -> None:
+    from nasbench_mt.search.exits import DEFAULT_EXIT_GRID, format_threshold
+
+    p.add_argument(
+        "--exit-grid",
+        type=_threshold,
+        nargs="+",
+        default=None,
+        metavar="THR",
+        help=f"{what}, each in [0, 1] or 'off' (never leave early) "
+        f"(default {' '.join(map(format_threshold, DEFAULT_EXIT_GRID))})",
+    )
 
 
 def _threshold(text: str) -> float:
@@ -179,11 +184,13 @@ def _search(args: argparse.Namespace) -> int:
     return 0
 
 
-def _leaderboard_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seeds", type=int, default=20)
-    p.add_argument("--budgets", type=int, nargs="+", default=[25, 50, 100, 200])
-    p.add_argument("--strategies", nargs="+", default=None, help="default: every registered strategy")
-    p.add_argument("--constraint", action="append", default=None, help="default: the standard constraint set")
+def _board_args(p: argparse.ArgumentParser, strategies: str) -> None:
+    """The options both search leaderboards share (``strategies``: the help of --strategies)."""
+    p.add_argument("--seeds", type=int, default=20, help="seeds per strategy (default 20)")
+    p.add_argument(
+        "--budgets", type=int, nargs="+", default=[25, 50, 100, 200], help="queries (default 25 50 100 200)"
+    )
+    p.add_argument("--strategies", nargs="+", default=None, help=strategies)
     p.add_argument("--out", default="leaderboards", help="output directory (default leaderboards/)")
     p.add_argument(
         "--fast", action="store_true", help="CI smoke mode: 2 seeds, budgets 5 10, light predictor"
@@ -192,29 +199,55 @@ def _leaderboard_args(p: argparse.ArgumentParser) -> None:
     quiet_arg(p)
 
 
-@command("search-leaderboard", _leaderboard_args)
-@clean_errors
-def _leaderboard(args: argparse.Namespace) -> int:
-    """Run every strategy x budgets x seeds and write search.md, search.csv, search.png."""
-    from nasbench_mt.search.leaderboard import run_leaderboard, write_leaderboard
+def _board_run(args: argparse.Namespace, runs: int, desc: str) -> tuple[int, list[int], dict, object]:
+    """Seeds, budgets, strategy parameters (``--fast`` shrinks them) and a progress bar over ``runs`` runs
+    per seed."""
+    from tqdm.auto import tqdm
 
-    bench = load_release(args)
-    out = leaderboard_out(args.out, bench.manifest, args.fast)
     seeds, budgets, params = args.seeds, args.budgets, {}
     if args.fast:
         seeds, budgets = 2, [5, 10]
         params = {"brp": {"initial": 4, "batch": 3, "predictor_params": {"epochs": 10}}}
-    from tqdm.auto import tqdm
+    bar = tqdm(total=runs * seeds, desc=desc, unit="run", disable=args.json or args.quiet)
+    return seeds, budgets, params, bar
 
+
+def _board_command(
+    args: argparse.Namespace, name: str, seeds: int, budgets: list[int], extra: list[str]
+) -> str:
+    """The command line that reproduces a leaderboard, for its header."""
+    flags = [f"--path {shlex.quote(args.path)}" if args.path else f"--release {args.release}"]
+    flags += ["--fast"] if args.fast else [f"--seeds {seeds}", "--budgets " + " ".join(map(str, budgets))]
+    flags += ["--strategies " + " ".join(args.strategies)] if args.strategies else []
+    return " ".join([f"nasbench-mt {name}", *flags, *extra, f"--out {shlex.quote(args.out)}"])
+
+
+def _board_report(args: argparse.Namespace, paths: list[Path], answer: dict) -> int:
+    """Print the written Markdown (or, with --json, ``answer`` and the files)."""
+    if args.json:
+        print(json.dumps({"files": [str(p) for p in paths], **answer}, indent=2, default=str))
+        return 0
+    print(paths[0].read_text())
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def _leaderboard_args(p: argparse.ArgumentParser) -> None:
+    _board_args(p, "default: every registered strategy")
+    p.add_argument("--constraint", action="append", default=None, help="default: the standard constraint set")
+
+
+@command("search-leaderboard", _leaderboard_args)
+@clean_errors
+def _leaderboard(args: argparse.Namespace) -> int:
+    """Run every strategy x budgets x seeds and write search.md, search.csv, search.png."""
     from nasbench_mt.search import list_strategies
+    from nasbench_mt.search.leaderboard import run_leaderboard, write_leaderboard
 
+    bench = load_release(args)
+    out = leaderboard_out(args.out, bench.manifest, args.fast)
     names = args.strategies
-    bar = tqdm(
-        total=len(names or list_strategies()) * seeds,
-        desc="search leaderboard",
-        unit="run",
-        disable=args.json or args.quiet,
-    )
+    seeds, budgets, params, bar = _board_run(args, len(names or list_strategies()), "search leaderboard")
     board = run_leaderboard(
         bench,
         names,
@@ -225,53 +258,19 @@ def _leaderboard(args: argparse.Namespace) -> int:
         progress=lambda name, seed: bar.update(1),
     )
     bar.close()
-    flags = [f"--path {shlex.quote(args.path)}" if args.path else f"--release {args.release}"]
-    flags += ["--fast"] if args.fast else [f"--seeds {seeds}", "--budgets " + " ".join(map(str, budgets))]
-    flags += ["--strategies " + " ".join(names)] if names else []
-    flags += [f"--constraint {shlex.quote(c)}" for c in args.constraint or []]
-    cmd = " ".join(["nasbench-mt search-leaderboard", *flags, f"--out {shlex.quote(args.out)}"])
+    extra = [f"--constraint {shlex.quote(c)}" for c in args.constraint or []]
+    cmd = _board_command(args, "search-leaderboard", seeds, budgets, extra)
     paths = write_leaderboard(board, out, bench, cmd)
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "files": [str(p) for p in paths],
-                    "info": board["info"],
-                    "hits": board["hits"].to_dict(orient="records"),
-                },
-                indent=2,
-                default=str,
-            )
-        )
-        return 0
-    print((out / "search.md").read_text())
-    print("wrote " + ", ".join(str(p) for p in paths))
-    return 0
+    return _board_report(
+        args, paths, {"info": board["info"], "hits": board["hits"].to_dict(orient="records")}
+    )
 
 
 def _exit_leaderboard_args(p: argparse.ArgumentParser) -> None:
     from nasbench_mt.search.exit_leaderboard import EXIT_STRATEGIES
-    from nasbench_mt.search.exits import DEFAULT_EXIT_GRID, format_threshold
 
-    p.add_argument("--seeds", type=int, default=20, help="seeds per strategy and mode (default 20)")
-    p.add_argument(
-        "--budgets", type=int, nargs="+", default=[25, 50, 100, 200], help="queries (default 25 50 100 200)"
-    )
-    p.add_argument(
-        "--strategies",
-        nargs="+",
-        default=None,
-        help=f"default: {' '.join(EXIT_STRATEGIES)}",
-    )
-    p.add_argument(
-        "--exit-grid",
-        type=_threshold,
-        nargs="+",
-        default=None,
-        metavar="THR",
-        help="per-task thresholds of the exit-aware search, each in [0, 1] or 'off' "
-        f"(default {' '.join(map(format_threshold, DEFAULT_EXIT_GRID))})",
-    )
+    _board_args(p, f"default: {' '.join(EXIT_STRATEGIES)}")
+    _exit_grid_arg(p, "per-task confidence thresholds of the exit-aware search")
     p.add_argument(
         "--latency",
         choices=["latency_norm", "latency_ms"],
@@ -279,20 +278,12 @@ def _exit_leaderboard_args(p: argparse.ArgumentParser) -> None:
         help="expected latency objective: latency_norm (ratio to the reference network, default) or "
         "latency_ms (milliseconds)",
     )
-    p.add_argument("--out", default="leaderboards", help="output directory (default leaderboards/)")
-    p.add_argument(
-        "--fast", action="store_true", help="CI smoke mode: 2 seeds, budgets 5 10, light predictor"
-    )
-    release_args(p)
-    quiet_arg(p)
 
 
 @command("exit-leaderboard", _exit_leaderboard_args)
 @clean_errors
 def _exit_leaderboard(args: argparse.Namespace) -> int:
     """Exit-aware search against the same search without exits: write exits.md, exits.csv, exits.png."""
-    from tqdm.auto import tqdm
-
     from nasbench_mt.search.exit_leaderboard import (
         EXIT_STRATEGIES,
         run_exit_leaderboard,
@@ -302,44 +293,27 @@ def _exit_leaderboard(args: argparse.Namespace) -> int:
 
     bench = load_release(args)
     out = leaderboard_out(args.out, bench.manifest, args.fast)
-    seeds, budgets, params = args.seeds, args.budgets, {}
-    if args.fast:
-        seeds, budgets = 2, [5, 10]
-        params = {"brp": {"initial": 4, "batch": 3, "predictor_params": {"epochs": 10}}}
     names = args.strategies
-    grid = DEFAULT_EXIT_GRID if args.exit_grid is None else args.exit_grid
-    bar = tqdm(
-        total=len(names or EXIT_STRATEGIES) * 2 * seeds,
-        desc="exit leaderboard",
-        unit="run",
-        disable=args.json or args.quiet,
-    )
+    seeds, budgets, params, bar = _board_run(args, 2 * len(names or EXIT_STRATEGIES), "exit leaderboard")
     board = run_exit_leaderboard(
         bench,
         names,
         seeds,
         budgets,
-        exit_grid=grid,
+        exit_grid=DEFAULT_EXIT_GRID if args.exit_grid is None else args.exit_grid,
         latency=args.latency,
         strategy_params=params,
         progress=lambda name, mode, seed: bar.update(1),
     )
     bar.close()
-    flags = [f"--path {shlex.quote(args.path)}" if args.path else f"--release {args.release}"]
-    flags += ["--fast"] if args.fast else [f"--seeds {seeds}", "--budgets " + " ".join(map(str, budgets))]
-    flags += ["--strategies " + " ".join(names)] if names else []
-    flags += ["--exit-grid " + " ".join(map(format_threshold, args.exit_grid))] if args.exit_grid else []
-    flags += [f"--latency {args.latency}"] if args.latency != "latency_norm" else []
-    cmd = " ".join(["nasbench-mt exit-leaderboard", *flags, f"--out {shlex.quote(args.out)}"])
-    paths = write_exit_leaderboard(board, out, bench, cmd)
-    if args.json:
-        answer = {"files": [str(p) for p in paths], "info": board["info"]}
-        answer["paired"] = board["paired"].to_dict(orient="records")
-        print(json.dumps(answer, indent=2, default=str))
-        return 0
-    print((out / "exits.md").read_text())
-    print("wrote " + ", ".join(str(p) for p in paths))
-    return 0
+    extra = ["--exit-grid " + " ".join(map(format_threshold, args.exit_grid))] if args.exit_grid else []
+    extra += [f"--latency {args.latency}"] if args.latency != "latency_norm" else []
+    paths = write_exit_leaderboard(
+        board, out, bench, _board_command(args, "exit-leaderboard", seeds, budgets, extra)
+    )
+    return _board_report(
+        args, paths, {"info": board["info"], "paired": board["paired"].to_dict(orient="records")}
+    )
 
 
 def _onnx_args(p: argparse.ArgumentParser) -> None:

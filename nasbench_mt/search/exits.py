@@ -98,19 +98,11 @@ class JointCandidates(Candidates):
     change plus the arch's pool neighbours with the same thresholds.
     """
 
-    def __init__(
-        self,
-        space: Any,
-        tasks: Sequence[Any],
-        grid: Sequence[float],
-        static: Sequence[Any] = (),
-        pool: Sequence[Arch] | None = None,
-        pool_costs: dict[str, np.ndarray] | None = None,
-        neighbours: int = 16,
-    ) -> None:
-        if pool is None:
+    def __init__(self, grid: Sequence[float], *args: Any, **kwargs: Any) -> None:
+        """``grid``: the thresholds each task may take; then :class:`Candidates`' arguments (pool mode)."""
+        super().__init__(*args, **kwargs)
+        if self.pool is None:
             raise ValueError("joint exit search needs the stored per-sample confidences: pool mode only")
-        super().__init__(space, tasks, static, pool, pool_costs, neighbours)
         self.grid = parse_exit_grid(grid)
         self.n_tasks = len(self.tasks)
         self.settings = len(self.grid) ** self.n_tasks

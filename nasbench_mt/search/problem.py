@@ -159,12 +159,8 @@ class SearchProblem:
         static = [c for c in self.constraints if _static(c.metric, self.full_space, self.exit_mode)]
         pool = None if self.full_space else [Arch.from_string(s, space=bench.space) for s in table["arch"]]
         costs = {c.metric: table[c.metric].to_numpy(dtype=float) for c in static}
-        if self.joint:
-            self.candidates: Candidates = JointCandidates(
-                bench.space, bench.tasks, exit_grid, static, pool, costs
-            )
-        else:
-            self.candidates = Candidates(bench.space, bench.tasks, static, pool, costs)
+        args = (bench.space, bench.tasks, static, pool, costs)
+        self.candidates = JointCandidates(exit_grid, *args) if self.joint else Candidates(*args)
         self.answers = bench
         self.predictor = None
         if self.full_space:
