@@ -1,9 +1,11 @@
-"""``nasbench-mt search | search-leaderboard | export-onnx``: offline search, its leaderboard, ONNX export."""
+"""``nasbench-mt search | search-leaderboard | exit-leaderboard | export-onnx``: offline search, its two
+leaderboards, ONNX export."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 from pathlib import Path
 
@@ -23,6 +25,7 @@ __all__: list[str] = []
 
 def _search_args(p: argparse.ArgumentParser) -> None:
     from nasbench_mt.search import list_strategies
+    from nasbench_mt.search.problem import EXIT_MODES
 
     p.add_argument(
         "--strategy", default="brp", choices=list_strategies(), help="search strategy (default brp)"
@@ -32,7 +35,10 @@ def _search_args(p: argparse.ArgumentParser) -> None:
         "--objective",
         action="append",
         default=None,
-        help="metric to optimise: mean_acc, test_digit, min:latency_ms, delta_p (repeat: multi-objective)",
+        help="metric to optimise: mean_acc, test_digit, min:latency_ms, delta_p; with --exits joint also "
+        "policy_mean_acc, policy_acc_TASK (percent), policy_macs, policy_latency_ms, policy_latency_norm "
+        "(expected under the candidate's exit policy) (repeat: multi-objective; default mean_acc, or "
+        "policy_mean_acc with --exits joint)",
     )
     p.add_argument("--constraint", action="append", default=[], help='e.g. "latency_norm<=2.3" (repeatable)')
     p.add_argument("--seed", type=int, default=0)
@@ -44,17 +50,58 @@ def _search_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--surrogate", default="xgb", help="surrogate predictor of --full-space (default xgb)")
     p.add_argument(
+        "--exits",
+        choices=EXIT_MODES,
+        default=None,
+        help="early-exit search (pool mode): 'grid' scores each arch under its best setting of --exit-grid "
+        "(one objective); 'joint' makes the per-task thresholds decision variables next to the arch's, "
+        "scored by the policy_* metrics (default: no early exit)",
+    )
+    _exit_grid_arg(p, "per-task confidence thresholds to choose from")
+    p.add_argument(
         "--exit-thresholds",
-        type=float,
+        type=_threshold,
         nargs="+",
         default=None,
         metavar="THR",
-        help="early-exit threshold grid",
+        help="short for --exits grid --exit-grid THR ...",
     )
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="strategy parameter")
     p.add_argument("--plot", default=None, metavar="OUT.png", help="write the trajectory (and Pareto) plot")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     release_args(p)
+
+
+def _exit_grid_arg(p: argparse.ArgumentParser, what: str) -> None:
+    from nasbench_mt.search.exits import DEFAULT_EXIT_GRID, format_threshold
+
+    p.add_argument(
+        "--exit-grid",
+        type=_threshold,
+        nargs="+",
+        default=None,
+        metavar="THR",
+        help=f"{what}, each in [0, 1] or 'off' (never leave early) "
+        f"(default {' '.join(map(format_threshold, DEFAULT_EXIT_GRID))})",
+    )
+
+
+def _threshold(text: str) -> float:
+    """A threshold on the command line: a number, or 'off' / 'inf' (never leave early)."""
+    if text.lower() in ("off", "inf"):
+        return math.inf
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid threshold {text!r}; allowed: a number in [0, 1] or off"
+        ) from None
+
+
+def _shown(thresholds: dict[str, float]) -> str:
+    from nasbench_mt.search.exits import format_threshold
+
+    return ", ".join(f"{t} {format_threshold(v)}" for t, v in thresholds.items())
 
 
 @command("search", _search_args)
@@ -73,13 +120,15 @@ def _search(args: argparse.Namespace) -> int:
     bench = load_release(args)
     problem = SearchProblem(
         bench,
-        args.objective or ["mean_acc"],
+        args.objective or ["policy_mean_acc" if args.exits == "joint" else "mean_acc"],
         args.constraint,
         reference=args.reference,
         full_space=args.full_space,
         surrogate=args.surrogate,
         exit_thresholds=args.exit_thresholds,
         seed=args.seed,
+        exits=args.exits,
+        exit_grid=args.exit_grid,
     )
     strategy = create_strategy(args.strategy, **key_values(args.param, "--param", "population=20"))
     result = run(problem, strategy, args.budget, seed=args.seed, progress=not args.quiet)
@@ -105,9 +154,9 @@ def _search(args: argparse.Namespace) -> int:
     shown["peak_mem_bytes"] = res["peak_mem_bytes"]
     label = "predicted" if best["predicted"] else "measured"
     print(f"  {label}: " + "  ".join(f"{k} {fmt(v) if v is not None else 'nan'}" for k, v in shown.items()))
-    if best["thresholds"]:
+    if result.best.thresholds:
         print(
-            f"  exit thresholds {best['thresholds']}: "
+            f"  exit thresholds {_shown(result.best.thresholds)}: "
             + "  ".join(f"{k} {fmt(v)}" for k, v in best["metrics"].items())
         )
     if "surrogate_values" in best:
@@ -125,18 +174,23 @@ def _search(args: argparse.Namespace) -> int:
     )
     if len(result.objectives) > 1:
         hv = result.trajectory["hv_regret"].iloc[-1]
-        print(f"pareto  {len(out['pareto'])} archs; hypervolume regret {fmt(float(hv))}")
-        for e in out["pareto"]:
-            print(f"  {e['arch']}  " + "  ".join(f"{k} {fmt(v)}" for k, v in e["values"].items()))
+        kind = "candidates" if problem.joint else "archs"
+        print(f"pareto  {len(out['pareto'])} {kind}; hypervolume regret {fmt(float(hv))}")
+        for e in result.pareto:
+            policy = f" @ {_shown(e.thresholds)}" if e.thresholds else ""
+            values = dict(zip(result.objectives, e.values))
+            print(f"  {e.arch}{policy}  " + "  ".join(f"{k} {fmt(v)}" for k, v in values.items()))
     print(f"time    {result.sim_time_s:,.0f} s simulated, {result.wall_s:.1f} s wall")
     return 0
 
 
-def _leaderboard_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seeds", type=int, default=20)
-    p.add_argument("--budgets", type=int, nargs="+", default=[25, 50, 100, 200])
-    p.add_argument("--strategies", nargs="+", default=None, help="default: every registered strategy")
-    p.add_argument("--constraint", action="append", default=None, help="default: the standard constraint set")
+def _board_args(p: argparse.ArgumentParser, strategies: str) -> None:
+    """The options both search leaderboards share (``strategies``: the help of --strategies)."""
+    p.add_argument("--seeds", type=int, default=20, help="seeds per strategy (default 20)")
+    p.add_argument(
+        "--budgets", type=int, nargs="+", default=[25, 50, 100, 200], help="queries (default 25 50 100 200)"
+    )
+    p.add_argument("--strategies", nargs="+", default=None, help=strategies)
     p.add_argument("--out", default="leaderboards", help="output directory (default leaderboards/)")
     p.add_argument(
         "--fast", action="store_true", help="CI smoke mode: 2 seeds, budgets 5 10, light predictor"
@@ -145,29 +199,55 @@ def _leaderboard_args(p: argparse.ArgumentParser) -> None:
     quiet_arg(p)
 
 
-@command("search-leaderboard", _leaderboard_args)
-@clean_errors
-def _leaderboard(args: argparse.Namespace) -> int:
-    """Run every strategy x budgets x seeds and write search.md, search.csv, search.png."""
-    from nasbench_mt.search.leaderboard import run_leaderboard, write_leaderboard
+def _board_run(args: argparse.Namespace, runs: int, desc: str) -> tuple[int, list[int], dict, object]:
+    """Seeds, budgets, strategy parameters (``--fast`` shrinks them) and a progress bar over ``runs`` runs
+    per seed."""
+    from tqdm.auto import tqdm
 
-    bench = load_release(args)
-    out = leaderboard_out(args.out, bench.manifest, args.fast)
     seeds, budgets, params = args.seeds, args.budgets, {}
     if args.fast:
         seeds, budgets = 2, [5, 10]
         params = {"brp": {"initial": 4, "batch": 3, "predictor_params": {"epochs": 10}}}
-    from tqdm.auto import tqdm
+    bar = tqdm(total=runs * seeds, desc=desc, unit="run", disable=args.json or args.quiet)
+    return seeds, budgets, params, bar
 
+
+def _board_command(
+    args: argparse.Namespace, name: str, seeds: int, budgets: list[int], extra: list[str]
+) -> str:
+    """The command line that reproduces a leaderboard, for its header."""
+    flags = [f"--path {shlex.quote(args.path)}" if args.path else f"--release {args.release}"]
+    flags += ["--fast"] if args.fast else [f"--seeds {seeds}", "--budgets " + " ".join(map(str, budgets))]
+    flags += ["--strategies " + " ".join(args.strategies)] if args.strategies else []
+    return " ".join([f"nasbench-mt {name}", *flags, *extra, f"--out {shlex.quote(args.out)}"])
+
+
+def _board_report(args: argparse.Namespace, paths: list[Path], answer: dict) -> int:
+    """Print the written Markdown (or, with --json, ``answer`` and the files)."""
+    if args.json:
+        print(json.dumps({"files": [str(p) for p in paths], **answer}, indent=2, default=str))
+        return 0
+    print(paths[0].read_text())
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def _leaderboard_args(p: argparse.ArgumentParser) -> None:
+    _board_args(p, "default: every registered strategy")
+    p.add_argument("--constraint", action="append", default=None, help="default: the standard constraint set")
+
+
+@command("search-leaderboard", _leaderboard_args)
+@clean_errors
+def _leaderboard(args: argparse.Namespace) -> int:
+    """Run every strategy x budgets x seeds and write search.md, search.csv, search.png."""
     from nasbench_mt.search import list_strategies
+    from nasbench_mt.search.leaderboard import run_leaderboard, write_leaderboard
 
+    bench = load_release(args)
+    out = leaderboard_out(args.out, bench.manifest, args.fast)
     names = args.strategies
-    bar = tqdm(
-        total=len(names or list_strategies()) * seeds,
-        desc="search leaderboard",
-        unit="run",
-        disable=args.json or args.quiet,
-    )
+    seeds, budgets, params, bar = _board_run(args, len(names or list_strategies()), "search leaderboard")
     board = run_leaderboard(
         bench,
         names,
@@ -178,28 +258,62 @@ def _leaderboard(args: argparse.Namespace) -> int:
         progress=lambda name, seed: bar.update(1),
     )
     bar.close()
-    flags = [f"--path {shlex.quote(args.path)}" if args.path else f"--release {args.release}"]
-    flags += ["--fast"] if args.fast else [f"--seeds {seeds}", "--budgets " + " ".join(map(str, budgets))]
-    flags += ["--strategies " + " ".join(names)] if names else []
-    flags += [f"--constraint {shlex.quote(c)}" for c in args.constraint or []]
-    cmd = " ".join(["nasbench-mt search-leaderboard", *flags, f"--out {shlex.quote(args.out)}"])
+    extra = [f"--constraint {shlex.quote(c)}" for c in args.constraint or []]
+    cmd = _board_command(args, "search-leaderboard", seeds, budgets, extra)
     paths = write_leaderboard(board, out, bench, cmd)
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "files": [str(p) for p in paths],
-                    "info": board["info"],
-                    "hits": board["hits"].to_dict(orient="records"),
-                },
-                indent=2,
-                default=str,
-            )
-        )
-        return 0
-    print((out / "search.md").read_text())
-    print("wrote " + ", ".join(str(p) for p in paths))
-    return 0
+    return _board_report(
+        args, paths, {"info": board["info"], "hits": board["hits"].to_dict(orient="records")}
+    )
+
+
+def _exit_leaderboard_args(p: argparse.ArgumentParser) -> None:
+    from nasbench_mt.search.exit_leaderboard import EXIT_STRATEGIES
+
+    _board_args(p, f"default: {' '.join(EXIT_STRATEGIES)}")
+    _exit_grid_arg(p, "per-task confidence thresholds of the exit-aware search")
+    p.add_argument(
+        "--latency",
+        choices=["latency_norm", "latency_ms"],
+        default="latency_norm",
+        help="expected latency objective: latency_norm (ratio to the reference network, default) or "
+        "latency_ms (milliseconds)",
+    )
+
+
+@command("exit-leaderboard", _exit_leaderboard_args)
+@clean_errors
+def _exit_leaderboard(args: argparse.Namespace) -> int:
+    """Exit-aware search against the same search without exits: write exits.md, exits.csv, exits.png."""
+    from nasbench_mt.search.exit_leaderboard import (
+        EXIT_STRATEGIES,
+        run_exit_leaderboard,
+        write_exit_leaderboard,
+    )
+    from nasbench_mt.search.exits import DEFAULT_EXIT_GRID, format_threshold
+
+    bench = load_release(args)
+    out = leaderboard_out(args.out, bench.manifest, args.fast)
+    names = args.strategies
+    seeds, budgets, params, bar = _board_run(args, 2 * len(names or EXIT_STRATEGIES), "exit leaderboard")
+    board = run_exit_leaderboard(
+        bench,
+        names,
+        seeds,
+        budgets,
+        exit_grid=DEFAULT_EXIT_GRID if args.exit_grid is None else args.exit_grid,
+        latency=args.latency,
+        strategy_params=params,
+        progress=lambda name, mode, seed: bar.update(1),
+    )
+    bar.close()
+    extra = ["--exit-grid " + " ".join(map(format_threshold, args.exit_grid))] if args.exit_grid else []
+    extra += [f"--latency {args.latency}"] if args.latency != "latency_norm" else []
+    paths = write_exit_leaderboard(
+        board, out, bench, _board_command(args, "exit-leaderboard", seeds, budgets, extra)
+    )
+    return _board_report(
+        args, paths, {"info": board["info"], "paired": board["paired"].to_dict(orient="records")}
+    )
 
 
 def _onnx_args(p: argparse.ArgumentParser) -> None:

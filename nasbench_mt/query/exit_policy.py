@@ -1,8 +1,10 @@
 """Early-exit policies evaluated offline from stored per-sample confidences (no training, no network).
 
-Policy: each task t has a confidence threshold ``thr_t`` in [0, 1].  On a sample, task t answers at the first
-of the architecture's exits whose stored confidence ``conf >= thr_t`` (confidences are ``uint8`` = round(p x
-255), so the test is ``conf >= ceil(255 thr_t)``); the final exit always answers.  Per setting this gives:
+Policy: each task t has a confidence threshold ``thr_t`` in [0, 1], or ``inf`` (never leave early).  On a
+sample, task t answers at the first of the architecture's exits whose stored confidence ``conf >= thr_t``
+(confidences are ``uint8`` = round(p x 255), so the test is ``conf >= ceil(255 thr_t)``; a threshold of 1.0
+still lets samples with p >= 0.998 leave, ``inf`` lets none); the final exit always answers.  Per setting this
+gives:
 
 - ``accuracy[t]``: expected score of task t in percent, the mean of the stored per-sample ``score`` at the
   exit each sample leaves from (classification: accuracy; dense tasks: pixel accuracy, not the table's
@@ -18,9 +20,9 @@ of the architecture's exits whose stored confidence ``conf >= thr_t`` (confidenc
   the same process as the exits), so it is comparable with the table's ``latency_norm``; NaN when no
   reference is given.
 
-Everything is vectorised: per task, the exit chosen for every one of the 256 possible threshold levels is
-tabulated once (O(exits x samples)); a setting is then a lookup, plus one (settings x samples) comparison
-per early exit for the joint terms (shared stages and latency).
+Everything is vectorised: per task, the exit chosen at every one of the 257 threshold levels (256, and
+``inf``) is tabulated once (O(exits x samples)); a setting is then a lookup, plus one (settings x samples)
+comparison per early exit for the joint terms (shared stages and latency).
 """
 
 from __future__ import annotations
@@ -128,45 +130,46 @@ def as_thresholds(thresholds: object, tasks: Sequence[str]) -> np.ndarray:
             f"invalid thresholds shape {arr.shape}; allowed: ({len(tasks)},) or (S, {len(tasks)}) "
             f"for tasks {list(tasks)}"
         )
-    bad = ~np.isfinite(arr) | (arr < 0) | (arr > 1)
+    bad = np.isnan(arr) | (arr < 0) | ((arr > 1) & ~np.isposinf(arr))
     if bad.any():
         s, t = np.argwhere(bad)[0]
         raise ValueError(
             f"invalid threshold for task {tasks[t]!r}: {arr[s, t]!r} is outside [0, 1]; "
-            "allowed: confidence thresholds in [0, 1]"
+            "allowed: confidence thresholds in [0, 1], or inf (never leave early)"
         )
     return arr
 
 
 def _levels(thr: np.ndarray) -> np.ndarray:
-    """Integer confidence level each threshold requires: conf_u8 >= level  <=>  conf_u8 / 255 >= thr."""
-    return np.clip(np.ceil(thr * 255.0 - 1e-9), 0, LEVELS - 1).astype(np.int64)
+    """Integer confidence level each threshold requires: conf_u8 >= level  <=>  conf_u8 / 255 >= thr.
+
+    Levels run 0..LEVELS; level LEVELS (from ``inf``) is above every stored confidence: never leave early."""
+    return np.clip(np.ceil(thr * 255.0 - 1e-9), 0, LEVELS).astype(np.int64)
 
 
 def _level_tables(conf: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For one task (conf, score of shape (E, N)): per level, samples leaving at each exit, and score sums.
 
-    Returns ``counts`` (LEVELS, E), ``score_sums`` (LEVELS,) and the prefix max ``reach`` (E, N): a sample has
-    left at or before exit j iff ``reach[j] >= level``.
+    Returns ``counts`` (LEVELS + 1, E), ``score_sums`` (LEVELS + 1,) and the prefix max ``reach`` (E, N): a
+    sample has left at or before exit j iff ``reach[j] >= level``.
     """
     n_exits, n = conf.shape
+    top = LEVELS + 1  # levels 0..LEVELS
     c = conf.astype(np.int64)
     reach = np.maximum.accumulate(c, axis=0)
     reach[-1] = LEVELS  # the final exit always answers
     before = np.vstack([np.full((1, n), -1, dtype=np.int64), reach[:-1]])
-    counts = np.zeros((LEVELS, n_exits))
-    sums = np.zeros(LEVELS + 1)
+    counts = np.zeros((top, n_exits))
+    sums = np.zeros(top + 1)
     for j in range(n_exits):
         start = before[j] + 1
-        end = c[j] + 1 if j < n_exits - 1 else np.full(n, LEVELS)  # exclusive; the final exit takes the rest
+        end = c[j] + 1 if j < n_exits - 1 else np.full(n, top)  # exclusive; the final exit takes the rest
         ok = start < end
         s, e, w = start[ok], end[ok], score[j][ok].astype(np.float64)
-        diff = np.bincount(s, minlength=LEVELS + 1) - np.bincount(e, minlength=LEVELS + 1)
-        counts[:, j] = np.cumsum(diff)[:LEVELS]
-        sums += np.bincount(s, weights=w, minlength=LEVELS + 1) - np.bincount(
-            e, weights=w, minlength=LEVELS + 1
-        )
-    return counts, np.cumsum(sums)[:LEVELS], reach
+        diff = np.bincount(s, minlength=top + 1) - np.bincount(e, minlength=top + 1)
+        counts[:, j] = np.cumsum(diff)[:top]
+        sums += np.bincount(s, weights=w, minlength=top + 1) - np.bincount(e, weights=w, minlength=top + 1)
+    return counts, np.cumsum(sums)[:top], reach
 
 
 def evaluate_policies(

@@ -2,9 +2,11 @@
 
 A strategy implements one method, :meth:`Strategy.ask`; :meth:`Strategy.tell` records the answer (override it
 to learn from it, calling ``super().tell``).  Before the first ask, :meth:`Strategy.setup` hands it the
-:class:`~nasbench_mt.search.problem.Candidates` (the architectures it may propose, and moves between them)
-and a seed.  A strategy never sees the budget, so a run of ``b`` queries is exactly the first ``b`` queries of
-any longer run with the same seed.
+:class:`~nasbench_mt.search.candidates.Candidates` (the candidates it may propose, and moves between them)
+and a seed.  A candidate is an :class:`~nasbench_mt.space.arch.Arch`, or in joint exit mode an
+:class:`~nasbench_mt.search.exits.ArchPolicy` (an arch and its exit thresholds); a strategy that only uses
+the ``Candidates`` moves and :attr:`Evaluation.candidate` works in every mode.  A strategy never sees the
+budget, so a run of ``b`` queries is exactly the first ``b`` queries of any longer run with the same seed.
 
 Adding a strategy = one module with a subclass decorated ``@register_strategy("name")`` plus one import line
 in ``nasbench_mt/search/__init__.py``; the contract tests pick it up from :func:`list_strategies`.
@@ -20,10 +22,15 @@ from typing import Any
 
 import numpy as np
 
-from nasbench_mt.search.problem import Candidates, Evaluation
+from nasbench_mt.search.candidates import Candidates
+from nasbench_mt.search.exits import ArchPolicy
+from nasbench_mt.search.problem import Evaluation
 from nasbench_mt.space.arch import Arch
 
+Candidate = Arch | ArchPolicy
+
 __all__ = [
+    "Candidate",
     "Evaluation",
     "Strategy",
     "create_strategy",
@@ -52,7 +59,7 @@ class Strategy(abc.ABC):
     ``__init__`` only stores keyword arguments; :meth:`setup` starts a fresh search.  After setup,
     ``self.candidates`` is the :class:`~nasbench_mt.search.problem.Candidates`, ``self.rng`` a
     ``random.Random`` seeded from ``seed``, ``self.history`` the evaluations told so far and ``self.seen``
-    the set of archs proposed so far (strategies never propose one twice).
+    the set of candidates proposed so far (strategies never propose one twice).
     """
 
     registry_name = ""
@@ -64,23 +71,23 @@ class Strategy(abc.ABC):
         # its own stream: random.Random(seed) would replay V1.sample(n, seed), which drew the table's archs
         self.rng = random.Random(f"nasbench-mt-search:{seed}")
         self.history: list[Evaluation] = []
-        self.seen: set[Arch] = set()
+        self.seen: set[Candidate] = set()
         self._setup()
 
     def _setup(self) -> None:  # noqa: B027  (an optional hook, not abstract)
         """Hook: validate parameters and initialise state (called by :meth:`setup`)."""
 
     @abc.abstractmethod
-    def ask(self) -> Arch:
-        """The next architecture to evaluate."""
+    def ask(self) -> Candidate:
+        """The next candidate to evaluate."""
 
-    def tell(self, arch: Arch, result: Evaluation) -> None:
-        """Record the evaluation of ``arch`` (subclasses extend this to learn from it)."""
+    def tell(self, candidate: Candidate, result: Evaluation) -> None:
+        """Record the evaluation of ``candidate`` (subclasses extend this to learn from it)."""
         self.history.append(result)
 
-    def _propose(self, arch: Arch) -> Arch:
-        self.seen.add(arch)
-        return arch
+    def _propose(self, candidate: Candidate) -> Candidate:
+        self.seen.add(candidate)
+        return candidate
 
     def get_params(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in _param_names(type(self))}

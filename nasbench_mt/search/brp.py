@@ -7,8 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nasbench_mt.params import check_param
-from nasbench_mt.search.base import Strategy, rank_targets, register_strategy
-from nasbench_mt.space.arch import Arch
+from nasbench_mt.search.base import Candidate, Strategy, rank_targets, register_strategy
 
 __all__ = ["PredictorGuidedSearch"]
 
@@ -22,7 +21,8 @@ class PredictorGuidedSearch(Strategy):
     ``predictor_params``) on every evaluation so far - target: feasible archs by the primary objective, above
     infeasible ones by least violation (:func:`~nasbench_mt.search.base.rank_targets`) - ranks the candidates
     with ``predictor.rank`` and queues the ``batch`` best.  Candidates: every unevaluated table arch (pool
-    mode), or ``pool_size`` random archs plus the neighbours of the ``batch`` best so far (full space).
+    mode), or ``pool_size`` random candidates plus the neighbours of the ``batch`` best so far (full space;
+    joint exit mode, where the predictor also sees each candidate's thresholds).
     """
 
     def __init__(
@@ -47,10 +47,10 @@ class PredictorGuidedSearch(Strategy):
         check_param("pool_size", self.pool_size, "int", 1)
         if self.predictor not in list_predictors():
             raise ValueError(f"unknown predictor: {self.predictor!r}; allowed: {list_predictors()}")
-        self.queue: list[Arch] = []
+        self.queue: list[Candidate] = []
         self.fits = 0
 
-    def ask(self) -> Arch:
+    def ask(self) -> Candidate:
         while self.queue and self.queue[0] in self.seen:
             self.queue.pop(0)
         if len(self.history) < self.initial:
@@ -59,20 +59,20 @@ class PredictorGuidedSearch(Strategy):
             self.queue = self._ranked()
         return self._propose(self.queue.pop(0))
 
-    def _candidates(self) -> list[Arch]:
+    def _candidates(self) -> list[Candidate]:
         cands = self.candidates
-        if cands.pool_mode:
+        if cands.listable:
             return cands.unevaluated(self.seen)
         pool = cands.sample(self.pool_size, self.rng, self.seen)
         best = sorted(self.history, key=lambda e: e.key, reverse=True)[: self.batch]
         taken = set(pool) | self.seen
         for e in best:
-            near = [a for a in cands.neighbors(e.arch, self.rng, taken)]
+            near = [a for a in cands.neighbors(e.candidate, self.rng, taken)]
             taken.update(near)
             pool += near
         return pool
 
-    def _ranked(self) -> list[Arch]:
+    def _ranked(self) -> list[Candidate]:
         from predictors import create_predictor
 
         pool = self._candidates()
@@ -83,7 +83,7 @@ class PredictorGuidedSearch(Strategy):
         if "random_state" in model.get_params() and "random_state" not in params:
             model.set_params(random_state=self.seed + self.fits)
         self.fits += 1
-        archs = [e.arch for e in self.history]
-        model.fit(self.candidates.encode(archs), rank_targets(self.history))
+        told = [e.candidate for e in self.history]
+        model.fit(self.candidates.encode(told), rank_targets(self.history))
         order = model.rank(self.candidates.encode(pool))
         return [pool[int(i)] for i in order[: self.batch]]

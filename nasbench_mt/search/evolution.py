@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections import deque
 
 from nasbench_mt.params import check_param
-from nasbench_mt.search.base import Evaluation, Strategy, register_strategy
-from nasbench_mt.space.arch import Arch
+from nasbench_mt.search.base import Candidate, Evaluation, Strategy, register_strategy
 
 __all__ = ["RegularizedEvolution"]
 
@@ -26,15 +25,15 @@ class RegularizedEvolution(Strategy):
         check_param("sample_size", self.sample_size, "int", 1)
         self.members: deque[Evaluation] = deque()
 
-    def ask(self) -> Arch:
+    def ask(self) -> Candidate:
         if len(self.members) < self.population:
             return self._propose(self.candidates.random(self.rng, self.seen))
         contenders = self.rng.sample(list(self.members), min(self.sample_size, len(self.members)))
         parent = max(contenders, key=lambda e: e.key)
-        return self._propose(self.candidates.mutate(parent.arch, self.rng, self.seen))
+        return self._propose(self.candidates.mutate(parent.candidate, self.rng, self.seen))
 
-    def tell(self, arch: Arch, result: Evaluation) -> None:
-        super().tell(arch, result)
+    def tell(self, candidate: Candidate, result: Evaluation) -> None:
+        super().tell(candidate, result)
         self.members.append(result)
         if len(self.members) > self.population:
             self.members.popleft()

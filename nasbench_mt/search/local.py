@@ -4,8 +4,7 @@ better one, restart from a random arch at a local optimum."""
 
 from __future__ import annotations
 
-from nasbench_mt.search.base import Evaluation, Strategy, register_strategy
-from nasbench_mt.space.arch import Arch
+from nasbench_mt.search.base import Candidate, Evaluation, Strategy, register_strategy
 
 __all__ = ["LocalSearch"]
 
@@ -17,9 +16,9 @@ class LocalSearch(Strategy):
 
     def _setup(self) -> None:
         self.current: Evaluation | None = None
-        self.queue: list[Arch] = []
+        self.queue: list[Candidate] = []
 
-    def ask(self) -> Arch:
+    def ask(self) -> Candidate:
         while self.current is not None and self.queue and self.queue[-1] in self.seen:
             self.queue.pop()
         if self.current is None or not self.queue:
@@ -27,9 +26,9 @@ class LocalSearch(Strategy):
             return self._propose(self.candidates.random(self.rng, self.seen))
         return self._propose(self.queue.pop())
 
-    def tell(self, arch: Arch, result: Evaluation) -> None:
-        super().tell(arch, result)
+    def tell(self, candidate: Candidate, result: Evaluation) -> None:
+        super().tell(candidate, result)
         if self.current is None or result.key > self.current.key:
             self.current = result
-            self.queue = self.candidates.neighbors(arch, self.rng, self.seen)
+            self.queue = self.candidates.neighbors(candidate, self.rng, self.seen)
             self.rng.shuffle(self.queue)

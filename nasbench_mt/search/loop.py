@@ -22,7 +22,8 @@ import pandas as pd
 
 from nasbench_mt.query.pareto import hypervolume, non_dominated_sort
 from nasbench_mt.query.results import json_ready
-from nasbench_mt.search.base import Evaluation, Strategy, create_strategy
+from nasbench_mt.search.base import Candidate, Evaluation, Strategy, create_strategy
+from nasbench_mt.search.exits import format_threshold
 from nasbench_mt.search.problem import SearchProblem
 from nasbench_mt.space.arch import Arch
 
@@ -34,10 +35,12 @@ class SearchResult:
     """What a search found, and how fast.
 
     ``trajectory`` has one row per query: ``query`` (1-based), ``arch``, ``feasible``, ``value`` (primary
-    objective), ``predicted``, ``sim_time_s`` (cumulative simulated time), ``best`` (best feasible primary
+    objective), ``predicted``, ``sim_time_s`` (cumulative simulated time: an arch's training is charged once
+    per run, so another exit policy of an already queried arch adds none), ``best`` (best feasible primary
     value so far, NaN before the first feasible arch) and ``regret`` (oracle minus best, in the objective's
     units, >= 0 in pool mode; NaN before the first feasible arch); multi-objective adds ``hv_regret`` (1 - the
-    normalised hypervolume of the feasible archs found over the table's Pareto front's).
+    normalised hypervolume of the feasible archs found over the table's Pareto front's); joint exit mode adds
+    ``thresholds`` (one per task, ``off``: never leaves early).
     ``queries_to_top1``: the first query whose best reaches the table's top 1% under the same constraints
     (multi-objective: ``hv_regret <= 0.01``), None if never.
     """
@@ -108,6 +111,7 @@ class SearchResult:
                 "value": self.oracle["value"],
                 "n_feasible": self.oracle["n_feasible"],
                 "top1_k": self.oracle["top1_k"],
+                **({"thresholds": self.oracle["thresholds"]} if "thresholds" in self.oracle else {}),
             },
             "trajectory": self.trajectory.to_dict(orient="list"),
         }
@@ -130,7 +134,8 @@ def run(
     """Run ``strategy`` (a registered name or a :class:`Strategy`) for ``budget`` queries.
 
     ``benchmark`` is a :class:`~nasbench_mt.query.benchmark.Benchmark` (then ``objective``, ``constraints``
-    and ``problem_kwargs`` - ``reference``, ``full_space``, ``surrogate``, ``exit_thresholds`` - build a
+    and ``problem_kwargs`` - ``reference``, ``full_space``, ``surrogate``, ``exits``, ``exit_grid``,
+    ``exit_thresholds`` - build a
     :class:`SearchProblem`) or a prebuilt :class:`SearchProblem` (reused caches; then those arguments must be
     left at their defaults).  Every query is charged to the benchmark's simulated clock.  ``progress``: True
     for a tqdm bar, or a callback ``f(query_index, evaluation)``."""
@@ -149,7 +154,7 @@ def run(
     size = problem.candidates.size
     if size is not None and budget > size:
         raise ValueError(
-            f"invalid budget: {budget}; the pool holds only {size} admissible archs "
+            f"invalid budget: {budget}; the pool holds only {size} admissible candidates "
             "(pool mode never proposes one twice)"
         )
     strat = create_strategy(strategy) if isinstance(strategy, str) else strategy
@@ -166,24 +171,20 @@ def run(
             total=int(budget), desc=f"search {strat.registry_name or type(strat).__name__}", unit="query"
         )
     evaluations: list[Evaluation] = []
-    asked: set[Arch] = set()
+    trained: set[Arch] = set()
     times: list[float] = []
-    cache: dict[Arch, Evaluation] = {}
+    cache: dict[Candidate, Evaluation] = {}
     for i in range(int(budget)):
-        arch = strat.ask()
-        if not isinstance(arch, Arch):
-            raise ValueError(f"strategy {strat!r} proposed {arch!r}; allowed: an Arch")
-        arch = problem.bench.space.validate(arch)
-        if problem.candidates.pool_mode and not problem.candidates.admissible(arch):
-            raise ValueError(
-                f"strategy {strat!r} proposed {arch}, which is not an admissible arch of the pool"
-            )
-        ev = cache.get(arch) or problem.evaluate(arch)  # a repeat is answered from the cache, not charged
-        cache[arch] = ev
-        asked.add(arch)
+        candidate = problem.candidates.check(strat.ask(), strat)
+        ev = cache.get(candidate)  # a repeat is answered from the cache, not charged
+        if ev is None:
+            arch = getattr(candidate, "arch", candidate)
+            ev = problem.evaluate(candidate, charge=arch not in trained)
+            trained.add(arch)
+        cache[candidate] = ev
         evaluations.append(ev)
         times.append(problem.answers.clock_s - start_clock)
-        strat.tell(arch, ev)
+        strat.tell(candidate, ev)
         if bar is not None:
             bar.update(1)
         elif callable(progress):
@@ -230,6 +231,8 @@ def _trajectory(problem: SearchProblem, evals: list[Evaluation], times: list[flo
             "regret": np.where(np.isfinite(best_score), oracle["best_score"] - best_score, np.nan),
         }
     )
+    if problem.joint:
+        frame["thresholds"] = [",".join(map(format_threshold, e.candidate.thresholds)) for e in evals]
     if problem.multi_objective:
         lo, span = oracle["norm"]
         hv, found = [], []

@@ -14,9 +14,8 @@ import numpy as np
 
 from nasbench_mt.params import check_param
 from nasbench_mt.query.pareto import non_dominated_sort
-from nasbench_mt.search.base import Evaluation, Strategy, register_strategy
+from nasbench_mt.search.base import Candidate, Evaluation, Strategy, register_strategy
 from nasbench_mt.search.objectives import crowding_distance
-from nasbench_mt.space.arch import Arch
 
 __all__ = ["NSGA2", "constrained_ranks"]
 
@@ -52,17 +51,17 @@ class NSGA2(Strategy):
             raise ValueError(f"invalid crossover_prob: {p!r}; allowed: a number in [0, 1]")
         self.parents: list[Evaluation] = []
         self.offspring: list[Evaluation] = []
-        self.queue: list[Arch] = []
+        self.queue: list[Candidate] = []
 
-    def ask(self) -> Arch:
+    def ask(self) -> Candidate:
         if not self.parents:
             return self._propose(self.candidates.random(self.rng, self.seen))
         if not self.queue:
             self.queue = self._breed()
         return self._propose(self.queue.pop(0))
 
-    def tell(self, arch: Arch, result: Evaluation) -> None:
-        super().tell(arch, result)
+    def tell(self, candidate: Candidate, result: Evaluation) -> None:
+        super().tell(candidate, result)
         self.offspring.append(result)
         if len(self.offspring) >= self.population:
             self._select()
@@ -74,16 +73,16 @@ class NSGA2(Strategy):
         self.parents = [merged[int(i)] for i in order]
         self.offspring = []
 
-    def _breed(self) -> list[Arch]:
+    def _breed(self) -> list[Candidate]:
         rank, crowd = constrained_ranks(self.parents)
         cands, rng = self.candidates, self.rng
 
-        def tournament() -> Arch:
+        def tournament() -> Candidate:
             i, j = rng.randrange(len(self.parents)), rng.randrange(len(self.parents))
             better = i if (rank[i], -crowd[i]) <= (rank[j], -crowd[j]) else j
-            return self.parents[better].arch
+            return self.parents[better].candidate
 
-        children: list[Arch] = []
+        children: list[Candidate] = []
         taken = set(self.seen)
         count = self.population if cands.size is None else min(self.population, cands.size - len(taken))
         for _ in range(count):

@@ -1,9 +1,9 @@
-"""A search problem: what may be proposed (:class:`Candidates`), how a proposal is scored (``SearchProblem``).
+"""A search problem: what may be proposed (``Candidates``), how a proposal is scored (``SearchProblem``).
 
 **Pool mode** (default) searches the measured table: strategies only ever see and propose archs that are in
 it.  The table is a sparse sample of a 4.5e14-arch space, so a space move (mutation, crossover, neighbour)
-is *projected* onto the nearest not-yet-proposed table arch (Hamming distance of the one-hot decisions);
-local search's neighbourhood is the ``k`` nearest table archs.  **Full-space mode** searches the whole space;
+is *projected* onto the nearest not-yet-proposed table arch (:mod:`~nasbench_mt.search.candidates`).
+**Full-space mode** searches the whole space;
 queries of archs absent from the table are answered by a surrogate fitted on the table
 (:meth:`~nasbench_mt.query.benchmark.Benchmark.with_surrogate`, results marked ``predicted``).
 
@@ -13,12 +13,15 @@ after a query.  **Early-exit mode** (``exit_thresholds=[...]``, pool mode, one o
 is scored under its best per-task confidence-threshold setting on that grid (searched exhaustively with
 :meth:`~nasbench_mt.query.benchmark.Benchmark.exit_metrics`, free), and ``mean_acc``, ``test_{task}``,
 ``latency_ms``, ``macs`` and ``flops`` then mean their expected values under that exit policy (EDANAS).
+**Joint exit mode** (``exits="joint"``, pool mode, any number of objectives): the per-task thresholds are
+decision variables next to the architecture's (:mod:`~nasbench_mt.search.exits`); a candidate is an
+``ArchPolicy`` and the expected metrics under its thresholds have their own names (``policy_mean_acc``,
+``policy_macs``, ``policy_latency_ms``, ...), while the table's columns keep their meaning.
 """
 
 from __future__ import annotations
 
 import math
-import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,13 +30,22 @@ from typing import Any
 import numpy as np
 
 from nasbench_mt.query.results import QueryResult
+from nasbench_mt.search.candidates import Candidates
+from nasbench_mt.search.exits import (
+    DEFAULT_EXIT_GRID,
+    ArchPolicy,
+    JointCandidates,
+    format_threshold,
+    parse_exit_grid,
+    policy_metric_names,
+    policy_metrics,
+)
 from nasbench_mt.search.objectives import Constraint, Objective, parse_constraints, parse_objectives
-from nasbench_mt.space.arch import Arch, SearchSpace
-from nasbench_mt.space.encoding import onehot
+from nasbench_mt.space.arch import Arch
 
 __all__ = ["Candidates", "Evaluation", "SearchProblem"]
 
-_MAX_TRIES = 10_000
+EXIT_MODES = ("grid", "joint")
 
 
 def _static(metric: str, full_space: bool, exit_mode: bool) -> bool:
@@ -51,7 +63,8 @@ class Evaluation:
 
     ``values`` are the objectives in metric units, ``scores`` the same oriented so that larger is better;
     ``metrics`` holds every objective and constraint metric (early-exit mode: under the chosen
-    ``thresholds``).
+    ``thresholds``; joint exit mode: plus every policy metric).  ``candidate`` is what the strategy proposed:
+    ``arch`` itself, or in joint exit mode the :class:`~nasbench_mt.search.exits.ArchPolicy`.
     """
 
     arch: Arch
@@ -62,169 +75,16 @@ class Evaluation:
     violation: float
     metrics: dict[str, float] = field(default_factory=dict)
     thresholds: dict[str, float] | None = None
+    candidate: Arch | ArchPolicy | None = None
+
+    def __post_init__(self) -> None:
+        if self.candidate is None:
+            object.__setattr__(self, "candidate", self.arch)
 
     @property
     def key(self) -> tuple[bool, float]:
         """Sort key (larger is better): feasible first by the primary score, infeasible by least violation."""
         return (self.feasible, self.scores[0] if self.feasible else -self.violation)
-
-
-class Candidates:
-    """The architectures a strategy may propose, and moves between them (never an excluded one).
-
-    ``pool`` (pool mode) lists the table's archs; ``None`` means the whole ``space``.  ``static`` holds the
-    constraints on exact costs, checked before proposing.
-    """
-
-    def __init__(
-        self,
-        space: SearchSpace,
-        tasks: Sequence[Any],
-        static: Sequence[Constraint] = (),
-        pool: Sequence[Arch] | None = None,
-        pool_costs: dict[str, np.ndarray] | None = None,
-        neighbours: int = 16,
-    ) -> None:
-        self.space, self.tasks, self.static, self.neighbours = space, tuple(tasks), tuple(static), neighbours
-        self.pool = None if pool is None else list(pool)
-        self._features: dict[Arch, np.ndarray] = {}
-        self._costs: dict[Arch, dict[str, float]] = {}
-        if self.pool is not None:
-            self._row = {a: i for i, a in enumerate(self.pool)}
-            ok = np.ones(len(self.pool), dtype=bool)
-            for c in self.static:
-                ok &= c.mask(pool_costs[c.metric])
-            self._ok = ok
-            self._onehot = onehot(self.pool, space)
-            if not ok.any():
-                raise ValueError(
-                    f"no architecture of the table satisfies {[str(c) for c in self.static]}: "
-                    "nothing to search"
-                )
-
-    @property
-    def pool_mode(self) -> bool:
-        return self.pool is not None
-
-    @property
-    def size(self) -> int | None:
-        """Number of admissible pool archs (pool mode), None for the whole space."""
-        return None if self.pool is None else int(self._ok.sum())
-
-    # ------------------------------------------------------------------ membership
-    def admissible(self, arch: Arch) -> bool:
-        """In the pool (pool mode) and within every exact-cost constraint."""
-        if self.pool is not None:
-            row = self._row.get(arch)
-            return row is not None and bool(self._ok[row])
-        if not self.static:
-            return True
-        costs = self.exact_costs(arch)
-        return all(c.satisfied(costs[c.metric]) for c in self.static)
-
-    def exact_costs(self, arch: Arch) -> dict[str, float]:
-        """Parameters, MACs (whole, per exit, per segment) and FLOPs of ``arch``, without building it."""
-        if arch not in self._costs:
-            from nasbench_mt.space.costs import analytic_costs
-
-            self._costs[arch] = {k: float(v) for k, v in analytic_costs(arch, self.tasks).as_row().items()}
-        return self._costs[arch]
-
-    def _free(self, exclude: set[Arch]) -> np.ndarray:
-        mask = self._ok.copy()
-        for a in exclude:
-            row = self._row.get(a)
-            if row is not None:
-                mask[row] = False
-        return mask
-
-    def _exhausted(self) -> ValueError:
-        return ValueError("no admissible architecture left to propose (the pool is exhausted)")
-
-    # ------------------------------------------------------------------ proposals
-    def random(self, rng: random.Random, exclude: set[Arch] = frozenset()) -> Arch:
-        """A uniformly drawn admissible arch not in ``exclude`` (full space: OFA per-choice sampling)."""
-        if self.pool is not None:
-            free = np.flatnonzero(self._free(exclude))
-            if not len(free):
-                raise self._exhausted()
-            return self.pool[int(free[rng.randrange(len(free))])]
-        for _ in range(_MAX_TRIES):
-            arch = self.space.random_arch(rng)
-            if arch not in exclude and self.admissible(arch):
-                return arch
-        raise ValueError(
-            f"no admissible architecture found in {_MAX_TRIES} random draws; loosen the constraints"
-        )
-
-    def sample(self, n: int, rng: random.Random, exclude: set[Arch] = frozenset()) -> list[Arch]:
-        """Up to ``n`` distinct admissible archs not in ``exclude`` (pool mode: all, if fewer remain)."""
-        if self.pool is not None:
-            free = np.flatnonzero(self._free(exclude)).tolist()
-            picked = free if n >= len(free) else rng.sample(free, n)
-            return [self.pool[i] for i in picked]
-        out: list[Arch] = []
-        taken = set(exclude)
-        for _ in range(n):
-            arch = self.random(rng, taken)
-            taken.add(arch)
-            out.append(arch)
-        return out
-
-    def nearest(
-        self, arch: Arch, rng: random.Random, exclude: set[Arch] = frozenset(), k: int = 1
-    ) -> list[Arch]:
-        """The ``k`` admissible pool archs nearest to ``arch`` (any space arch); ``rng`` breaks ties."""
-        free = self._free(exclude)
-        if not free.any():
-            raise self._exhausted()
-        dist = np.abs(self._onehot - onehot([arch], self.space)[0]).sum(axis=1, dtype=np.int64)
-        idx = np.flatnonzero(free)
-        tie = np.array([rng.random() for _ in range(len(idx))])
-        order = np.lexsort((tie, dist[idx]))[:k]
-        return [self.pool[int(i)] for i in idx[order]]
-
-    def neighbors(self, arch: Arch, rng: random.Random, exclude: set[Arch] = frozenset()) -> list[Arch]:
-        """Admissible archs one decision away (pool mode: the ``neighbours`` nearest pool archs), not in
-        ``exclude``."""
-        if self.pool is not None:
-            return self.nearest(arch, rng, exclude | {arch}, self.neighbours)
-        return [a for a in self.space.neighbors(arch) if a not in exclude and self.admissible(a)]
-
-    def mutate(self, arch: Arch, rng: random.Random, exclude: set[Arch] = frozenset()) -> Arch:
-        """``space.mutate`` (one decision changed), kept admissible and new."""
-        if self.pool is not None:
-            return self.nearest(self.space.mutate(arch, rng), rng, exclude | {arch})[0]
-        options = self.neighbors(arch, rng, exclude)
-        return rng.choice(options) if options else self.random(rng, exclude)
-
-    def crossover(self, a: Arch, b: Arch, rng: random.Random, exclude: set[Arch] = frozenset()) -> Arch:
-        """Uniform crossover: each stage, branch point and exit bit from either parent (then kept new)."""
-        stages = [sa if rng.random() < 0.5 else sb for sa, sb in zip(a.stages, b.stages)]
-        branches = [x if rng.random() < 0.5 else y for x, y in zip(a.branches, b.branches)]
-        exits = [x for x in self.space.exit_choices if (x in a.exits if rng.random() < 0.5 else x in b.exits)]
-        child = Arch(stages, branches, exits, space=self.space)
-        if self.pool is not None:
-            return self.nearest(child, rng, exclude)[0]
-        if child in exclude or not self.admissible(child):
-            return self.mutate(child, rng, exclude)
-        return child
-
-    def unevaluated(self, exclude: set[Arch]) -> list[Arch]:
-        """Pool mode: every admissible pool arch not in ``exclude``."""
-        if self.pool is None:
-            raise ValueError("unevaluated() lists the pool; in full-space mode use sample()")
-        return [self.pool[int(i)] for i in np.flatnonzero(self._free(exclude))]
-
-    def encode(self, archs: Sequence[Arch]) -> np.ndarray:
-        """Predictor features (:func:`predictors.encode_archs`, with exact costs), cached per arch."""
-        missing = [a for a in dict.fromkeys(archs) if a not in self._features]
-        if missing:
-            from predictors.features import encode_archs
-
-            for a, row in zip(missing, encode_archs(missing, tasks=self.tasks, space=self.space)):
-                self._features[a] = row
-        return np.stack([self._features[a] for a in archs]) if archs else np.zeros((0, 0))
 
 
 class SearchProblem:
@@ -235,8 +95,10 @@ class SearchProblem:
     ``objective``: a metric name, ``"min:"``/``"max:"``-prefixed name or ``"delta_p"`` (a list for
     multi-objective search); ``constraints``: strings such as ``"latency_ms <= 14"``; ``reference``: the arch
     Delta-p is relative to (default: the table row of median ``mean_acc``); ``full_space`` with ``surrogate``
-    (a predictor name, fitted on the whole table); ``exit_thresholds``: the per-task threshold grid of
-    early-exit mode.
+    (a predictor name, fitted on the whole table).  ``exits="grid"`` scores every arch under its best
+    setting of the per-task threshold grid ``exit_grid`` (``exit_thresholds=G`` is short for
+    ``exits="grid", exit_grid=G``); ``exits="joint"`` searches the thresholds on that grid as decision
+    variables (default grid :data:`~nasbench_mt.search.exits.DEFAULT_EXIT_GRID`; ``inf``: never leave early).
     """
 
     def __init__(
@@ -249,13 +111,28 @@ class SearchProblem:
         surrogate: str = "xgb",
         exit_thresholds: Sequence[float] | None = None,
         seed: int = 0,
+        exits: str | None = None,
+        exit_grid: Sequence[float] | None = None,
     ) -> None:
         self.bench = bench
         self.tasks = [t.name for t in bench.tasks]
         self.full_space = bool(full_space)
-        self.exit_mode = exit_thresholds is not None
+        exits, exit_grid = _exit_options(exits, exit_grid, exit_thresholds)
+        self.exit_mode = exits == "grid"
+        self.joint = exits == "joint"
+        if self.joint and self.full_space:
+            raise ValueError("joint exit search needs the stored per-sample confidences: pool mode only")
         table = bench.table
-        metrics = bench.metrics
+        policy = policy_metric_names(self.tasks) if self.joint else []
+        metrics = bench.metrics + policy
+
+        def higher_is_better(name: str) -> bool:
+            return (
+                name.startswith(("policy_acc_", "policy_mean_acc"))
+                if name in policy
+                else bench.higher_is_better(name)
+            )
+
         ref_row = None
         self.reference = None
         if "delta_p" in str(objective):
@@ -266,26 +143,30 @@ class SearchProblem:
             self.reference = ref_result.arch
             ref_row = table.iloc[int(np.flatnonzero(table["arch_id"].to_numpy() == ref_result.arch_id)[0])]
         tasks = [(t.name, t.higher_is_better) for t in bench.tasks]
+        _refuse_policy_names(objective, constraints, self.joint)
         self.objectives: tuple[Objective, ...] = parse_objectives(
-            objective, metrics, bench.higher_is_better, tasks, ref_row
+            objective, metrics, higher_is_better, tasks, ref_row
         )
         self.constraints: tuple[Constraint, ...] = parse_constraints(constraints, metrics)
         if self.exit_mode:
-            self._setup_exits(exit_thresholds)
+            self._setup_exits(exit_grid)
+        self.exit_grid_values = exit_grid
         self.columns = list(
             dict.fromkeys([c for o in self.objectives for c in o.columns] + self.metric_names)
         )
-        self._arrays = {c: table[c].to_numpy(dtype=float) for c in self.columns}
+        self._arrays = {c: table[c].to_numpy(dtype=float) for c in self.columns if c not in policy}
         self._row = {a: i for i, a in enumerate(table["arch_id"].tolist())}
         static = [c for c in self.constraints if _static(c.metric, self.full_space, self.exit_mode)]
         pool = None if self.full_space else [Arch.from_string(s, space=bench.space) for s in table["arch"]]
         costs = {c.metric: table[c.metric].to_numpy(dtype=float) for c in static}
-        self.candidates = Candidates(bench.space, bench.tasks, static, pool, costs)
+        args = (bench.space, bench.tasks, static, pool, costs)
+        self.candidates = JointCandidates(exit_grid, *args) if self.joint else Candidates(*args)
         self.answers = bench
         self.predictor = None
         if self.full_space:
             self._fit_surrogate(surrogate, seed)
         self._oracle: dict[str, Any] | None = None
+        self._points: tuple[dict[str, np.ndarray], np.ndarray, np.ndarray] | None = None
 
     @property
     def multi_objective(self) -> bool:
@@ -299,11 +180,13 @@ class SearchProblem:
         objs = ", ".join(("max " if o.maximize else "min ") + o.metric for o in self.objectives)
         cons = " and ".join(map(str, self.constraints)) or "none"
         mode = "full space (surrogate)" if self.full_space else "pool (measured table)"
-        extra = f", exit thresholds {list(self.exit_grid_values)}" if self.exit_mode else ""
+        grid = "[" + ", ".join(map(format_threshold, self.exit_grid_values or ())) + "]"
+        extra = f", exit thresholds {grid}" if self.exit_mode else ""
+        extra += f", joint exit thresholds {grid}" if self.joint else ""
         return f"objective: {objs}; constraints: {cons}; mode: {mode}{extra}"
 
     # ------------------------------------------------------------------ setup helpers
-    def _setup_exits(self, thresholds: Sequence[float]) -> None:
+    def _setup_exits(self, values: Sequence[float]) -> None:
         from nasbench_mt.query.exit_policy import threshold_grid
 
         if self.full_space:
@@ -312,10 +195,6 @@ class SearchProblem:
             raise ValueError("early-exit mode searches one objective; give one --objective")
         if self.objectives[0].metric == "delta_p":
             raise ValueError("early-exit mode scores mean_acc, test_{task}, latency_ms, macs: not delta_p")
-        values = sorted({float(v) for v in thresholds})
-        if not values or any(not (0.0 <= v <= 1.0) for v in values):
-            raise ValueError(f"invalid exit thresholds {list(thresholds)}; allowed: numbers in [0, 1]")
-        self.exit_grid_values = tuple(values)
         self.exit_grid = threshold_grid(self.tasks, values)
 
     def _fit_surrogate(self, name: str, seed: int) -> None:
@@ -360,13 +239,25 @@ class SearchProblem:
         violation = sum(np.vectorize(c.violation)(metrics[c.metric]) for c in self.constraints)
         return values, scores, np.asarray(violation) == 0, violation
 
-    def evaluate(self, arch: Arch) -> Evaluation:
-        """Query ``arch`` (charging its simulated time) and score it."""
-        result = self.answers.simulate_train_eval(arch)
+    def evaluate(self, candidate: Arch | ArchPolicy, charge: bool = True) -> Evaluation:
+        """Query ``candidate`` (an arch; joint exit mode: an arch with its thresholds) and score it.
+
+        ``charge``: add the arch's simulated training time to the clock (False when this run already trained
+        it: another exit policy of a trained arch costs no training)."""
+        arch = candidate.arch if isinstance(candidate, ArchPolicy) else candidate
+        result = self.answers.simulate_train_eval(arch) if charge else self.answers.query(arch)
         metrics: dict[str, Any] = self._metrics(arch, result)
         thresholds = None
         if self.exit_mode:
             metrics, thresholds = self._best_exit_setting(arch, metrics)
+        elif self.joint:
+            if not isinstance(candidate, ArchPolicy):
+                raise ValueError(
+                    f"invalid candidate {candidate!r}; allowed: an ArchPolicy in joint exit mode"
+                )
+            policy = policy_metrics(self.bench.exit_metrics(arch, candidate.thresholds))
+            metrics.update({c: float(v[0]) for c, v in policy.items()})
+            thresholds = dict(zip(self.tasks, candidate.thresholds))
         values, scores, feasible, violation = self._score(metrics)
         return Evaluation(
             arch=arch,
@@ -377,6 +268,7 @@ class SearchProblem:
             violation=float(violation),
             metrics=metrics,
             thresholds=thresholds,
+            candidate=candidate,
         )
 
     # ------------------------------------------------------------------ oracle
@@ -391,7 +283,12 @@ class SearchProblem:
         table = self.bench.table
         n = len(table)
         metrics = dict(self._arrays)
-        if self.exit_mode:
+        ok = self.candidates._ok if not self.full_space else np.ones(n, dtype=bool)
+        if self.joint:  # every (admissible arch, grid setting) pair is a point
+            metrics, arch_rows, settings = self.joint_points()
+            n = len(arch_rows)
+            ok = np.ones(n, dtype=bool)
+        elif self.exit_mode:
             keep = np.flatnonzero(self.candidates._ok)
             evals = [
                 self._best_exit_setting(self.candidates.pool[i], {c: v[i] for c, v in self._arrays.items()})[
@@ -403,9 +300,7 @@ class SearchProblem:
                 metrics[c] = np.full(n, np.nan)
                 metrics[c][keep] = [e[c] for e in evals]
         values, scores, feasible, _ = self._score(metrics)
-        feasible = np.broadcast_to(np.asarray(feasible), (n,)).copy()
-        if not self.full_space:
-            feasible &= self.candidates._ok
+        feasible = np.broadcast_to(np.asarray(feasible), (n,)).copy() & ok
         scores = np.column_stack([np.asarray(s, dtype=float) for s in scores])
         feasible &= np.isfinite(scores).all(axis=1)
         rows = np.flatnonzero(feasible)
@@ -415,15 +310,18 @@ class SearchProblem:
         out: dict[str, Any] = {"rows": rows, "scores": fs, "n_feasible": len(rows)}
         # objectives that are table columns: the benchmark answers (its best and its front); derived ones
         # (Delta-p, expected metrics under an exit policy) are scored here with the same Pareto front
-        asked = not self.exit_mode and all(o.metric != "delta_p" for o in self.objectives)
+        asked = not (self.exit_mode or self.joint) and all(o.metric != "delta_p" for o in self.objectives)
         cons = list(self.constraints) or None
         if asked:
             o = self.objectives[0]
             best = self._row[self.bench.best(o.metric, cons, maximize=o.maximize).arch_id]
         else:
             best = int(rows[np.argmax(fs[:, 0])])
-        out["best_row"] = best
         out["value"] = float(np.asarray(values[0], dtype=float)[best])
+        out["best_row"] = best
+        if self.joint:  # best_row: the table row of the best point's arch
+            out["best_row"] = int(arch_rows[best])
+            out["thresholds"] = dict(zip(self.tasks, map(float, settings[best % len(settings)])))
         out["best_score"] = float(fs[:, 0].max())
         k = max(1, math.ceil(0.01 * len(rows)))
         out["top1_score"] = float(np.sort(fs[:, 0])[::-1][k - 1])
@@ -440,11 +338,42 @@ class SearchProblem:
                     [o.metric for o in self.objectives], cons, maximize=[o.maximize for o in self.objectives]
                 )
                 front = np.searchsorted(rows, sorted(self._row[a] for a in view.table["arch_id"]))
+            elif self.joint and fs.shape[1] > 2:  # prefilter each arch's settings, then the union
+                groups = np.split(np.arange(len(rows)), np.flatnonzero(np.diff(arch_rows[rows])) + 1)
+                cand = np.concatenate([g[pareto_front(fs[g])] for g in groups])
+                front = cand[pareto_front(fs[cand])]
             else:
                 front = pareto_front(fs)
             out["front_rows"] = rows[front]
             out["hv"] = hypervolume((fs[front] - lo) / span, out["hv_reference"])
         return out
+
+    def joint_points(self, extra: Sequence[str] = ()) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+        """Joint exit mode: the objective and constraint metrics (plus ``extra`` ones) of every (admissible
+        arch, grid setting) point, arch-major; the table row of each point's arch; the settings (S, T).
+
+        Every pool arch is evaluated under every setting (on the 5,000-row release and the default grid,
+        1.7 million points, one to two minutes); the answer is cached."""
+        from nasbench_mt.query.exit_policy import threshold_grid
+
+        if not self.joint:
+            raise ValueError("joint_points() lists the candidates of joint exit mode (exits='joint')")
+        columns = list(dict.fromkeys([*self.columns, *extra]))
+        cached = self._points
+        if cached is not None and set(columns) <= set(cached[0]):
+            return cached
+        policy_names = policy_metric_names(self.tasks)
+        table = {c: self.bench.table[c].to_numpy(dtype=float) for c in columns if c not in policy_names}
+        keep = np.flatnonzero(self.candidates._ok)
+        settings = threshold_grid(self.tasks, self.exit_grid_values)
+        size = len(settings)
+        parts: dict[str, list[np.ndarray]] = {c: [] for c in columns}
+        for i in keep:
+            policy = policy_metrics(self.bench.exit_metrics(self.candidates.pool[i], settings))
+            for c in columns:
+                parts[c].append(policy[c] if c in policy else np.full(size, table[c][i]))
+        self._points = ({c: np.concatenate(v) for c, v in parts.items()}, np.repeat(keep, size), settings)
+        return self._points
 
     def _best_exit_setting(
         self, arch: Arch, base: dict[str, float]
@@ -469,4 +398,33 @@ class SearchProblem:
             best = int(np.argmin(np.broadcast_to(violation, (size,))))
         return {c: float(v[best]) for c, v in grid.items()}, dict(
             zip(self.tasks, map(float, self.exit_grid[best]))
+        )
+
+
+def _exit_options(
+    exits: str | None, grid: Sequence[float] | None, thresholds: Sequence[float] | None
+) -> tuple[str | None, tuple[float, ...] | None]:
+    """The exit mode and its grid from ``exits``, ``exit_grid`` and the grid mode's ``exit_thresholds``."""
+    if thresholds is not None:
+        if exits not in (None, "grid") or grid is not None:
+            raise ValueError("invalid exit options: exit_thresholds=G is short for exits='grid', exit_grid=G")
+        exits, grid = "grid", thresholds
+    if exits is None:
+        if grid is not None:
+            raise ValueError(
+                f"invalid exit options: an exit grid needs an exit mode; allowed: exits in {EXIT_MODES}"
+            )
+        return None, None
+    if exits not in EXIT_MODES:
+        raise ValueError(f"invalid exit mode: {exits!r}; allowed: {list(EXIT_MODES)} or None")
+    return exits, parse_exit_grid(DEFAULT_EXIT_GRID if grid is None else grid)
+
+
+def _refuse_policy_names(objective: Any, constraints: Any, joint: bool) -> None:
+    """Policy metrics exist in joint exit mode only: say so instead of 'unknown metric'."""
+    names = re.findall(r"\bpolicy_\w+", f"{objective} {constraints}")
+    if names and not joint:
+        raise ValueError(
+            f"invalid metric {names[0]!r}: policy_* metrics are expected values under a searched exit "
+            "policy; allowed: with exits='joint' (command line: --exits joint)"
         )

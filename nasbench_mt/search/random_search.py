@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from nasbench_mt.search.base import Strategy, register_strategy
-from nasbench_mt.space.arch import Arch
+from nasbench_mt.search.base import Candidate, Strategy, register_strategy
 
 __all__ = ["RandomSearch"]
 
@@ -12,5 +11,5 @@ __all__ = ["RandomSearch"]
 class RandomSearch(Strategy):
     """Uniform sampling without repetition (pool mode: uniform over the table rows)."""
 
-    def ask(self) -> Arch:
+    def ask(self) -> Candidate:
         return self._propose(self.candidates.random(self.rng, self.seen))

@@ -13,6 +13,7 @@ PROGRESS = [
     "evaluate-predictors",
     "search",
     "search-leaderboard",
+    "exit-leaderboard",
 ]
 DATA = ["summarize", "calibrate", "check-release", "reproduce", "query", "info", "sample", "search", "space"]
 

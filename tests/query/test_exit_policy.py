@@ -41,8 +41,9 @@ def test_matches_per_sample_simulation(bench):
     archs = _with_exits(bench, 4)[:2] + _with_exits(bench, 3)[:2] + _with_exits(bench, 2)[:1]
     assert archs
     for r in archs:
-        grid = rng.random((4, len(bench.tasks)))
+        grid = rng.random((5, len(bench.tasks)))
         grid[0] = [0.5, 100 / 255, 1.0]  # exact level boundaries
+        grid[1] = [np.inf, 0.3, np.inf]  # inf: never leave early
         m = bench.exit_metrics(r.arch, grid)
         for s, thr in enumerate(grid):
             acc, macs, lat = _brute_force(bench, r, thr)
@@ -87,10 +88,22 @@ def test_threshold_forms_agree(bench):
     assert len(frame) == 2 and {"mean_acc", "macs", "latency_ms", f"thr_{tasks[0]}"} <= set(frame.columns)
 
 
+def test_inf_is_the_network_at_its_final_exits(bench):
+    tasks = [t.name for t in bench.tasks]
+    for r in bench:
+        off = bench.exit_metrics(r.arch_id, np.inf)
+        assert np.allclose(off.exit_rate[0, :, -1], 1.0)  # every sample of every task at the final exit
+        assert off.macs[0] == pytest.approx(r.macs) and off.latency_ms[0] == pytest.approx(r.latency_ms)
+        data = bench._exits.get(r.arch_id, tasks, sorted(r.macs_per_exit))
+        final = data.score[:, -1].mean(axis=1) / 255 * 100
+        assert np.allclose(off.accuracy[0], final)
+
+
 @pytest.mark.parametrize(
     "thresholds, match",
     [
-        (1.5, r"outside \[0, 1\]"),
+        (1.5, r"outside \[0, 1\]; allowed: .* or inf"),
+        (-np.inf, r"outside \[0, 1\]"),
         (-0.1, r"outside \[0, 1\]"),
         ([0.5, float("nan"), 0.5], r"outside \[0, 1\]"),
         ([[0.5, 0.5, 2.0]], r"outside \[0, 1\]"),
@@ -138,7 +151,10 @@ def test_level_semantics_on_hand_made_records():
     assert m.exit_rate[0, 0].tolist() == pytest.approx([2 / 3, 1 / 3])
     assert m.macs[0] == pytest.approx(114 + (1000 + 10000 + 5) / 3)
     assert m.accuracy[0, 0] == pytest.approx(100.0) and m.latency_ms[0] == pytest.approx(1 + 2 / 3)
-    assert run(1.0).exit_rate[0, 0].tolist() == pytest.approx([1 / 3, 2 / 3])
+    assert run(1.0).exit_rate[0, 0].tolist() == pytest.approx([1 / 3, 2 / 3])  # conf 255 still leaves
+    never = run(np.inf)  # inf: nobody leaves early, the whole network and both heads are paid
+    assert never.exit_rate[0, 0].tolist() == [0.0, 1.0] and never.macs[0] == sum(seg.values())
+    assert never.accuracy[0, 0] == pytest.approx(200 / 3) and never.latency_ms[0] == 3.0
     assert np.isnan(m.latency_norm).all()  # no reference latency given
     ref = evaluate_policies(data, 129 / 255, [4], seg, lat, [True], ref_latency_ms=2.0)
     assert ref.latency_norm[0] == pytest.approx((1 + 2 / 3) / 2.0)

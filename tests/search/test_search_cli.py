@@ -118,3 +118,66 @@ def test_export_onnx_without_the_extra_says_what_to_install(capsys, monkeypatch,
     arch = V1.sample(1, seed=0)[0].to_string()
     rc, _, err = cli(capsys, "export-onnx", arch, "--out", tmp_path / "m.onnx")
     assert rc == 2 and "nasbench-mt[onnx]" in err and err.count("\n") == 1
+
+
+def test_search_joint_exits_json_and_text(capsys, tiny_path, bench, tmp_path):
+    argv = ["search", "--strategy", "nsga2", "--budget", 10, "--exits", "joint"]
+    argv += ["--exit-grid", 0.6, 0.9, "off", "--path", tiny_path]
+    argv += ["--objective", "policy_mean_acc", "--objective", "policy_latency_norm"]
+    rc, out, _ = cli(capsys, *argv, "--json", "--quiet")
+    assert rc == 0
+    data = json.loads(out)
+    assert data["objectives"] == ["policy_mean_acc", "policy_latency_norm"]
+    assert len(data["trajectory"]["thresholds"]) == 10
+    for e in data["pareto"]:  # thresholds per task; JSON null = off (never leave early)
+        assert set(e["thresholds"]) == {t.name for t in bench.tasks}
+        assert all(v in (0.6, 0.9, None) for v in e["thresholds"].values())
+        assert set(e["metrics"]) >= {"policy_mean_acc", "policy_latency_norm", "policy_macs"}
+    png = tmp_path / "joint.png"
+    rc, out, _ = cli(capsys, *argv, "--quiet", "--plot", png)
+    assert rc == 0 and "exit thresholds digit" in out and "candidates; hypervolume regret" in out
+    assert " @ digit " in out and png.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    "extra, match",
+    [
+        (["--objective", "policy_mean_acc"], "policy_\\* metrics .*--exits joint"),
+        (["--exits", "joint", "--exit-grid", "0.5", "1.5"], "invalid exit thresholds"),
+        (["--exits", "joint", "--full-space"], "pool mode only"),
+    ],
+)
+def test_search_exit_errors_are_one_line(capsys, tiny_path, extra, match):
+    rc, _, err = cli(capsys, "search", "--path", tiny_path, "--quiet", *extra)
+    assert rc == 2 and err.startswith("nasbench-mt search: error:") and err.count("\n") == 1
+    assert re.search(match, err)
+
+
+def test_exit_grid_refuses_words_other_than_off(capsys, tiny_path):
+    with pytest.raises(SystemExit) as stop:
+        main(["search", "--path", str(tiny_path), "--exits", "joint", "--exit-grid", "0.9", "high"])
+    assert stop.value.code == 2
+    assert "invalid threshold 'high'; allowed: a number in [0, 1] or off" in capsys.readouterr().err
+
+
+def test_exit_leaderboard_fast(capsys, tiny_path, tmp_path):
+    out_dir = tmp_path / "lb"
+    argv = ["exit-leaderboard", "--fast", "--path", tiny_path, "--exit-grid", 0.6, 0.9, "off"]
+    rc, out, _ = cli(capsys, *argv, "--strategies", "random", "nsga2", "--out", out_dir, "--json")
+    assert rc == 0
+    info = json.loads(out)["info"]
+    assert info["table_hv"]["exit-aware"] == pytest.approx(1.0)
+    assert 0 < info["table_hv"]["no exits"] <= 1.0 + 1e-12  # off is on the grid: the joint front covers it
+    md = (out_dir / "exits.md").read_text()
+    assert "SYNTHETIC" in md and "nasbench-mt exit-leaderboard --path" in md
+    assert "--exit-grid 0.6 0.9 off" in md
+    assert "| random | 10 |" in md and "| nsga2 | 5 |" in md and "point accuracy drop" in md
+    csv = (out_dir / "exits.csv").read_text().splitlines()
+    assert csv[0] == "strategy,mode,budget,seeds,hv_mean,hv_std,archs_mean,sim_time_h_mean"
+    assert len(csv) == 1 + 2 * 2 * 2  # strategies x modes x budgets
+    for line in csv[1:]:
+        hv = float(line.split(",")[4])
+        assert 0 <= hv <= 1.0 + 1e-12
+    assert (out_dir / "exits.png").stat().st_size > 1000
+    rc, _, err = cli(capsys, "exit-leaderboard", "--fast", "--path", tiny_path, "--out", "leaderboards")
+    assert rc == 2 and "real release only" in err

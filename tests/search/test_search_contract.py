@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
-from nasbench_mt.search import SearchProblem, create_strategy, list_strategies, run
+from nasbench_mt.search import ArchPolicy, SearchProblem, Strategy, create_strategy, list_strategies, run
+from nasbench_mt.space.arch import Arch
 
 STRATEGIES = list_strategies()
 
@@ -47,6 +50,116 @@ def test_exit_threshold_contract(name, search_contract, tiny_problem, bench, fas
         assert e.metrics["mean_acc"] == pytest.approx(float(em.mean_acc[0]))
         assert e.metrics["latency_ms"] == pytest.approx(float(em.latency_ms[0]))
         assert e.feasible == (e.metrics["latency_ms"] <= 2.6)
+
+
+JOINT_GRID = [0.6, 0.9, math.inf]
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+@pytest.mark.parametrize(
+    "problem_kw",
+    [
+        {"objective": "policy_mean_acc", "constraints": ["policy_latency_ms <= 2.6"]},
+        {"objective": ["policy_mean_acc", "policy_latency_norm"], "constraints": ["params <= 800k"]},
+    ],
+    ids=["joint", "joint-multi-objective"],
+)
+def test_joint_exit_contract(name, problem_kw, search_contract, tiny_problem, bench, fast_strategy):
+    problem = tiny_problem(exits="joint", exit_grid=JOINT_GRID, **problem_kw)
+    res = search_contract(lambda: fast_strategy(name), problem, budget=12)
+    tasks = [t.name for t in bench.tasks]
+    for e in res.evaluations:  # each candidate is scored under its own thresholds
+        assert isinstance(e.candidate, ArchPolicy) and e.candidate.arch == e.arch
+        assert set(e.candidate.thresholds) <= set(JOINT_GRID)
+        assert e.thresholds == dict(zip(tasks, e.candidate.thresholds))
+        em = bench.exit_metrics(e.arch, e.thresholds)
+        assert e.metrics["policy_mean_acc"] == pytest.approx(float(em.mean_acc[0]))
+        assert e.metrics["policy_latency_norm"] == pytest.approx(float(em.latency_norm[0]))
+        if "params <= 800k" in problem_kw["constraints"]:
+            assert e.result.params <= 800e3  # exact costs are still checked before proposing
+    assert list(res.trajectory["thresholds"]) == [
+        ",".join("off" if math.isinf(t) else f"{t:g}" for t in e.candidate.thresholds)
+        for e in res.evaluations
+    ]
+
+
+def test_joint_search_of_every_candidate_finds_the_oracle(tiny_problem, bench):
+    problem = tiny_problem(
+        objective=["policy_mean_acc", "policy_latency_ms"], exits="joint", exit_grid=[0.7, math.inf]
+    )
+    assert problem.candidates.size == len(bench) * 2 ** len(bench.tasks)
+    res = run(problem, "random", problem.candidates.size, seed=0)
+    assert res.trajectory["hv_regret"].iloc[-1] == pytest.approx(0.0, abs=1e-12)
+    assert res.sim_time_s == pytest.approx(bench.table["measure_s"].sum())  # each arch trained once
+    single = tiny_problem(objective="policy_mean_acc", exits="joint", exit_grid=[0.7, math.inf])
+    res = run(single, "random", single.candidates.size, seed=1)
+    assert res.regret == 0 and res.best.thresholds == single.oracle()["thresholds"]
+    assert res.best.arch.to_string() == res.oracle["arch"]
+
+
+def test_never_leaving_early_is_the_table_network(tiny_problem, bench):
+    problem = tiny_problem(objective="policy_mean_acc", exits="joint", exit_grid=[math.inf])
+    assert problem.candidates.size == len(bench)
+    for r in list(bench)[:8]:
+        e = problem.evaluate(
+            ArchPolicy(r.arch if isinstance(r.arch, Arch) else Arch.from_string(r.arch), (math.inf,) * 3)
+        )
+        assert e.metrics["policy_macs"] == pytest.approx(r.macs)
+        assert e.metrics["policy_latency_ms"] == pytest.approx(r.latency_ms)
+
+
+def test_joint_moves_cover_the_thresholds(tiny_problem):
+    import random
+
+    problem = tiny_problem(objective="policy_mean_acc", exits="joint", exit_grid=JOINT_GRID)
+    cands = problem.candidates
+    rng = random.Random(0)
+    start = cands.random(rng)
+    near = cands.neighbors(start, rng)
+    steps = [c for c in near if c.arch == start.arch]
+    assert steps and all(sum(a != b for a, b in zip(c.thresholds, start.thresholds)) == 1 for c in steps)
+    assert all(c.thresholds == start.thresholds for c in near if c.arch != start.arch)
+    moved_arch = moved_thr = 0
+    seen = {start}
+    for _ in range(60):
+        child = cands.mutate(start, rng, seen)
+        assert child not in seen and cands.admissible(child)
+        moved_thr += child.arch == start.arch
+        moved_arch += child.thresholds == start.thresholds and child.arch != start.arch
+        other = cands.random(rng, seen)
+        cross = cands.crossover(start, other, rng, seen)
+        assert cross not in seen and all(
+            t in (a, b) for t, a, b in zip(cross.thresholds, start.thresholds, other.thresholds)
+        )
+    assert moved_arch and moved_thr
+    x = cands.encode([start, *steps])
+    assert x.shape[0] == 1 + len(steps) and np.isfinite(x).all()
+
+
+def test_joint_options_errors(bench, tiny_problem):
+    with pytest.raises(ValueError, match=r"policy_\* metrics .*exits='joint'"):
+        SearchProblem(bench, "policy_mean_acc")
+    with pytest.raises(ValueError, match="pool mode only"):
+        SearchProblem(bench, "policy_mean_acc", exits="joint", full_space=True)
+    with pytest.raises(ValueError, match="invalid exit mode: 'both'"):
+        SearchProblem(bench, exits="both")
+    with pytest.raises(ValueError, match="short for exits='grid'"):
+        SearchProblem(bench, exits="joint", exit_thresholds=[0.9])
+    with pytest.raises(ValueError, match="invalid exit thresholds"):
+        SearchProblem(bench, exits="joint", exit_grid=[0.5, 2.0])
+    problem = tiny_problem(objective="policy_mean_acc", exits="joint", exit_grid=JOINT_GRID)
+    with pytest.raises(ValueError, match="allowed: an ArchPolicy"):
+        run(problem, _Fixed(bench[0].arch), 1)
+    with pytest.raises(ValueError, match="allowed: one value of the exit grid"):
+        run(problem, _Fixed(ArchPolicy(Arch.from_string(bench[0].arch), (0.5, 0.6, 0.9))), 1)
+
+
+class _Fixed(Strategy):
+    def __init__(self, candidate=None) -> None:
+        self.candidate = candidate
+
+    def ask(self):
+        return self.candidate
 
 
 def test_exit_policy_normalises_latency_by_the_rows_reference(tiny_problem, bench):

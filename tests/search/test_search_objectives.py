@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nasbench_mt.query.pareto import hypervolume, non_dominated_sort
+from nasbench_mt.query.pareto import hypervolume, non_dominated_sort, pareto_front
 from nasbench_mt.search import Constraint, SearchProblem, parse_constraints
 from nasbench_mt.search.objectives import crowding_distance
 
@@ -102,6 +102,15 @@ def test_non_dominated_sort_and_crowding():
     assert [sorted(f.tolist()) for f in fronts] == [[0, 1, 2], [4], [3], [5]]
     d = crowding_distance(pts[[0, 1, 2]])
     assert np.isinf(d[0]) and np.isinf(d[2]) and d[1] == pytest.approx(2.0)
+
+
+def test_two_objective_front_matches_the_general_sort():
+    rng = np.random.default_rng(0)
+    for _ in range(200):  # small integer grids: many ties and duplicate rows
+        pts = rng.integers(0, 5, (int(rng.integers(1, 40)), 2)).astype(float)
+        assert pareto_front(pts).tolist() == non_dominated_sort(pts)[0].tolist()
+    three = rng.random((50, 3))
+    assert pareto_front(three).tolist() == non_dominated_sort(three)[0].tolist()
 
 
 def test_hypervolume_exact():
