@@ -326,7 +326,9 @@ def evaluate_predictors(
             f"({len(rows)} complete rows, {len(test)} held out); allowed: sizes <= {len(pool)}"
         )
     params = predictor_params or {}
-    models = {n: create_predictor(n, **params.get(n, {})) for n in names}  # checks the params up front
+    models = {n: create_predictor(n, **params.get(n, {})) for n in names}
+    for model in models.values():  # bad hyper-parameters or a missing library fail before any fit
+        model._validate_params()
     inputs = _encode(bench, rows, {m.input_kind for m in models.values()})
     higher = [bench.higher_is_better(t) for t in targets]
     arch_ids = rows["arch_id"].to_numpy()

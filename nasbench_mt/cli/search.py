@@ -25,35 +25,78 @@ def _search_args(p: argparse.ArgumentParser) -> None:
     from nasbench_mt.search import list_strategies
 
     p.add_argument(
-        "--strategy", default="brp", choices=list_strategies(), help="search strategy (default brp)"
+        "--strategy",
+        default="brp",
+        choices=list_strategies(),
+        help="search strategy (default: %(default)s)",
     )
-    p.add_argument("--budget", type=int, default=100, help="number of queries (default 100)")
+    p.add_argument(
+        "--budget",
+        type=int,
+        default=100,
+        help="number of table queries the search may make (default: %(default)s)",
+    )
     p.add_argument(
         "--objective",
         action="append",
         default=None,
-        help="metric to optimise: mean_acc, test_digit, min:latency_ms, delta_p (repeat: multi-objective)",
-    )
-    p.add_argument("--constraint", action="append", default=[], help='e.g. "latency_norm<=2.3" (repeatable)')
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--reference", default=None, help="reference arch of delta_p (default: median mean_acc row)"
+        metavar="METRIC",
+        help="column to maximise, e.g. mean_acc or test_digit; min:COLUMN minimises, e.g. min:latency_norm; "
+        "delta_p is the multi-task gain over --reference, in %%; repeat for a Pareto search "
+        "(default: mean_acc)",
     )
     p.add_argument(
-        "--full-space", action="store_true", help="search the whole space through a fitted surrogate"
+        "--constraint",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help='"COLUMN OP NUMBER" in the column\'s unit, e.g. "latency_norm<=2.3" or "params<200k"; '
+        "repeatable (default: none)",
     )
-    p.add_argument("--surrogate", default="xgb", help="surrogate predictor of --full-space (default xgb)")
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the strategy and the surrogate (default: %(default)s)"
+    )
+    p.add_argument(
+        "--reference",
+        default=None,
+        metavar="ARCH",
+        help="reference architecture of delta_p (default: the table row of median mean_acc)",
+    )
+    p.add_argument(
+        "--full-space",
+        action="store_true",
+        help="search the whole space, answering archs outside the table with a surrogate fitted on the table",
+    )
+    p.add_argument(
+        "--surrogate",
+        default="xgb",
+        metavar="PREDICTOR",
+        help="registered predictor used as the surrogate of --full-space; xgb needs the [xgboost] extra "
+        "(default: %(default)s)",
+    )
     p.add_argument(
         "--exit-thresholds",
         type=float,
         nargs="+",
         default=None,
         metavar="THR",
-        help="early-exit threshold grid",
+        help="confidence thresholds in [0, 1] searched per task for the early exits; each queried arch is "
+        "scored under its best setting on this grid (default: no exit policy, the final exits answer)",
     )
-    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="strategy parameter")
-    p.add_argument("--plot", default=None, metavar="OUT.png", help="write the trajectory (and Pareto) plot")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="strategy hyper-parameter, e.g. population=20; repeatable (default: the strategy's own)",
+    )
+    p.add_argument(
+        "--plot",
+        default=None,
+        metavar="OUT.png",
+        help="also write the trajectory plot (and the Pareto front of a multi-objective search) to this PNG",
+    )
+    quiet_arg(p)
     release_args(p)
 
 
@@ -133,13 +176,39 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _leaderboard_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seeds", type=int, default=20)
-    p.add_argument("--budgets", type=int, nargs="+", default=[25, 50, 100, 200])
-    p.add_argument("--strategies", nargs="+", default=None, help="default: every registered strategy")
-    p.add_argument("--constraint", action="append", default=None, help="default: the standard constraint set")
-    p.add_argument("--out", default="leaderboards", help="output directory (default leaderboards/)")
     p.add_argument(
-        "--fast", action="store_true", help="CI smoke mode: 2 seeds, budgets 5 10, light predictor"
+        "--seeds", type=int, default=20, help="runs per strategy, seeds 0..N-1 (default: %(default)s)"
+    )
+    p.add_argument(
+        "--budgets",
+        type=int,
+        nargs="+",
+        default=[25, 50, 100, 200],
+        metavar="QUERIES",
+        help="query counts at which regret is read (default: 25 50 100 200)",
+    )
+    p.add_argument(
+        "--strategies",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help="strategies to compare (default: every registered strategy)",
+    )
+    p.add_argument(
+        "--constraint",
+        action="append",
+        default=None,
+        metavar="EXPR",
+        help='"COLUMN OP NUMBER", repeatable (default: the standard set, latency_norm <= the '
+        "release's median)",
+    )
+    p.add_argument(
+        "--out", default="leaderboards", metavar="DIR", help="output directory (default: %(default)s)"
+    )
+    p.add_argument(
+        "--fast",
+        action="store_true",
+        help="smoke mode: 2 seeds, budgets 5 10, a light predictor; must write outside leaderboards/",
     )
     release_args(p)
     quiet_arg(p)
@@ -203,9 +272,19 @@ def _leaderboard(args: argparse.Namespace) -> int:
 
 
 def _onnx_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("arch", metavar="ARCH", help="canonical architecture string (e.g. the one a search found)")
-    p.add_argument("--out", required=True, help="output .onnx file")
-    p.add_argument("--upto", type=int, default=None, help="stop after this exit (default: the whole network)")
+    p.add_argument(
+        "arch",
+        metavar="ARCH",
+        help="architecture string, e.g. the one a search found (needs the [onnx] extra)",
+    )
+    p.add_argument("--out", required=True, metavar="FILE.onnx", help="ONNX file to write (required)")
+    p.add_argument(
+        "--upto",
+        type=int,
+        default=None,
+        metavar="EXIT",
+        help="export the network only up to this exit position, 1-4 (default: the whole network)",
+    )
 
 
 @command("export-onnx", _onnx_args)
