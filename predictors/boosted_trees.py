@@ -18,12 +18,25 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
-import xgboost as xgb
 
 from predictors.base import Predictor, check_param, seed_of
 from predictors.registry import register_predictor
 
-__all__ = ["LGBRegressor", "XGBRegressor", "XGBStackRegressor"]
+__all__ = ["LGBRegressor", "XGBRegressor", "XGBStackRegressor", "xgboost_module"]
+
+
+def xgboost_module() -> Any:
+    """The ``xgboost`` module, imported on first use: the ``xgboost`` distribution (CPU or CUDA build) and the
+    CPU-only ``xgboost-cpu`` both provide it, and neither is a dependency of the base install."""
+    try:
+        import xgboost
+    except ImportError:
+        raise ValueError(
+            "the XGBoost predictors need the xgboost module, which is not installed; allowed: "
+            "pip install 'nasbench-mt[xgboost]' (the CPU build, xgboost-cpu, on Linux), or an xgboost "
+            "(CPU or CUDA) you install yourself"
+        ) from None
+    return xgboost
 
 
 class _BoostedTrees(Predictor):
@@ -56,6 +69,10 @@ class _XGBParams(_BoostedTrees):
         ("reg_lambda", "float", 0),
     )
 
+    def _validate_params(self) -> None:
+        xgboost_module()  # a missing xgboost is named before any work starts
+        super()._validate_params()
+
     def _xgb_kwargs(self) -> dict[str, Any]:
         return {
             "n_estimators": self.n_estimators,
@@ -80,7 +97,7 @@ class _XGBParams(_BoostedTrees):
 
     @staticmethod
     def _load_models(kind: type, path: Path, files: list[str]) -> list:
-        """Models of class ``kind`` (``xgb.XGBRegressor`` / ``xgb.XGBRanker``) read back from ``files``."""
+        """Models of class ``kind`` (``XGBRegressor`` / ``XGBRanker``) read back from ``files``."""
         models = []
         for name in files:
             model = kind()
@@ -133,7 +150,7 @@ class XGBRegressor(_XGBParams):
         check_param("multi_strategy", self.multi_strategy, "choice", choices=_MULTI_STRATEGIES)
 
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
-        self.model_ = xgb.XGBRegressor(multi_strategy=self.multi_strategy, **self._xgb_kwargs())
+        self.model_ = xgboost_module().XGBRegressor(multi_strategy=self.multi_strategy, **self._xgb_kwargs())
         self.model_.fit(X, y if y.shape[1] > 1 else y[:, 0])
 
     def _predict(self, X: np.ndarray) -> np.ndarray:
@@ -144,7 +161,7 @@ class XGBRegressor(_XGBParams):
         return {"files": ["model.json"]}
 
     def _load_state(self, path: Path, state: dict[str, Any]) -> None:
-        self.model_ = xgb.XGBRegressor()
+        self.model_ = xgboost_module().XGBRegressor()
         self.model_.load_model(path / state["files"][0])
 
 
@@ -188,7 +205,7 @@ class XGBStackRegressor(_XGBParams):
         self.order_ = order
         self.models_ = []
         for j, target in enumerate(order):
-            model = xgb.XGBRegressor(**self._xgb_kwargs())
+            model = xgboost_module().XGBRegressor(**self._xgb_kwargs())
             model.fit(np.hstack([X, y[:, order[:j]]]), y[:, target])
             self.models_.append(model)
 
@@ -203,7 +220,7 @@ class XGBStackRegressor(_XGBParams):
 
     def _load_state(self, path: Path, state: dict[str, Any]) -> None:
         self.order_ = list(state["order_"])
-        self.models_ = self._load_models(xgb.XGBRegressor, path, state["files"])
+        self.models_ = self._load_models(xgboost_module().XGBRegressor, path, state["files"])
 
 
 class _LGBParams(_BoostedTrees):

@@ -13,7 +13,7 @@ Protocol (:func:`evaluate_predictors`):
    Derived targets (``derive_means=True``, the default): ``mean_acc`` (``val_mean_acc``) is by definition the
    mean of the higher-is-better tasks' test (validation) scores, so when those task columns are targets too
    its prediction is the mean of theirs instead of a separate fit of the mean.  With 100 training archs of
-   v1 that raises the Kendall tau of XGBoost and LightGBM on mean_acc by 0.05-0.07 (see the README).
+   v1 that raises the Kendall tau of XGBoost and LightGBM on mean_acc by 0.05-0.07 (see docs/results.md).
 5. Scores on the test split per target: pairwise accuracy, Kendall tau, Spearman, precision@top-5% (top =
    best: lowest latency, params and FLOPs, highest accuracy), and for predictors that predict target units
    (every predictor whose ``predicts_units`` is true: not the rankers) RMSE and, on latency, +-10% accuracy.
@@ -69,7 +69,7 @@ def default_targets(bench: Any) -> list[str]:
     """``latency_norm``, each task's final-exit test score, ``mean_acc``, ``params`` and ``flops``.
 
     Latency as ``latency_norm`` (over the reference network timed in the same round), not raw ``latency_ms``:
-    CPU speed drifts between the sessions of a long latency pass, and raw milliseconds carry that drift as
+    CPU speed drifts between the runs of a long latency pass, and raw milliseconds carry that drift as
     label noise (v1 run-to-run Kendall tau 0.71 for ``latency_ms``, 0.95 for ``latency_norm``).  Pass
     ``targets=["latency_ms", ...]`` to score raw milliseconds."""
     return ["latency_norm", *[f"test_{t.name}" for t in bench.tasks], "mean_acc", "params", "flops"]
@@ -326,7 +326,9 @@ def evaluate_predictors(
             f"({len(rows)} complete rows, {len(test)} held out); allowed: sizes <= {len(pool)}"
         )
     params = predictor_params or {}
-    models = {n: create_predictor(n, **params.get(n, {})) for n in names}  # checks the params up front
+    models = {n: create_predictor(n, **params.get(n, {})) for n in names}
+    for model in models.values():  # bad hyper-parameters or a missing library fail before any fit
+        model._validate_params()
     inputs = _encode(bench, rows, {m.input_kind for m in models.values()})
     higher = [bench.higher_is_better(t) for t in targets]
     arch_ids = rows["arch_id"].to_numpy()

@@ -11,11 +11,11 @@ Layout, in order (see :func:`feature_names`):
 - ``branch_t{task}``: each task's branch point as a number (stages of trunk the task runs on), and
   ``shared_t{task}_t{other}``: for each pair of tasks, the number of stages they share (the smaller of their
   branch points).  Trees split these in one cut where the one-hot columns need several; with 100 training
-  architectures of v1 they raise XGBoost's Kendall tau on mean_acc from 0.52 to 0.62 (see the README);
+  architectures of v1 they raise XGBoost's Kendall tau on mean_acc from 0.52 to 0.62 (see data/HISTORY.md);
 - ``shared_depth_t{task}``: the number of stages over which the task shares its features with at least one
   other task (the largest of its ``shared_t`` columns).  Past it the task computes alone -- in the supernet
   through its own branch weights -- so this one number sorts a task's accuracy more than any block choice
-  does (it alone explains 90% of seg's variance on v1); see the README for what it adds to XGBoost;
+  does (it alone explains 90% of seg's variance on v1); see docs/results.md for what it adds to XGBoost;
 - ``exit_{position}``: 1 if the early exit after that stage exists;
 - with ``costs=True``, the exact analytic costs (free, see :func:`nasbench_mt.space.costs.analytic_costs`):
   ``params``, ``params_{task}`` per task path, ``macs`` (whole network) and ``macs_e{k}`` for each early-exit

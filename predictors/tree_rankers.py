@@ -20,11 +20,10 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
-import xgboost as xgb
 from scipy.stats import rankdata
 
 from predictors.base import check_param, seed_of
-from predictors.boosted_trees import _LGBParams, _XGBParams
+from predictors.boosted_trees import _LGBParams, _XGBParams, xgboost_module
 from predictors.registry import register_predictor
 
 __all__ = ["LGBRanker", "XGBRanker", "quantile_grades"]
@@ -78,7 +77,7 @@ class XGBRanker(_XGBParams):
         qid = np.zeros(len(X), dtype=np.int64)
         self.models_ = []
         for j in range(y.shape[1]):
-            model = xgb.XGBRanker(
+            model = xgboost_module().XGBRanker(
                 objective="rank:pairwise",
                 lambdarank_pair_method="mean",
                 lambdarank_num_pair_per_sample=self.num_pairs,
@@ -93,7 +92,7 @@ class XGBRanker(_XGBParams):
         return {"files": self._save_models(self.models_, path)}
 
     def _load_state(self, path: Path, state: dict[str, Any]) -> None:
-        self.models_ = self._load_models(xgb.XGBRanker, path, state["files"])
+        self.models_ = self._load_models(xgboost_module().XGBRanker, path, state["files"])
 
 
 @register_predictor("lgb_rank")

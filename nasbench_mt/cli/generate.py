@@ -20,13 +20,19 @@ from nasbench_mt.space.arch import FEW_SHOT_SPLITS
 
 
 def _suite_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--suite", default="mnist-scenes", help="dataset suite (default: mnist-scenes)")
+    p.add_argument(
+        "--suite",
+        default="mnist-scenes",
+        metavar="NAME",
+        help="dataset suite: mnist-scenes, utkface, celeba or image-folder (default: %(default)s)",
+    )
     p.add_argument(
         "--suite-arg",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="suite keyword argument, e.g. n_train=2000 (repeatable; values parsed as JSON when possible)",
+        help="suite keyword argument, e.g. root=/data/UTKFace or n_train=2000; repeatable, values read as "
+        "JSON where they parse (default: none)",
     )
 
 
@@ -35,20 +41,34 @@ def _device_arg(p: argparse.ArgumentParser, what: str) -> None:
         "--device",
         choices=["auto", "cpu", "cuda"],
         default="cpu",
-        help=f"{what} device (default cpu; auto = cuda when available). Seeded runs are bit-identical on "
-        "the CPU only",
+        help=f"device for {what}: cpu, cuda, or auto (cuda when torch sees a GPU); seeded runs are "
+        "bit-identical on the CPU only (default: %(default)s)",
     )
 
 
 def _train_supernet_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--out", required=True, help="checkpoint path (.pt); a .json side file is written beside it"
+        "--out",
+        required=True,
+        metavar="FILE.pt",
+        help="checkpoint to write; a .json card is written beside it (required)",
     )
-    p.add_argument("--epochs", type=float, default=10.0)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--n-random", type=int, default=2, help="random subnets per sandwich step (default 2)")
+    p.add_argument(
+        "--epochs", type=float, default=10.0, help="passes over the training split (default: %(default)s)"
+    )
+    p.add_argument("--batch-size", type=int, default=128, help="images per step (default: %(default)s)")
+    p.add_argument(
+        "--lr",
+        type=float,
+        default=3e-3,
+        help="peak AdamW learning rate, warm-up + cosine (default: %(default)s)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the weights, batches and subnets (default: %(default)s)"
+    )
+    p.add_argument(
+        "--n-random", type=int, default=2, help="random subnets per sandwich step (default: %(default)s)"
+    )
     p.add_argument(
         "--separate-smallest",
         action="store_true",
@@ -73,7 +93,8 @@ def _train_supernet_args(p: argparse.ArgumentParser) -> None:
         "--distill",
         type=float,
         default=0.0,
-        help="in-place distillation weight in [0, 1] (the largest subnet teaches the others; default 0: off)",
+        help="in-place distillation weight in [0, 1]: the largest subnet teaches the others; 0 is off "
+        "(default: %(default)s)",
     )
     p.add_argument(
         "--separate-random",
@@ -84,23 +105,27 @@ def _train_supernet_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--init-from",
         metavar="CKPT",
-        help="start from this supernet's weights (same structure options) instead of a fresh init",
+        help="start from this supernet's weights (same structure options) (default: a fresh init)",
     )
     p.add_argument(
         "--few-shot",
         choices=list(FEW_SHOT_SPLITS),
         help="train one supernet per part of this split of the space, each only on its own part "
         "(stem-branch: which tasks branch off at the stem; 2^tasks parts, usually with --init-from); "
-        "--epochs is per part",
+        "--epochs is per part (default: one supernet)",
     )
-    p.add_argument("--threads", type=int, default=0, help="torch threads (default: all cores)")
+    p.add_argument(
+        "--threads", type=int, default=0, help="torch threads; 0 = all cores (default: %(default)s)"
+    )
     p.add_argument(
         "--resume",
         action="store_true",
         help="continue a killed run from the training state beside --out (OUT.state.pt, written every "
         "--state-every steps); bit-identical on the CPU to an uninterrupted run",
     )
-    p.add_argument("--state-every", type=int, default=25, help="steps between training states (default 25)")
+    p.add_argument(
+        "--state-every", type=int, default=25, help="steps between training states (default: %(default)s)"
+    )
     quiet_arg(p)
     _device_arg(p, "training")
     _suite_args(p)
@@ -254,49 +279,100 @@ def _train_supernet(args: argparse.Namespace) -> int:
 
 
 def _generate_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", required=True, help="release directory (e.g. data/v1)")
-    p.add_argument("--n", type=int, required=True, help="number of architectures (V1.sample(n, seed))")
-    p.add_argument("--seed", type=int, default=0, help="architecture sampling seed")
-    p.add_argument("--offset", type=int, default=0, help="skip the first OFFSET sampled architectures")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="release directory to write or extend, e.g. data/v1 (required)",
+    )
+    p.add_argument(
+        "--n",
+        type=int,
+        required=True,
+        help="number of architectures, the first n of V1.sample(n, seed) (required)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="architecture sampling seed (default: %(default)s)")
+    p.add_argument(
+        "--offset",
+        type=int,
+        default=0,
+        help="skip the first OFFSET sampled architectures (default: %(default)s)",
+    )
     p.add_argument(
         "--protocol",
         choices=["supernet", "standalone", "latency", "latency-onnx", "proxies"],
         default="supernet",
-        help="how to measure (latency: PyTorch eager; latency-onnx: ONNX Runtime, needs the [onnx] extra; "
-        "proxies: zero-cost proxies at initialisation on a fixed batch of training scenes)",
+        help="how to measure: supernet (scores from --supernet), standalone (trained from scratch), latency "
+        "(PyTorch eager, ms), latency-onnx (ONNX Runtime, the [onnx] extra), proxies (zero-cost proxies at "
+        "initialisation) (default: %(default)s)",
     )
-    p.add_argument("--supernet", help="supernet checkpoint (supernet protocol)")
+    p.add_argument(
+        "--supernet",
+        metavar="FILE.pt",
+        help="supernet checkpoint, needed by the supernet protocol (default: none)",
+    )
     p.add_argument(
         "--prefix",
         default=None,
-        help="output file prefix: archs (default for supernet), latency, ort-latency, proxies, calibration "
-        "(default for standalone), or noise-<name>",
+        help="output file prefix: archs, latency, ort-latency, proxies, calibration or noise-NAME (default: "
+        "the protocol's, e.g. archs for supernet and calibration for standalone)",
     )
-    p.add_argument("--shard-size", type=int, default=250)
-    p.add_argument("--workers", type=int, default=1, help="local process pool size (one torch thread each)")
+    p.add_argument(
+        "--shard-size", type=int, default=250, help="architectures per Parquet shard (default: %(default)s)"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="local processes, one torch thread each (default: %(default)s)",
+    )
     p.add_argument(
         "--executor",
         choices=["local", "ray"],
         default="local",
-        help="local: this machine (--workers); ray: one Ray task per architecture (needs the [ray] extra)",
+        help="local: this machine (--workers); ray: one Ray task per architecture (the [ray] extra) "
+        "(default: %(default)s)",
     )
     p.add_argument(
-        "--address", default=None, help="ray: cluster address, e.g. auto or ray://head:10001 (default: local)"
+        "--address",
+        default=None,
+        help="ray: cluster address, e.g. auto or ray://head:10001 (default: start a local Ray instance)",
     )
-    p.add_argument("--max-retries", type=int, default=3, help="ray: retries of a failed task (default 3)")
-    p.add_argument("--n-per-sample", type=int, default=1000, help="test scenes kept for per-sample exit data")
-    p.add_argument("--epochs", type=float, default=6.0, help="standalone protocol: training epochs")
-    p.add_argument("--train-seed", type=int, default=0, help="standalone protocol: training seed")
+    p.add_argument(
+        "--max-retries", type=int, default=3, help="ray: retries of a failed task (default: %(default)s)"
+    )
+    p.add_argument(
+        "--n-per-sample",
+        type=int,
+        default=1000,
+        help="test scenes whose per-sample exit confidences are kept (default: %(default)s)",
+    )
+    p.add_argument(
+        "--epochs",
+        type=float,
+        default=6.0,
+        help="standalone protocol: training epochs (default: %(default)s)",
+    )
+    p.add_argument(
+        "--train-seed", type=int, default=0, help="standalone protocol: training seed (default: %(default)s)"
+    )
     p.add_argument(
         "--supervise-exits",
         choices=["all", "arch"],
         default="all",
         help="standalone protocol: train a head at every exit position and keep the arch's (all, as the "
-        "supernet does), or supervise only the arch's own exits (arch)",
+        "supernet does), or supervise only the arch's own exits (arch) (default: %(default)s)",
     )
-    p.add_argument("--latency-rounds", type=int, default=30)
+    p.add_argument(
+        "--latency-rounds",
+        type=int,
+        default=30,
+        help="latency protocols: timed rounds per architecture (default: %(default)s)",
+    )
     p.add_argument("--resume", action="store_true", help="continue a killed or partial run in --out")
-    p.add_argument("--release", default="v1", metavar="NAME", help="the release's version name (default v1)")
+    p.add_argument(
+        "--release", default="v1", metavar="NAME", help="the release's version name (default: %(default)s)"
+    )
     deprecated_alias(p, "--version", "release", "--release NAME")
     _device_arg(p, "standalone training and evaluation (latency is always timed on the CPU)")
     _suite_args(p)
@@ -356,9 +432,11 @@ def _generate(args: argparse.Namespace) -> int:
 def _summarize_args(p: argparse.ArgumentParser) -> None:
     release_dir_args(p)
     p.add_argument(
-        "--plot", metavar="PNG", help="also draw the card: calibration and noise scatter, Pareto front"
+        "--plot",
+        metavar="PNG",
+        help="also draw the card to this PNG: calibration and noise scatter plots, Pareto front",
     )
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text, for scripts")
 
 
 @command("summarize", _summarize_args)
@@ -416,39 +494,57 @@ def _summarize(args: argparse.Namespace) -> int:
 
 def _calibrate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--supernet", required=True, help="candidate supernet checkpoint (.pt, .json side file beside)"
+        "--supernet",
+        required=True,
+        metavar="FILE.pt",
+        help="candidate supernet checkpoint, with its .json card beside it (required)",
     )
-    p.add_argument("--release", default="v1", help="shipped release version (default: v1)")
-    p.add_argument("--path", help="release directory with a calibration tier (default: the shipped release)")
+    p.add_argument(
+        "--release", default="v1", metavar="NAME", help="shipped release version (default: %(default)s)"
+    )
+    p.add_argument(
+        "--path",
+        metavar="DIR",
+        help="release directory with a calibration tier (default: the shipped release)",
+    )
     p.add_argument(
         "--work",
-        help="directory for the measured rows; a killed run resumes from it (default runs/fidelity/LABEL)",
+        metavar="DIR",
+        help="directory for the measured rows; a killed run resumes from it (default: runs/fidelity/LABEL)",
     )
     p.add_argument(
-        "--label", help="candidate name in the results table (default: the checkpoint's file stem)"
+        "--label", help="candidate's name in the results table (default: the checkpoint's file stem)"
     )
     p.add_argument(
         "--finetune-epochs",
         type=float,
         default=0.0,
-        help="fine-tune each subnet alone for this many epochs of the training split before measuring it "
-        "(default 0: no fine-tune)",
+        help="fine-tune each subnet alone for this many epochs of the training split before measuring it; 0 "
+        "is none (default: %(default)s)",
     )
     p.add_argument(
-        "--finetune-lr", type=float, default=1e-3, help="fine-tune peak learning rate (default 1e-3)"
+        "--finetune-lr", type=float, default=1e-3, help="fine-tune peak learning rate (default: %(default)s)"
     )
-    p.add_argument("--finetune-seed", type=int, default=0, help="fine-tune batch-order seed (default 0)")
-    p.add_argument("--finetune-batch-size", type=int, default=128, help="fine-tune batch size (default 128)")
     p.add_argument(
-        "--workers", type=int, default=1, help="local process pool size, one thread each (default 1)"
+        "--finetune-seed", type=int, default=0, help="fine-tune batch-order seed (default: %(default)s)"
+    )
+    p.add_argument(
+        "--finetune-batch-size",
+        type=int,
+        default=128,
+        help="fine-tune images per step (default: %(default)s)",
+    )
+    p.add_argument(
+        "--workers", type=int, default=1, help="local processes, one thread each (default: %(default)s)"
     )
     p.add_argument(
         "--results",
         default="benchmarks/results/fidelity.md",
-        help="Markdown table the candidate's row is added to (default benchmarks/results/fidelity.md)",
+        metavar="FILE.md",
+        help="Markdown table the candidate's row is added to (default: %(default)s)",
     )
     p.add_argument("--no-results", action="store_true", help="print only; write no results row")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--json", action="store_true", help="print the report as JSON instead of text")
     quiet_arg(p)
 
 
@@ -505,9 +601,16 @@ def _checkrelease_args(p: argparse.ArgumentParser) -> None:
     release_dir_args(p)
     for key, value in RELEASE_MINIMUMS.items():
         flag = "--min-" + key.replace("_", "-")
-        p.add_argument(flag, type=int, default=value, help=f"(default {value})")
+        what = key.replace("_", " ")
+        p.add_argument(
+            flag,
+            type=int,
+            default=value,
+            metavar="N",
+            help=f"least {what} a complete release has (default: %(default)s)",
+        )
     p.add_argument("--no-rebuild", action="store_true", help="only round-trip the ids, build no network")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text, for scripts")
     quiet_arg(p)
 
 
@@ -530,12 +633,18 @@ def _check_release(args: argparse.Namespace) -> int:
 def _reproduce_args(p: argparse.ArgumentParser) -> None:
     release_dir_args(p)
     count_arg(p, "rows to measure again", default=5)
-    p.add_argument("--seed", type=int, default=0, help="which rows: a seeded sample of the pass's rows")
     p.add_argument(
-        "--prefix", default="archs", help="generation pass: archs (default), latency, calibration, ..."
+        "--seed", type=int, default=0, help="seed of the sample of the pass's rows (default: %(default)s)"
     )
-    p.add_argument("--supernet", help="checkpoint path (default: the file recorded in the manifest)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--prefix",
+        default="archs",
+        help="generation pass to repeat: archs, latency, calibration, noise-seed, ... (default: %(default)s)",
+    )
+    p.add_argument(
+        "--supernet", metavar="FILE.pt", help="checkpoint (default: the file the manifest records)"
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of text, for scripts")
 
 
 @command("reproduce", _reproduce_args)

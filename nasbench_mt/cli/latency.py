@@ -16,18 +16,39 @@ META_KEY = b"nasbench_mt"  # Parquet key-value metadata: how the device file was
 
 
 def _release(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--path", default=None, help="release directory (default: the shipped release)")
-    p.add_argument("--release", default="v1", help="shipped release version (default: v1)")
+    p.add_argument(
+        "--path", default=None, metavar="DIR", help="release directory to read (default: the shipped release)"
+    )
+    p.add_argument(
+        "--release", default="v1", metavar="NAME", help="shipped release version (default: %(default)s)"
+    )
 
 
 def _measure_args(p: argparse.ArgumentParser) -> None:
-    count_arg(p, "architectures to time (10-50)", old="--archs")
-    p.add_argument("--out", required=True, help="Parquet file to write (arch_id + latency columns)")
+    count_arg(p, "architectures of the release to time, 10-50 for transfer-latency", old="--archs")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE.parquet",
+        help="Parquet file to write: arch_id + latency columns in ms",
+    )
     _release(p)
-    p.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="runtime (default torch)")
-    p.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1, as the release)")
-    p.add_argument("--seed", type=int, default=0, help="which architectures are sampled (default 0)")
-    p.add_argument("--rounds", type=int, default=30, help="timed rounds per architecture (default 30)")
+    p.add_argument(
+        "--backend",
+        choices=["torch", "onnx"],
+        default="torch",
+        help="runtime: PyTorch eager as the release, or ONNX Runtime (the [onnx] extra) "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--threads", type=int, default=1, help="intra-op threads, 1 as the release (default: %(default)s)"
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the sample of architectures (default: %(default)s)"
+    )
+    p.add_argument(
+        "--rounds", type=int, default=30, help="timed rounds per architecture (default: %(default)s)"
+    )
     p.add_argument(
         "--energy",
         choices=["auto", "rapl", "nvml"],
@@ -39,7 +60,7 @@ def _measure_args(p: argparse.ArgumentParser) -> None:
         "--energy-seconds",
         type=float,
         default=2.0,
-        help="seconds each exit position runs for its energy reading (default 2.0)",
+        help="seconds each exit position runs for its energy reading (default: %(default)s)",
     )
     quiet_arg(p)
 
@@ -105,10 +126,20 @@ def _measure_latency(args: argparse.Namespace) -> int:
 
 
 def _transfer_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--measured", required=True, help="measure-latency's Parquet file")
-    p.add_argument("--out", required=True, help="Parquet file to write: every arch_id's predicted latency")
+    p.add_argument(
+        "--measured",
+        required=True,
+        metavar="FILE.parquet",
+        help="the Parquet file measure-latency wrote (required)",
+    )
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE.parquet",
+        help="Parquet file to write: every arch_id's predicted latency in your device's ms (required)",
+    )
     _release(p)
-    p.add_argument("--json", action="store_true", help="print a JSON summary")
+    p.add_argument("--json", action="store_true", help="print a JSON summary instead of text, for scripts")
 
 
 @command("transfer-latency", _transfer_args)

@@ -56,14 +56,18 @@ def leaderboard_out(out: str | Path, manifest: dict, fast: bool) -> Path:
 
 
 def release_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--path", default=None, help="release directory (default: the shipped release)")
-    p.add_argument("--release", default="v1", help="shipped release version (default: v1)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--path", default=None, metavar="DIR", help="release directory to read (default: the shipped release)"
+    )
+    p.add_argument(
+        "--release", default="v1", metavar="NAME", help="shipped release version (default: %(default)s)"
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of text, for scripts")
 
 
 def quiet_arg(p: argparse.ArgumentParser) -> None:
     """``--quiet``: no progress bars (every command that shows one takes it)."""
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="show no progress bar")
 
 
 def clean_errors(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -133,7 +137,7 @@ def release_dir_args(p: argparse.ArgumentParser) -> None:
     """``--path DIR`` (required): the release directory a command writes or checks; ``--release DIR`` is its
     deprecated spelling (everywhere else ``--release`` names a shipped version)."""
     g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--path", metavar="DIR", help="release directory (e.g. data/v1)")
+    g.add_argument("--path", metavar="DIR", help="release directory, e.g. data/v1 (required)")
     deprecated_alias(g, "--release", "path", "--path DIR")
 
 
@@ -144,10 +148,10 @@ def count_arg(
     count is required."""
     if default is not None:
         p.add_argument(
-            "--n", "-n", type=int, default=default, metavar="N", help=f"{help} (default {default})"
+            "--n", "-n", type=int, default=default, metavar="N", help=f"{help} (default: %(default)s)"
         )
         return
     g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--n", "-n", type=int, metavar="N", help=help)
+    g.add_argument("--n", "-n", type=int, metavar="N", help=f"{help} (required)")
     if old:
         deprecated_alias(g, old, "n", "--n N", type=int)

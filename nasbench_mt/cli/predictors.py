@@ -7,7 +7,14 @@ import json
 import shlex
 import time
 
-from nasbench_mt.cli.options import clean_errors, command, leaderboard_out, load_release, release_args
+from nasbench_mt.cli.options import (
+    clean_errors,
+    command,
+    leaderboard_out,
+    load_release,
+    quiet_arg,
+    release_args,
+)
 
 __all__: list[str] = []
 
@@ -37,40 +44,51 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
         "--predictors",
         nargs="+",
         default=None,
-        help="registered names (predictors.list_predictors()); default: every registered one",
+        metavar="NAME",
+        help="registered predictors to score, e.g. xgb lgb gin (default: every registered one, "
+        "predictors.list_predictors())",
     )
     p.add_argument(
         "--sizes",
         type=int,
         nargs="+",
         default=None,
-        help="training sample sizes (default: the protocol's, predictors.evaluation.TRAIN_SIZES)",
+        metavar="N",
+        help="training sample sizes, in architectures (default: 25 50 100 200 500 1000)",
     )
-    p.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per size (default 5)")
+    p.add_argument(
+        "--seeds", type=int, default=5, help="training samples per size, seeds 0..N-1 (default: %(default)s)"
+    )
     p.add_argument(
         "--targets",
         nargs="+",
         default=None,
-        help="table columns (default: latency, task scores, params, ...)",
+        metavar="COLUMN",
+        help="table columns to predict (default: latency_norm, each task's test score, mean_acc, params, "
+        "flops)",
     )
     p.add_argument(
         "--test-size",
         type=float,
         default=None,
-        help="held-out rows (>= 1) or fraction (< 1); default 1,000/20%%",
+        help="held-out test split: a number of rows (>= 1) or a fraction of the table (< 1) (default: 1000 "
+        "rows, or 20%% of a table under 5,000 rows)",
     )
     p.add_argument(
         "--fit-means",
         action="store_true",
         help="fit mean_acc as a target of its own (default: the mean of the task predictions)",
     )
-    p.add_argument("--out", default="leaderboards", help="output directory (default leaderboards/)")
+    p.add_argument(
+        "--out", default="leaderboards", metavar="DIR", help="output directory (default: %(default)s)"
+    )
     p.add_argument(
         "--fast",
         action="store_true",
-        help=f"CI smoke mode: sizes {' '.join(map(str, FAST_SIZES))}, {FAST_SEEDS} seeds, light predictors",
+        help=f"smoke mode: sizes {' '.join(map(str, FAST_SIZES))}, {FAST_SEEDS} seeds, light predictors; "
+        "must write outside leaderboards/",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    quiet_arg(p)
     release_args(p)
 
 

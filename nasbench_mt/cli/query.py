@@ -12,7 +12,12 @@ __all__: list[str] = []
 
 
 def _query_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("arch", metavar="ARCH_OR_ID", help="canonical architecture string or 12-hex id")
+    p.add_argument(
+        "arch",
+        metavar="ARCH_OR_ID",
+        help="an architecture string, e.g. k7e3|k5e3,k7e6,k3e4|k5e4,k5e3|k5e4|b=2,2,0|x=1,3, or its 12-hex "
+        "arch_id, e.g. 60afc717b44a",
+    )
     release_args(p)
 
 
@@ -135,8 +140,8 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _sample_args(p: argparse.ArgumentParser) -> None:
-    count_arg(p, "number of rows", default=5)
-    p.add_argument("--seed", type=int, default=0)
+    count_arg(p, "number of table rows to draw", default=5)
+    p.add_argument("--seed", type=int, default=0, help="seed of the draw (default: %(default)s)")
     release_args(p)
 
 

@@ -28,27 +28,57 @@ def _search_args(p: argparse.ArgumentParser) -> None:
     from nasbench_mt.search.problem import EXIT_MODES
 
     p.add_argument(
-        "--strategy", default="brp", choices=list_strategies(), help="search strategy (default brp)"
+        "--strategy",
+        default="brp",
+        choices=list_strategies(),
+        help="search strategy (default: %(default)s)",
     )
-    p.add_argument("--budget", type=int, default=100, help="number of queries (default 100)")
+    p.add_argument(
+        "--budget",
+        type=int,
+        default=100,
+        help="number of table queries the search may make (default: %(default)s)",
+    )
     p.add_argument(
         "--objective",
         action="append",
         default=None,
-        help="metric to optimise: mean_acc, test_digit, min:latency_ms, delta_p; with --exits joint also "
-        "policy_mean_acc, policy_acc_TASK (percent), policy_macs, policy_latency_ms, policy_latency_norm "
-        "(expected under the candidate's exit policy) (repeat: multi-objective; default mean_acc, or "
+        metavar="METRIC",
+        help="column to maximise, e.g. mean_acc or test_digit; min:COLUMN minimises, e.g. min:latency_norm; "
+        "delta_p is the multi-task gain over --reference, in %%; with --exits joint also the expected "
+        "metrics under the candidate's exit policy: policy_mean_acc, policy_acc_TASK (percent), policy_macs, "
+        "policy_latency_ms, policy_latency_norm; repeat for a Pareto search (default: mean_acc, or "
         "policy_mean_acc with --exits joint)",
     )
-    p.add_argument("--constraint", action="append", default=[], help='e.g. "latency_norm<=2.3" (repeatable)')
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument(
-        "--reference", default=None, help="reference arch of delta_p (default: median mean_acc row)"
+        "--constraint",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help='"COLUMN OP NUMBER" in the column\'s unit, e.g. "latency_norm<=2.3" or "params<200k"; '
+        "repeatable (default: none)",
     )
     p.add_argument(
-        "--full-space", action="store_true", help="search the whole space through a fitted surrogate"
+        "--seed", type=int, default=0, help="seed of the strategy and the surrogate (default: %(default)s)"
     )
-    p.add_argument("--surrogate", default="xgb", help="surrogate predictor of --full-space (default xgb)")
+    p.add_argument(
+        "--reference",
+        default=None,
+        metavar="ARCH",
+        help="reference architecture of delta_p (default: the table row of median mean_acc)",
+    )
+    p.add_argument(
+        "--full-space",
+        action="store_true",
+        help="search the whole space, answering archs outside the table with a surrogate fitted on the table",
+    )
+    p.add_argument(
+        "--surrogate",
+        default="xgb",
+        metavar="PREDICTOR",
+        help="registered predictor used as the surrogate of --full-space; xgb needs the [xgboost] extra "
+        "(default: %(default)s)",
+    )
     p.add_argument(
         "--exits",
         choices=EXIT_MODES,
@@ -64,11 +94,23 @@ def _search_args(p: argparse.ArgumentParser) -> None:
         nargs="+",
         default=None,
         metavar="THR",
-        help="short for --exits grid --exit-grid THR ...",
+        help="short for --exits grid --exit-grid THR ...: confidence thresholds in [0, 1]; each queried arch "
+        "is scored under its best per-task setting on this grid (default: no exit policy)",
     )
-    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="strategy parameter")
-    p.add_argument("--plot", default=None, metavar="OUT.png", help="write the trajectory (and Pareto) plot")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="strategy hyper-parameter, e.g. population=20; repeatable (default: the strategy's own)",
+    )
+    p.add_argument(
+        "--plot",
+        default=None,
+        metavar="OUT.png",
+        help="also write the trajectory plot (and the Pareto front of a multi-objective search) to this PNG",
+    )
+    quiet_arg(p)
     release_args(p)
 
 
@@ -186,14 +228,31 @@ def _search(args: argparse.Namespace) -> int:
 
 def _board_args(p: argparse.ArgumentParser, strategies: str) -> None:
     """The options both search leaderboards share (``strategies``: the help of --strategies)."""
-    p.add_argument("--seeds", type=int, default=20, help="seeds per strategy (default 20)")
     p.add_argument(
-        "--budgets", type=int, nargs="+", default=[25, 50, 100, 200], help="queries (default 25 50 100 200)"
+        "--seeds", type=int, default=20, help="runs per strategy, seeds 0..N-1 (default: %(default)s)"
     )
-    p.add_argument("--strategies", nargs="+", default=None, help=strategies)
-    p.add_argument("--out", default="leaderboards", help="output directory (default leaderboards/)")
     p.add_argument(
-        "--fast", action="store_true", help="CI smoke mode: 2 seeds, budgets 5 10, light predictor"
+        "--budgets",
+        type=int,
+        nargs="+",
+        default=[25, 50, 100, 200],
+        metavar="QUERIES",
+        help="query counts at which regret is read (default: 25 50 100 200)",
+    )
+    p.add_argument(
+        "--strategies",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help=f"strategies to compare ({strategies})",
+    )
+    p.add_argument(
+        "--out", default="leaderboards", metavar="DIR", help="output directory (default: %(default)s)"
+    )
+    p.add_argument(
+        "--fast",
+        action="store_true",
+        help="smoke mode: 2 seeds, budgets 5 10, a light predictor; must write outside leaderboards/",
     )
     release_args(p)
     quiet_arg(p)
@@ -234,7 +293,14 @@ def _board_report(args: argparse.Namespace, paths: list[Path], answer: dict) -> 
 
 def _leaderboard_args(p: argparse.ArgumentParser) -> None:
     _board_args(p, "default: every registered strategy")
-    p.add_argument("--constraint", action="append", default=None, help="default: the standard constraint set")
+    p.add_argument(
+        "--constraint",
+        action="append",
+        default=None,
+        metavar="EXPR",
+        help='"COLUMN OP NUMBER", repeatable (default: the standard set, latency_norm <= the '
+        "release's median)",
+    )
 
 
 @command("search-leaderboard", _leaderboard_args)
@@ -317,9 +383,19 @@ def _exit_leaderboard(args: argparse.Namespace) -> int:
 
 
 def _onnx_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("arch", metavar="ARCH", help="canonical architecture string (e.g. the one a search found)")
-    p.add_argument("--out", required=True, help="output .onnx file")
-    p.add_argument("--upto", type=int, default=None, help="stop after this exit (default: the whole network)")
+    p.add_argument(
+        "arch",
+        metavar="ARCH",
+        help="architecture string, e.g. the one a search found (needs the [onnx] extra)",
+    )
+    p.add_argument("--out", required=True, metavar="FILE.onnx", help="ONNX file to write (required)")
+    p.add_argument(
+        "--upto",
+        type=int,
+        default=None,
+        metavar="EXIT",
+        help="export the network only up to this exit position, 1-4 (default: the whole network)",
+    )
 
 
 @command("export-onnx", _onnx_args)

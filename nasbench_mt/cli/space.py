@@ -12,10 +12,20 @@ __all__: list[str] = []
 
 
 def _space_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--sample", type=int, default=0, metavar="N", help="print N sampled architectures")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--costs", action="store_true", help="also build each sample and print its exact costs")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--sample",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also print N architectures sampled uniformly per choice (default: %(default)s)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample (default: %(default)s)")
+    p.add_argument(
+        "--costs",
+        action="store_true",
+        help="also build each sampled network and print its exact params, MACs and peak activation bytes",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of text, for scripts")
 
 
 @command("space", _space_args)

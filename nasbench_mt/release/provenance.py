@@ -62,11 +62,23 @@ def package_versions() -> str:
     from nasbench_mt import __version__
 
     parts = [f"nasbench-mt {__version__}", f"python {platform.python_version()}"]
-    for dist in ("numpy", "pandas", "scikit-learn", "torch-geometric", "xgboost", "lightgbm"):
-        try:
-            parts.append(f"{dist} {version(dist)}")
-        except PackageNotFoundError:
-            parts.append(f"{dist} not installed")
+    # xgboost comes as the ``xgboost`` or the CPU-only ``xgboost-cpu`` distribution
+    for dists in (
+        ("numpy",),
+        ("pandas",),
+        ("scikit-learn",),
+        ("torch-geometric",),
+        ("xgboost", "xgboost-cpu"),
+        ("lightgbm",),
+    ):
+        for dist in dists:
+            try:
+                parts.append(f"{dist} {version(dist)}")
+                break
+            except PackageNotFoundError:
+                continue
+        else:
+            parts.append(f"{dists[0]} not installed")
     threads = torch.get_num_threads()
     parts.append(f"torch {torch.__version__} ({threads} thread{'s' if threads != 1 else ''})")
     return ", ".join(parts)

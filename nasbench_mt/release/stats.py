@@ -1,7 +1,7 @@
 """Release card figures: spread of the table, supernet-vs-standalone calibration, noise floors, CPU time.
 
 Plain functions of a release's tables; :func:`nasbench_mt.publish.summarize.summarize_release` computes them
-from the release's own files and stores them in its manifest (``calibration`` and ``noise``), so README,
+from the release's own files and stores them in its manifest (``calibration`` and ``noise``), so the docs,
 ``nasbench-mt info`` and the leaderboards quote one source.
 """
 

@@ -31,9 +31,9 @@ def standard_constraints(bench: Any) -> list[str]:
     digits).
 
     ``latency_norm`` (latency over the reference network timed in the same round), not ``latency_ms``: the v1
-    latency pass ran over several sessions whose CPU speed drifted by about 10 %, which moves raw milliseconds
+    latency pass ran over several runs whose CPU speed drifted by about 10 %, which moves raw milliseconds
     between shards of uniformly sampled archs; the ratio cancels it (run-to-run Kendall tau 0.95, against 0.71
-    for raw milliseconds; README "Noise floors")."""
+    for raw milliseconds; docs/methodology.md, "Noise floors")."""
     lat = bench.table["latency_norm"].to_numpy(dtype=float) if "latency_norm" in bench.table else np.array([])
     lat = lat[np.isfinite(lat)]
     if not len(lat):
