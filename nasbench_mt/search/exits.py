@@ -165,16 +165,28 @@ class JointCandidates(Candidates):
         """Archs already taken with ``thresholds``."""
         return {a for a, used in taken.items() if thresholds in used}
 
-    def _draw(self, rng: random.Random, taken: Mapping[Arch, set[tuple[float, ...]]]) -> ArchPolicy:
-        full = {a for a, used in taken.items() if len(used) >= self.settings}
-        arch = super().random(rng, full)
+    def _open(self, taken: Mapping[Arch, set[tuple[float, ...]]]) -> np.ndarray:
+        """Mask over the pool: admissible archs with a setting not yet taken."""
+        return self._free({a for a, used in taken.items() if len(used) >= self.settings})
+
+    def _draw(
+        self,
+        rng: random.Random,
+        taken: Mapping[Arch, set[tuple[float, ...]]],
+        open_archs: np.ndarray | None = None,
+    ) -> ArchPolicy:
+        """A uniform open arch (as :meth:`Candidates.random` draws one), then a uniform free setting."""
+        free = np.flatnonzero(self._open(taken) if open_archs is None else open_archs)
+        if not len(free):
+            raise self._exhausted()
+        arch = self.pool[int(free[rng.randrange(len(free))])]
         used = taken.get(arch, set())
         for _ in range(_DRAWS):
             thr = tuple(rng.choice(self.grid) for _ in range(self.n_tasks))
             if thr not in used:
                 return ArchPolicy(arch, thr)
-        free = [t for t in itertools.product(self.grid, repeat=self.n_tasks) if t not in used]
-        return ArchPolicy(arch, free[rng.randrange(len(free))])
+        left = [t for t in itertools.product(self.grid, repeat=self.n_tasks) if t not in used]
+        return ArchPolicy(arch, left[rng.randrange(len(left))])
 
     def _steps(self, thresholds: tuple[float, ...]) -> list[tuple[float, ...]]:
         """Every setting one grid step away in one task."""
@@ -200,10 +212,14 @@ class JointCandidates(Candidates):
 
     def sample(self, n: int, rng: random.Random, exclude: set[Any] = frozenset()) -> list[ArchPolicy]:
         taken = self._taken(exclude)
+        open_archs = self._open(taken)
         out: list[ArchPolicy] = []
-        for _ in range(min(n, self.size - sum(map(len, taken.values())))):
-            c = self._draw(rng, taken)
-            taken.setdefault(c.arch, set()).add(c.thresholds)
+        while len(out) < n and open_archs.any():
+            c = self._draw(rng, taken, open_archs)
+            used = taken.setdefault(c.arch, set())
+            used.add(c.thresholds)
+            if len(used) >= self.settings:
+                open_archs[self._row[c.arch]] = False
             out.append(c)
         return out
 
