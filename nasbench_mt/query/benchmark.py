@@ -33,7 +33,7 @@ from nasbench_mt.query.pareto import pareto_front
 from nasbench_mt.query.results import ArchNotInBenchmarkError, QueryResult, ResultBuilder
 from nasbench_mt.release.manifest import ReleaseError, read_manifest, role_paths, tasks_from_manifest, verify
 from nasbench_mt.release.schema import latency_columns, ort_latency_columns, table_columns
-from nasbench_mt.space.arch import V1, Arch
+from nasbench_mt.space.arch import V1, Arch, canonical_branches, string_id
 from nasbench_mt.space.tasks import TaskSpec
 
 __all__ = ["ArchNotInBenchmarkError", "Benchmark", "QueryResult", "available_versions", "load_benchmark"]
@@ -268,6 +268,57 @@ class _ExitStore:
         return ExitData(tuple(tasks), tuple(exits), self.conf[pos], self.score[pos])
 
 
+class _Aliases:
+    """The canonical names of a release's rows that differ from the stored ones, read on first use and shared
+    by every view of the release.
+
+    A row is stored under the spec its sampler drew: the v1 release holds ``...|b=2,0,4|x=3`` under that
+    string's id.  The same network's canonical string (``...|b=2,0,2|x=3``) and id resolve to that row.
+    """
+
+    def __init__(self, ids: Sequence[str], strings: Sequence[str], space_name: str) -> None:
+        self.ids, self.strings, self.space_name = list(ids), list(strings), space_name
+        self.names: dict[str, str] | None = None
+
+    def get(self, name: str) -> str | None:
+        """The stored string or id that the canonical string or id ``name`` stands for (None: no alias)."""
+        if self.names is None:
+            self.names = self._build()
+        return self.names.get(name)
+
+    def _build(self) -> dict[str, str]:
+        names: dict[str, str] = {}
+        stored = set(self.strings)
+        for arch_id, text in zip(self.ids, self.strings):
+            canonical = _canonical_spelling(text)
+            if canonical is None or canonical == text:
+                continue  # malformed (check-release names it) or already canonical
+            if canonical in stored or canonical in names:
+                other = names.get(canonical, canonical)
+                raise ReleaseError(
+                    f"invalid release: rows {text!r} and {other!r} are the same network "
+                    f"(canonical {canonical!r}); allowed: one row per network"
+                )
+            names[canonical] = text
+            names[string_id(canonical, self.space_name)] = arch_id
+        return names
+
+
+def _canonical_spelling(text: str) -> str | None:
+    """``Arch.from_string(text).to_string()`` for a well-formed stored string, without building the Arch
+    (parsing 5,000 strings costs a second, this a few ms); None when ``b=`` does not hold integers."""
+    head, sep, tail = text.rpartition("|b=")
+    branch_text, sep_x, exit_text = tail.partition("|x=")
+    parts = branch_text.split(",")
+    if not (sep and sep_x and all(p.isascii() and p.isdigit() for p in parts)):
+        return None
+    written = tuple(int(p) for p in parts)
+    canonical = canonical_branches(written)
+    if canonical == written:
+        return text
+    return f"{head}|b={','.join(map(str, canonical))}|x={exit_text}"
+
+
 class Benchmark:
     """A benchmark release (or a filtered view of one): a sequence of :class:`QueryResult` rows.
 
@@ -283,6 +334,7 @@ class Benchmark:
         tasks: Sequence[TaskSpec],
         _exits: _ExitStore | None = None,
         _surrogate: Any = None,
+        _aliases: _Aliases | None = None,
     ) -> None:
         self.table = table.reset_index(drop=True)
         self.manifest = manifest
@@ -299,6 +351,7 @@ class Benchmark:
         self._surrogate = _surrogate
         ids, strings = self.table["arch_id"].tolist(), self.table["arch"].tolist()
         self._row_of = {**dict(zip(strings, range(len(strings)))), **dict(zip(ids, range(len(ids))))}
+        self._aliases = _aliases if _aliases is not None else _Aliases(ids, strings, self.space.name)
         self._builder = ResultBuilder(self.table, self.tasks)
 
     # ------------------------------------------------------------------ sequence protocol
@@ -330,32 +383,44 @@ class Benchmark:
         return f"Benchmark(version={self.version!r}, {size}, path='{self.root}')"
 
     # ------------------------------------------------------------------ lookup
+    def _row(self, name: str) -> int | None:
+        """Row stored under ``name`` (a stored string or id, or the canonical string or id of its network)."""
+        row = self._row_of.get(name)
+        if row is None:
+            stored = self._aliases.get(name)
+            row = None if stored is None else self._row_of.get(stored)
+        return row
+
     def _find(self, arch: object) -> int | None:
-        """Row of ``arch`` (Arch, canonical string or id); None if absent; ValueError if malformed."""
+        """Row of ``arch`` (Arch, any spelling of its string, its id or a stored id); None if absent;
+        ValueError if malformed."""
         if isinstance(arch, Arch):
             if arch.space.name != self.space.name:
                 raise ValueError(
                     f"invalid arch: it belongs to space {arch.space.name!r}; allowed: {self.space.name!r}"
                 )
-            return self._row_of.get(arch.to_string())
+            return self._row(arch.to_string())
         if not isinstance(arch, str):
             raise ValueError(
                 f"invalid arch: {arch!r}; allowed: an Arch, its canonical string or its 12-hex id"
             )
-        row = self._row_of.get(arch)
+        row = self._row(arch)
         if row is not None or _ID.fullmatch(arch):
             return row
         try:
             parsed = Arch.from_string(arch, space=self.space)
         except ValueError as err:
             raise ValueError(f"{err} (or give a 12-hex architecture id)") from None
-        return self._row_of.get(parsed.to_string())
+        return self._row(parsed.to_string())
 
     def _missing(self, arch: object) -> ArchNotInBenchmarkError:
         return ArchNotInBenchmarkError(arch, self.version, len(self))
 
     def query(self, arch: Arch | str) -> QueryResult:
-        """Measured metrics of ``arch`` (an :class:`Arch`, its canonical string or its id).
+        """Measured metrics of ``arch`` (an :class:`Arch`, its string in any spelling, its canonical id or the
+        id its row is stored under).  The result's ``arch`` and ``arch_id`` are the row's as stored: the v1
+        release keeps the spec its sampler drew (``b=2,0,4``), whose canonical form (``b=2,0,2``) is
+        ``Arch.from_string(result.arch)``.
 
         An architecture absent from the table raises :class:`ArchNotInBenchmarkError` (a ``KeyError``), unless
         this benchmark has a surrogate (:meth:`with_surrogate`), whose answers are marked ``predicted``.
@@ -450,7 +515,13 @@ class Benchmark:
 
     def _view(self, rows: np.ndarray) -> Benchmark:
         return Benchmark(
-            self.table.take(rows), self.manifest, self.root, self.tasks, self._exits, self._surrogate
+            self.table.take(rows),
+            self.manifest,
+            self.root,
+            self.tasks,
+            self._exits,
+            self._surrogate,
+            self._aliases,
         )
 
     def where(self, query: str | Sequence[str] | None = None, **conditions: Any) -> Benchmark:
@@ -528,7 +599,7 @@ class Benchmark:
         data = self._exits.get(r.arch_id, [t.name for t in self.tasks], exits)
         record = self.table.iloc[row]
         seg = {c[len("macs_seg_") :]: v for c, v in record.items() if c.startswith("macs_seg_")}
-        branches = Arch.from_string(r.arch).branches
+        branches = Arch.from_string(r.arch).written_branches  # the layout measured: names its segments
         ref = float(record["ref_latency_ms"]) if "ref_latency_ms" in record.index else None
         hib = [t.higher_is_better for t in self.tasks]
         return evaluate_policies(data, thresholds, branches, seg, r.exit_latency_ms, hib, ref_latency_ms=ref)
@@ -561,7 +632,9 @@ class Benchmark:
         from nasbench_mt.query.surrogate import Surrogate
 
         surrogate = Surrogate(predictor, encoder, targets, self.tasks, self.metrics)
-        return Benchmark(self.table, self.manifest, self.root, self.tasks, self._exits, surrogate)
+        return Benchmark(
+            self.table, self.manifest, self.root, self.tasks, self._exits, surrogate, self._aliases
+        )
 
     # ------------------------------------------------------------------ release card
     @property
