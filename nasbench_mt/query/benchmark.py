@@ -9,7 +9,7 @@ Example::
     >>> fast = bench.where(latency_ms_lt=14)          # or bench.where("latency_ms < 14 and params < 2e5")
     >>> fast.best("mean_acc")                         # the oracle a search's regret is measured against
     >>> bench.pareto(["mean_acc", "latency_norm"]).table
-    >>> bench.exit_metrics(r.arch, {"digit": 0.9, "count": 0.8, "seg": 0.95}).macs
+    >>> bench.exit_metrics(r.arch, {"digit": 0.9, "count": 0.8, "seg": 0.95}).policy_macs
 
 The table (``bench.table``, a pandas DataFrame) has one row per architecture and the columns documented in
 :mod:`nasbench_mt.release.schema`.  Filtering returns a new :class:`Benchmark` over the selected rows.
@@ -589,7 +589,8 @@ class Benchmark:
         """Expected per-task accuracy, MACs and latency of ``arch`` under confidence-threshold exit policies.
 
         ``thresholds``: one number for every task, a ``{task: thr}`` dict, a (T,) array, or an (S, T) grid of
-        S settings; each in [0, 1].  See :mod:`nasbench_mt.query.exit_policy` for the exact semantics.
+        S settings; each in [0, 1].  See :mod:`nasbench_mt.query.exit_policy` for the exact semantics.  Its
+        metrics are named ``policy_*``: dense tasks are scored by pixel accuracy there, not the table's mIoU.
         """
         row = self._find(arch)
         if row is None:

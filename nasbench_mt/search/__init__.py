@@ -10,7 +10,7 @@ Example::
     >>> res = run(bench, "brp", budget=100, objective="mean_acc", constraints="latency_norm <= 2.3", seed=0)
     >>> res.best.arch, res.best.values, res.regret, res.queries_to_top1
     >>> run(bench, "nsga2", 100, objective=["mean_acc", "latency_norm"]).pareto  # multi-objective
-    >>> run(bench, "evolution", 100, exit_thresholds=[0.6, 0.8, 0.9, 1.0])  # exit thresholds searched too
+    >>> run(bench, "evolution", 100, exit_thresholds=[0.6, 0.8, 0.9, 1.0])  # policy_mean_acc; thresholds too
 
 Driving a strategy yourself (ask/tell)::
 

@@ -1,7 +1,7 @@
 """A search problem: what may be proposed (:class:`Candidates`), how a proposal is scored (``SearchProblem``).
 
 **Pool mode** (default) searches the measured table: strategies only ever see and propose archs that are in
-it.  The table is a sparse sample of a 4.5e14-arch space, so a space move (mutation, crossover, neighbour)
+it.  The table is a sparse sample of a 1.3e14-arch space, so a space move (mutation, crossover, neighbour)
 is *projected* onto the nearest not-yet-proposed table arch (Hamming distance of the one-hot decisions);
 local search's neighbourhood is the ``k`` nearest table archs.  **Full-space mode** searches the whole space;
 queries of archs absent from the table are answered by a surrogate fitted on the table
@@ -11,13 +11,18 @@ Constraints on exact costs (params, MACs, FLOPs; peak memory in pool mode) are k
 archs violating them are never proposed; constraints on measured metrics (latency, accuracy) are only known
 after a query.  **Early-exit mode** (``exit_thresholds=[...]``, pool mode, one objective): every queried arch
 is scored under its best per-task confidence-threshold setting on that grid (searched exhaustively with
-:meth:`~nasbench_mt.query.benchmark.Benchmark.exit_metrics`, free), and ``mean_acc``, ``test_{task}``,
-``latency_ms``, ``macs`` and ``flops`` then mean their expected values under that exit policy (EDANAS).
+:meth:`~nasbench_mt.query.benchmark.Benchmark.exit_metrics`, free; EDANAS).  Objectives and constraints
+then name the policy's metrics, ``policy_mean_acc``, ``policy_acc_{task}``, ``policy_latency_ms``,
+``policy_latency_norm``, ``policy_macs``, ``policy_flops`` (default objective ``policy_mean_acc``): under a
+policy dense tasks are scored by pixel accuracy, so the table's ``mean_acc`` (seg by mIoU) and the columns
+the policy changes (``test_{task}``, latency, MACs, FLOPs) are refused there, and the regret compares with
+the best table arch under the same threshold grid.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 import random
 import re
 from collections.abc import Sequence
@@ -26,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from nasbench_mt.query.exit_policy import policy_metric_names
 from nasbench_mt.query.results import QueryResult
 from nasbench_mt.search.objectives import Constraint, Objective, parse_constraints, parse_objectives
 from nasbench_mt.space.arch import Arch, SearchSpace
@@ -36,13 +42,11 @@ __all__ = ["Candidates", "Evaluation", "SearchProblem"]
 _MAX_TRIES = 10_000
 
 
-def _static(metric: str, full_space: bool, exit_mode: bool) -> bool:
+def _static(metric: str, full_space: bool) -> bool:
     """Is ``metric`` an exact cost, known from the arch alone (before any query)?"""
-    if metric == "params" or metric.startswith(("params_", "macs_seg_")) or re.fullmatch(r"macs_e\d", metric):
+    if metric in ("params", "macs", "flops") or metric.startswith(("params_", "macs_seg_")):
         return True
-    if metric in ("macs", "flops"):
-        return not exit_mode
-    return metric == "peak_mem_bytes" and not full_space
+    return bool(re.fullmatch(r"macs_e\d", metric)) or (metric == "peak_mem_bytes" and not full_space)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -233,16 +237,16 @@ class SearchProblem:
     Build it once and pass it to :func:`~nasbench_mt.search.run` to reuse its caches over many runs.
 
     ``objective``: a metric name, ``"min:"``/``"max:"``-prefixed name or ``"delta_p"`` (a list for
-    multi-objective search); ``constraints``: strings such as ``"latency_ms <= 14"``; ``reference``: the arch
-    Delta-p is relative to (default: the table row of median ``mean_acc``); ``full_space`` with ``surrogate``
-    (a predictor name, fitted on the whole table); ``exit_thresholds``: the per-task threshold grid of
-    early-exit mode.
+    multi-objective search; default ``mean_acc``, in early-exit mode ``policy_mean_acc``); ``constraints``:
+    strings such as ``"latency_ms <= 14"``; ``reference``: the arch Delta-p is relative to (default: the
+    table row of median ``mean_acc``); ``full_space`` with ``surrogate`` (a predictor name, fitted on the
+    whole table); ``exit_thresholds``: the per-task threshold grid of early-exit mode.
     """
 
     def __init__(
         self,
         bench: Any,
-        objective: str | Sequence[str] = "mean_acc",
+        objective: str | Sequence[str] | None = None,
         constraints: str | Sequence[str] | None = None,
         reference: Arch | str | None = None,
         full_space: bool = False,
@@ -256,6 +260,16 @@ class SearchProblem:
         self.exit_mode = exit_thresholds is not None
         table = bench.table
         metrics = bench.metrics
+        if objective is None:
+            objective = "policy_mean_acc" if self.exit_mode else "mean_acc"
+        policy = policy_metric_names(self.tasks)
+
+        def higher_is_better(m: str) -> bool:  # the policy's accuracies are maximised, its costs minimised
+            return m.startswith(("policy_mean_acc", "policy_acc_")) or (
+                m not in policy and bench.higher_is_better(m)
+            )
+
+        metrics = [*metrics, *policy]
         ref_row = None
         self.reference = None
         if "delta_p" in str(objective):
@@ -267,17 +281,25 @@ class SearchProblem:
             ref_row = table.iloc[int(np.flatnonzero(table["arch_id"].to_numpy() == ref_result.arch_id)[0])]
         tasks = [(t.name, t.higher_is_better) for t in bench.tasks]
         self.objectives: tuple[Objective, ...] = parse_objectives(
-            objective, metrics, bench.higher_is_better, tasks, ref_row
+            objective, metrics, higher_is_better, tasks, ref_row
         )
         self.constraints: tuple[Constraint, ...] = parse_constraints(constraints, metrics)
         if self.exit_mode:
             self._setup_exits(exit_thresholds)
+        else:
+            named = [("objective", o.metric) for o in self.objectives]
+            for what, metric in [*named, *(("constraint", c.metric) for c in self.constraints)]:
+                if metric in policy:
+                    raise ValueError(
+                        f"invalid {what} {metric!r}: a policy metric needs an exit policy; allowed: give "
+                        f"exit thresholds (--exit-thresholds), or the table's {policy[metric]!r}"
+                    )
         self.columns = list(
             dict.fromkeys([c for o in self.objectives for c in o.columns] + self.metric_names)
         )
-        self._arrays = {c: table[c].to_numpy(dtype=float) for c in self.columns}
+        self._arrays = {c: table[c].to_numpy(dtype=float) for c in self.columns if c not in policy}
         self._row = {a: i for i, a in enumerate(table["arch_id"].tolist())}
-        static = [c for c in self.constraints if _static(c.metric, self.full_space, self.exit_mode)]
+        static = [c for c in self.constraints if _static(c.metric, self.full_space)]
         pool = None if self.full_space else [Arch.from_string(s, space=bench.space) for s in table["arch"]]
         costs = {c.metric: table[c.metric].to_numpy(dtype=float) for c in static}
         self.candidates = Candidates(bench.space, bench.tasks, static, pool, costs)
@@ -310,18 +332,39 @@ class SearchProblem:
             raise ValueError("early-exit mode needs the stored per-sample confidences: pool mode only")
         if self.multi_objective:
             raise ValueError("early-exit mode searches one objective; give one --objective")
+        policy = policy_metric_names(self.tasks)
+        shadowed = {column: name for name, column in policy.items()}
+        named = [("objective", o.metric) for o in self.objectives]
         if self.objectives[0].metric == "delta_p":
-            raise ValueError("early-exit mode scores mean_acc, test_{task}, latency_ms, macs: not delta_p")
-        values = sorted({float(v) for v in thresholds})
-        if not values or any(not (0.0 <= v <= 1.0) for v in values):
-            raise ValueError(f"invalid exit thresholds {list(thresholds)}; allowed: numbers in [0, 1]")
+            raise ValueError(
+                "invalid objective 'delta_p' in early-exit mode; allowed: " + str(sorted(policy))
+            )
+        for what, metric in [*named, *(("constraint", c.metric) for c in self.constraints)]:
+            if metric in shadowed:
+                instead = shadowed[metric]
+                raise ValueError(
+                    f"invalid {what} {metric!r} in early-exit mode: the table's {metric} is not scored under "
+                    f"the exit policy (which scores dense tasks by pixel accuracy, not mIoU); allowed: "
+                    f"{instead!r} or another policy metric {sorted(policy)}"
+                )
+        given = (
+            []
+            if isinstance(thresholds, (str, bytes))
+            else list(np.ravel(np.asarray(thresholds, dtype=object)))
+        )
+        real = [v for v in given if isinstance(v, numbers.Real) and not isinstance(v, bool)]
+        if not given or len(real) < len(given) or any(not (0.0 <= v <= 1.0) for v in real):
+            raise ValueError(
+                f"invalid exit thresholds {thresholds!r}; allowed: a non-empty list of numbers in [0, 1]"
+            )
+        values = sorted({float(v) for v in real})
         self.exit_grid_values = tuple(values)
         self.exit_grid = threshold_grid(self.tasks, values)
 
     def _fit_surrogate(self, name: str, seed: int) -> None:
         from predictors import create_predictor
 
-        static = [c for c in self.columns if _static(c, True, False)]
+        static = [c for c in self.columns if _static(c, True)]
         targets = [c for c in self.columns if c not in static]
         if "peak_mem_bytes" in targets:
             raise ValueError("full-space mode cannot constrain peak_mem_bytes (measured, not predicted)")
@@ -438,13 +481,13 @@ class SearchProblem:
         """Metrics and thresholds of ``arch``'s best setting on the grid (feasible first, least violation)."""
         em = self.bench.exit_metrics(arch, self.exit_grid)
         policy = {
-            "mean_acc": em.mean_acc,
-            "latency_ms": em.latency_ms,
-            "latency_norm": em.latency_norm,
-            "macs": em.macs,
-            "flops": 2 * em.macs,
+            "policy_mean_acc": em.policy_mean_acc,
+            "policy_latency_ms": em.policy_latency_ms,
+            "policy_latency_norm": em.policy_latency_norm,
+            "policy_macs": em.policy_macs,
+            "policy_flops": 2 * em.policy_macs,
         }
-        policy.update({f"test_{t}": em.accuracy[:, i] for i, t in enumerate(self.tasks)})
+        policy.update({f"policy_acc_{t}": em.policy_acc[:, i] for i, t in enumerate(self.tasks)})
         size = len(self.exit_grid)
         grid = {c: policy[c] if c in policy else np.full(size, base[c]) for c in self.columns}
         _, scores, feasible, violation = self._score(grid)

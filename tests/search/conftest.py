@@ -78,7 +78,9 @@ def _check(
     if any(e.feasible for e in res.evaluations):
         assert best.feasible
         if best.arch in bench and not best.result.predicted and not problem.exit_mode:
-            row = bench.table[bench.table["arch_id"] == best.arch.id].iloc[0]
+            row = bench.table[bench.table["arch_id"] == best.result.arch_id].iloc[
+                0
+            ]  # the id it is stored under
             for c in problem.constraints:
                 assert c.satisfied(float(row[c.metric])), (str(c), row[c.metric])
     # regret vs the oracle: >= 0 in pool mode, and the best-so-far never gets worse
