@@ -22,25 +22,11 @@ __all__ = [
     "atomic_parquet",
     "partial_row_files",
     "pending_archs",
-    "release_archs",
     "split_shards",
     "write_partial",
 ]
 
 EXECUTORS = ("local", "ray")
-
-# releases that name each row by the spec its sampler drew (``b=2,0,4``), as ids were made before equivalent
-# specs shared one canonical id; every other release names a row by its canonical string and id
-WRITTEN_NAME_RELEASES = ("v1",)
-
-
-def release_archs(version: str, n: int, seed: int, offset: int = 0) -> list[Arch]:
-    """The architectures a generation pass of release ``version`` measures (``V1.sample``, ``offset`` on),
-    each written as the release names its row (:attr:`Arch.written_string`, :attr:`Arch.written_id`)."""
-    drawn = V1.sample(offset + n, seed=seed)[offset:]
-    if version in WRITTEN_NAME_RELEASES:
-        return drawn
-    return [Arch(a.stages, a.branches, a.exits, space=a.space) for a in drawn]
 
 
 @dataclass(frozen=True)
@@ -79,7 +65,10 @@ class GenerateConfig:
         return prefix_role(self.prefix)
 
     def archs(self) -> list[Arch]:
-        return release_archs(self.version, self.n, self.seed, self.offset)
+        """The architectures to measure, as drawn: a row is named by the spec its sampler drew
+        (:attr:`Arch.written_string`, e.g. ``b=2,0,4``, and its id), so a pass regenerates its rows exactly
+        and every tier of a release names an arch alike; lookups also take the canonical name."""
+        return V1.sample(self.offset + self.n, seed=self.seed)[self.offset :]
 
     def shard_path(self, k: int, prefix: str | None = None) -> Path:
         return Path(self.out) / f"{prefix or self.prefix}-{k:05d}.parquet"

@@ -467,6 +467,8 @@ class Benchmark:
         """``n`` distinct rows drawn uniformly with ``numpy.random.default_rng(seed)``."""
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or not 0 <= n <= len(self):
             raise ValueError(f"invalid n: {n!r}; allowed: an int in [0, {len(self)}] (the number of rows)")
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+            raise ValueError(f"invalid seed: {seed!r}; allowed: an int >= 0")
         rows = np.random.default_rng(seed).choice(len(self), size=n, replace=False)
         return [self._builder.build(int(i)) for i in rows]
 
@@ -504,9 +506,16 @@ class Benchmark:
             if op not in _OPS or not col:
                 raise ValueError(f"invalid filter {key!r}; allowed: <column>_<op> with op in {list(_OPS)}")
             column = self.table[self._check_column(col)]
-            if pd.api.types.is_numeric_dtype(column) and not _is_number(value):
+            if pd.api.types.is_numeric_dtype(column) and not (_is_number(value) and not np.isnan(value)):
                 raise ValueError(
                     f"invalid filter {key}={value!r}; allowed: a number for the numeric column {col}"
+                )
+            if not pd.api.types.is_numeric_dtype(column) and (
+                op not in ("eq", "ne") or not isinstance(value, str)
+            ):
+                raise ValueError(
+                    f"invalid filter {key}={value!r}; allowed: {col}_eq or {col}_ne with a string "
+                    "(a text column)"
                 )
             mask &= np.asarray(_OPS[op](column, value), dtype=bool)
         for c in parse_constraints(query, self.metrics):
@@ -553,13 +562,17 @@ class Benchmark:
         The direction defaults to :meth:`higher_is_better`; ties go to the first row in table order.
         """
         self._check_column(metric, numeric=True)
+        if maximize is not None and not isinstance(maximize, (bool, np.bool_)):
+            raise ValueError(
+                f"invalid maximize: {maximize!r}; allowed: True, False or None (the metric's own)"
+            )
         view = self._constrained(constraints)
         values = view.table[metric].to_numpy(dtype=float)
         if not np.isfinite(values).any():
             raise ValueError(
                 f"no architecture with a {metric} value satisfies the constraints {constraints!r}"
             )
-        up = self.higher_is_better(metric) if maximize is None else maximize
+        up = self.higher_is_better(metric) if maximize is None else bool(maximize)
         return view._builder.build(int(np.nanargmax(values) if up else np.nanargmin(values)))
 
     def pareto(
@@ -569,7 +582,12 @@ class Benchmark:
     ) -> Benchmark:
         """The non-dominated rows under ``objectives`` (directions from :meth:`higher_is_better`), best first
         by the first objective.  Rows with a missing objective value are left out."""
-        if isinstance(objectives, str) or len(objectives) < 1:
+        if (
+            isinstance(objectives, str)
+            or not isinstance(objectives, Sequence)
+            or not objectives
+            or not all(isinstance(m, str) for m in objectives)
+        ):
             raise ValueError(f"invalid objectives: {objectives!r}; allowed: a list of metric names")
         for m in objectives:
             self._check_column(m, numeric=True)
@@ -673,8 +691,15 @@ class Benchmark:
         from nasbench_mt.release.stats import noise_stats
 
         if columns is not None:
-            if isinstance(columns, str) or not all(isinstance(c, str) for c in columns):
-                raise ValueError(f"invalid columns: {columns!r}; allowed: a list of metric names")
+            if (
+                isinstance(columns, str)
+                or not isinstance(columns, Sequence)
+                or not columns
+                or not all(isinstance(c, str) for c in columns)
+            ):
+                raise ValueError(
+                    f"invalid columns: {columns!r}; allowed: a non-empty list of metric names (None: all)"
+                )
             for c in columns:
                 self._check_column(c, numeric=True)
         noise = self.noise
