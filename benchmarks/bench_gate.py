@@ -84,15 +84,16 @@ def supernet_values(measurer: Measurer, archs: list, ck: str, reuse: str | None)
         cols = {f"{c}@{ck}": c for c in TARGETS}
         if set(cols) <= set(prev.columns):
             known = prev[list(cols)].rename(columns=cols).dropna()
-    ids = [a.id for a in archs]
+    ids = [a.written_id for a in archs]
     known = known.loc[known.index.intersection(ids)]
-    todo = [a for a in archs if a.id not in known.index]
+    todo = [a for a in archs if a.written_id not in known.index]
     if len(known):
-        check = next(a for a in archs if a.id in known.index)
+        check = next(a for a in archs if a.written_id in known.index)
         again = measurer(check)[0]
-        if any(again[c] != known.loc[check.id, c] for c in TARGETS):
+        if any(again[c] != known.loc[check.written_id, c] for c in TARGETS):
             raise SystemExit(
-                f"{reuse}: the stored values of {check.id} under {ck} differ from a fresh measurement; "
+                f"{reuse}: the stored values of {check.written_id} under {ck} differ from a fresh "
+                "measurement; "
                 "rerun without --reuse"
             )
     desc = f"{Path(ck).parent.name}/{Path(ck).name} ({len(known)} reused)"

@@ -28,7 +28,7 @@ from nasbench_mt.measure.latency_transfer import LatencyTransfer, measure_device
 from nasbench_mt.query.benchmark import load_benchmark
 from nasbench_mt.release.provenance import cpu_model
 from nasbench_mt.release.schema import EXIT_POSITIONS
-from nasbench_mt.space.arch import V1
+from nasbench_mt.space.arch import V1, Arch
 from nasbench_mt.space.costs import measure_costs
 from nasbench_mt.space.model import build_model
 
@@ -41,13 +41,19 @@ def pool_table(extra: int) -> pd.DataFrame:
     fixture = load_benchmark(path=TINY).table
     cols = ["arch_id", "arch", "macs"] + [f"macs_e{k}" for k in EXIT_POSITIONS]
     rows = [fixture[cols]]
-    known = set(fixture["arch_id"])
+    known = {Arch.from_string(s) for s in fixture["arch"]}  # networks, whatever their spelling
     new = []
     for arch in V1.sample(extra, seed=1):
-        if arch.id in known:
+        if arch in known:
             continue
         c = measure_costs(build_model(arch)).as_row()
-        new.append({"arch_id": arch.id, "arch": arch.to_string(), **{k: c.get(k, np.nan) for k in cols[2:]}})
+        new.append(
+            {
+                "arch_id": arch.written_id,
+                "arch": arch.written_string,
+                **{k: c.get(k, np.nan) for k in cols[2:]},
+            }
+        )
     rows.append(pd.DataFrame(new))
     return pd.concat(rows, ignore_index=True)
 

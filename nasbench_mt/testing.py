@@ -83,10 +83,10 @@ def composed_costs(arch: Arch, table: _SegmentTable) -> dict[str, Any]:
     """Cost columns of ``arch`` summed from exact segment costs (peak memory is a rough estimate)."""
     macs: dict[str, int] = {"stem": table.stem[0]}
     params: dict[str, int] = {"stem": table.stem[1]}
-    for s in range(1, max(arch.branches) + 1):
+    for s in range(1, max(arch.written_branches) + 1):
         macs[f"trunk_s{s}"], params[f"trunk_s{s}"] = table.stage(s, arch.stages[s - 1])
     per_task = {}
-    for t, bp in zip(table.tasks, arch.branches):
+    for t, bp in zip(table.tasks, arch.written_branches):
         path = ["stem"] + [f"trunk_s{s}" for s in range(1, bp + 1)]
         for s in range(bp + 1, V1.num_stages + 1):
             macs[f"{t.name}_s{s}"], params[f"{t.name}_s{s}"] = table.stage(s, arch.stages[s - 1])
@@ -106,7 +106,7 @@ def composed_costs(arch: Arch, table: _SegmentTable) -> dict[str, Any]:
     row.update({f"macs_seg_{s}": v for s, v in macs.items()})
     # rough estimate, not measured: input + stage-1 expanded activations (16x16), more with early branches
     hidden = 16 * 16 * V1.stages[0].channels * max(b.expand for b in arch.stages[0])
-    own_early = sum(bp < 1 for bp in arch.branches)
+    own_early = sum(bp < 1 for bp in arch.written_branches)
     row["peak_mem_bytes"] = int(4 * (3 * 32 * 32 + 2 * hidden) * (1 + 0.3 * own_early))
     return row
 

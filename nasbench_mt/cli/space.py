@@ -39,7 +39,7 @@ def _space(args: argparse.Namespace) -> int:
             from nasbench_mt.space.costs import measure_costs
             from nasbench_mt.space.model import build_model
 
-            c = measure_costs(build_model(a))
+            c = measure_costs(build_model(a.to_string()))  # the canonical layout of the network
             row.update(params=c.params, macs=c.macs, peak_mem_bytes=c.peak_activation_bytes)
         rows.append(row)
     info = {
@@ -51,6 +51,7 @@ def _space(args: argparse.Namespace) -> int:
         "expands": list(V1.expands),
         "tasks": V1.num_tasks,
         "branch_points": list(V1.branch_choices),
+        "sharing_structures": len(V1.branch_settings),
         "early_exits": list(V1.exit_choices),
         "samples": rows,
     }
@@ -60,6 +61,8 @@ def _space(args: argparse.Namespace) -> int:
     print(f"search space {V1.name}: {V1.size:,} architectures ({V1.size:.2e})")
     for key in ("depths", "kernels", "expands", "branch_points", "early_exits"):
         print(f"  {key:<14} {info[key]}")
+    n = len(V1.branch_choices) ** V1.num_tasks
+    print(f"  {info['sharing_structures']} distinct sharing structures of the {n} branch-point tuples")
     for row in rows:
         extra = "".join(f"  {k}={v:,}" for k, v in row.items() if k not in ("id", "arch"))
         print(f"{row['id']}  {row['arch']}{extra}")

@@ -56,8 +56,8 @@ def _measure_one(job: tuple[str, int, str]) -> tuple[int, str]:
     partial, k, arch_text = job
     arch = Arch.from_string(arch_text)
     row, exits = _MEASURER(arch)
-    write_partial(Path(partial), arch.id, row, exits)
-    return k, arch.id
+    write_partial(Path(partial), arch.written_id, row, exits)
+    return k, arch.written_id
 
 
 def _local_results(cfg: GenerateConfig, jobs: list[tuple[str, int, str]]) -> Iterator[tuple[int, str]]:
@@ -88,8 +88,10 @@ def _exit_on_sigterm(signum: int, frame) -> None:
 # ----------------------------------------------------------------------------------------- packing
 def _pack_shard(cfg: GenerateConfig, k: int, shard: Sequence[Arch]) -> None:
     folder = cfg.partial_dir(k)
-    rows = pd.concat([pd.read_parquet(folder / f"{a.id}.row.parquet") for a in shard], ignore_index=True)
-    exit_files = [folder / f"{a.id}.exits.parquet" for a in shard]
+    rows = pd.concat(
+        [pd.read_parquet(folder / f"{a.written_id}.row.parquet") for a in shard], ignore_index=True
+    )
+    exit_files = [folder / f"{a.written_id}.exits.parquet" for a in shard]
     if cfg.prefix.startswith("noise-"):
         rows.insert(1, "kind", cfg.prefix.removeprefix("noise-"))
     if all(p.exists() for p in exit_files) and cfg.prefix == "archs":
@@ -144,12 +146,12 @@ def generate(cfg: GenerateConfig, resume: bool = False, progress: bool = True) -
     state_file.parent.mkdir(parents=True, exist_ok=True)
     state_file.write_text(json.dumps(identity, indent=2))
     todo = list(pending_archs(cfg))
-    remaining = {k: {a.id for kk, a in todo if kk == k} for k in {kk for kk, _ in todo}}
+    remaining = {k: {a.written_id for kk, a in todo if kk == k} for k in {kk for kk, _ in todo}}
     # shards whose every arch is measured but not yet packed (killed between the last row and packing)
     for k, shard in enumerate(shards):
         if not cfg.shard_path(k).exists() and k not in remaining:
             _pack_shard(cfg, k, shard)
-    jobs = [(str(cfg.partial_dir(k)), k, a.to_string()) for k, a in todo]
+    jobs = [(str(cfg.partial_dir(k)), k, a.written_string) for k, a in todo]
     t0 = time.time()
     bar = tqdm(
         total=len(cfg.archs()),

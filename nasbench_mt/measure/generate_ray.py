@@ -36,8 +36,8 @@ def _measure_task(spec: MeasureSpec, boxed_checkpoint: list, arch_text: str) -> 
 
     arch = Arch.from_string(arch_text)
     crash_dir = os.environ.get(CRASH_ONCE_ENV)
-    if crash_dir and (Path(crash_dir) / arch.id).exists():
-        (Path(crash_dir) / arch.id).unlink()
+    if crash_dir and (Path(crash_dir) / arch.written_id).exists():
+        (Path(crash_dir) / arch.written_id).unlink()
         os._exit(1)
     ref = boxed_checkpoint[0]  # boxed in a list so that Ray does not fetch it for every task
     key = f"{spec!r}|{ref.hex() if ref is not None else ''}"
@@ -46,7 +46,7 @@ def _measure_task(spec: MeasureSpec, boxed_checkpoint: list, arch_text: str) -> 
         _WORKER["measurer"] = Measurer(spec, ray.get(ref) if ref is not None else None)
         _WORKER["key"] = key
     row, exits = _WORKER["measurer"](arch)
-    return arch.id, row, exits
+    return arch.written_id, row, exits
 
 
 def ray_results(cfg: GenerateConfig, jobs: list[tuple[str, int, str]]) -> Iterator[tuple[int, str]]:

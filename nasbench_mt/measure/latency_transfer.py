@@ -43,9 +43,9 @@ TARGETS = {"latency_ms": 4, **{f"latency_e{k}_ms": k for k in EXIT_POSITIONS[:-1
 def structure_counts(arch: Arch, upto: int) -> tuple[int, int]:
     """(MBConv blocks, exit heads) that a forward up to stage ``upto`` runs: trunk once, each branch own."""
     depths = [len(s) for s in arch.stages]
-    shared = max(arch.branches)
+    shared = max(arch.written_branches)
     blocks = sum(depths[s] for s in range(min(shared, upto)))
-    blocks += sum(depths[s] for b in arch.branches for s in range(b, upto))
+    blocks += sum(depths[s] for b in arch.written_branches for s in range(b, upto))
     heads = len(arch.branches) * sum(1 for k in arch.all_exits if k <= upto)
     return blocks, heads
 
@@ -183,7 +183,7 @@ def measure_device(
         arch = Arch.from_string(table["arch"].iloc[j])
         lat = timer(build_model(arch).eval(), reference, rounds=rounds, warmup=warmup, threads=threads)
         measured = lat.as_row()
-        row = {"arch_id": arch.id, **{c: measured.get(c, math.nan) for c in latency_columns()}}
+        row = {"arch_id": arch.written_id, **{c: measured.get(c, math.nan) for c in latency_columns()}}
         if meter is not None:
             row.update(_energy_row(meter, arch, threads, energy_seconds))
         rows.append(row)

@@ -213,17 +213,20 @@ class Measurer:
         if self.spec.protocol == "latency":
             net = build_model(arch, self.tasks).eval()
             lat = measure_latency(net, self.reference, rounds=self.spec.latency_rounds)
-            return {"arch_id": arch.id, **lat.as_row()}, []
+            return {"arch_id": arch.written_id, **lat.as_row()}, []
         if self.spec.protocol == "proxies":
             x, y = self.proxy_batch
-            row = {"arch_id": arch.id, **compute_proxies(arch, self.tasks, x, y)}
+            row = {"arch_id": arch.written_id, **compute_proxies(arch, self.tasks, x, y)}
             return {**row, "measure_s": time.perf_counter() - t0}, []
         if self.spec.protocol == "latency-onnx":
             from nasbench_mt.measure.latency_onnx import measure_latency_onnx
 
             net = build_model(arch).eval()
             lat = measure_latency_onnx(net, self.reference, rounds=self.spec.latency_rounds).as_row("ort_")
-            return {"arch_id": arch.id, **{c: lat.get(c, math.nan) for c in ort_latency_columns()}}, []
+            return {
+                "arch_id": arch.written_id,
+                **{c: lat.get(c, math.nan) for c in ort_latency_columns()},
+            }, []
         if self.spec.protocol == "supernet" and self.spec.finetune:
             cfg = TrainConfig(**self.spec.finetune)
             net = finetune_subnet(self.supernet, arch, self.suite.train, cfg, device=self.device)
@@ -259,8 +262,8 @@ class Measurer:
             )
             t = self._lap(f"evaluate_{split}", t)
         row: dict = {
-            "arch_id": arch.id,
-            "arch": arch.to_string(),
+            "arch_id": arch.written_id,
+            "arch": arch.written_string,
             "protocol": self.spec.protocol,
             "seed": seed,
         }
@@ -286,7 +289,7 @@ class Measurer:
         test = results["test"]
         exits = [
             {
-                "arch_id": arch.id,
+                "arch_id": arch.written_id,
                 "task": task,
                 "exit": int(k),
                 "conf": test.conf[(task, k)].tobytes(),

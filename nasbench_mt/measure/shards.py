@@ -65,6 +65,9 @@ class GenerateConfig:
         return prefix_role(self.prefix)
 
     def archs(self) -> list[Arch]:
+        """The architectures to measure, as drawn: a row is named by the spec its sampler drew
+        (:attr:`Arch.written_string`, e.g. ``b=2,0,4``, and its id), so a pass regenerates its rows exactly
+        and every tier of a release names an arch alike; lookups also take the canonical name."""
         return V1.sample(self.offset + self.n, seed=self.seed)[self.offset :]
 
     def shard_path(self, k: int, prefix: str | None = None) -> Path:
@@ -109,7 +112,7 @@ def pending_archs(cfg: GenerateConfig) -> Iterator[tuple[int, Arch]]:
             continue
         done = {p.name.split(".")[0] for p in cfg.partial_dir(k).glob("*.row.parquet")}
         for arch in shard:
-            if arch.id not in done:
+            if arch.written_id not in done:
                 yield k, arch
 
 

@@ -222,7 +222,7 @@ class Supernet(nn.Module):
     def trunk_stage(self, arch: Arch, s: int) -> nn.ModuleList:
         """The blocks that compute trunk stage ``s`` of ``arch`` (see ``solo_branch``)."""
         if self.solo_branch:
-            users = [t for t, bp in zip(self.tasks, arch.branches) if bp > s]
+            users = [t for t, bp in zip(self.tasks, arch.written_branches) if bp > s]
             if len(users) == 1:
                 return self.branches[users[0].name][s]
         return self.trunk[s]
@@ -237,10 +237,10 @@ class Supernet(nn.Module):
         """Outputs of subnet ``arch`` at *every* exit position (all heads are trained every step)."""
         n = self.space.num_stages
         shared = [self.stem(x)]
-        for s in range(max(arch.branches)):
+        for s in range(max(arch.written_branches)):
             shared.append(self._stage(self.trunk_stage(arch, s), arch.stages[s], shared[-1]))
         out = {}
-        for task, bp in zip(self.tasks, arch.branches):
+        for task, bp in zip(self.tasks, arch.written_branches):
             h = shared[0]
             outs = {}
             for pos in range(1, n + 1):
@@ -350,7 +350,7 @@ class FewShotSupernet(nn.Module):
     def part_of(self, arch: Arch) -> str:
         """The name of the part ``arch`` belongs to."""
         for name, sets in self.regions.items():
-            if all(b in s for b, s in zip(arch.branches, sets)):
+            if all(b in s for b, s in zip(arch.written_branches, sets)):
                 return name
         raise ValueError(f"invalid arch: {arch.to_string()} is in no part of split {self.split!r}")
 

@@ -217,7 +217,7 @@ def finetune_subnet(
 def _supervised(arch: Arch, cfg: TrainConfig) -> Arch:
     """The network actually trained for ``arch``: with every exit under ``supervise_exits="all"``."""
     if cfg.supervise_exits == "all":
-        return Arch(arch.stages, arch.branches, arch.space.exit_choices, space=arch.space)
+        return Arch(arch.stages, arch.written_branches, arch.space.exit_choices, space=arch.space)
     return arch
 
 

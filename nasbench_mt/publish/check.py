@@ -26,8 +26,9 @@ def check_release(
 
     The checks: every file matches the manifest's sha256; the table has at least ``minimums["rows"]`` distinct
     architectures; the calibration tier and both noise kinds (``seed``, ``latency``) reach their minimums and
-    refer only to architectures in the table; every row has latency and per-sample exit records; and every
-    ``arch_id`` round-trips through :meth:`Arch.from_string` (and, with ``rebuild``, builds a network).
+    refer only to architectures in the table; every row has latency and per-sample exit records; every
+    ``arch_id`` is the id of its ``arch`` string as written, which round-trips through
+    :meth:`Arch.from_string` (and, with ``rebuild``, builds a network); no two rows are the same network.
     """
     from tqdm.auto import tqdm
 
@@ -93,11 +94,17 @@ def check_release(
     bad: list[str] = []
     tasks = bench.tasks
     rows = list(zip(table["arch_id"], table["arch"]))
+    networks: dict[Arch, str] = {}
     for arch_id, text in tqdm(rows, desc="round-trip ids", disable=not progress):
         try:
             arch = Arch.from_string(text)
-            if arch.id != arch_id or Arch.from_string(arch.to_string()) != arch:
-                raise ValueError(f"id {arch.id} != stored {arch_id}")
+            # a row is stored under the spec as written (v1: as sampled); its id is that string's
+            if arch.written_string != text or arch.written_id != arch_id:
+                raise ValueError(f"id {arch.written_id} of {arch.written_string!r} != stored {arch_id}")
+            if Arch.from_string(arch.to_string()) != arch:
+                raise ValueError(f"canonical string {arch.to_string()!r} does not parse back")
+            if networks.setdefault(arch, arch_id) != arch_id:
+                raise ValueError(f"the same network as row {networks[arch]} (canonical id {arch.id})")
             if rebuild:
                 build_model(arch, tasks)
         except Exception as err:  # every failure is reported, none stops the check

@@ -169,8 +169,8 @@ def reproduce_rows(
         )
     timed = latency_columns() + ort_latency_columns()
     offset = run.get("offset", 0)
-    # the architectures the pass measured
-    sampled = {a.id: a for a in V1.sample(offset + run["n"], seed=run["seed"])[offset:]}
+    # the architectures the pass measured, by the id their rows carry
+    sampled = {a.written_id: a for a in V1.sample(offset + run["n"], seed=run["seed"])[offset:]}
     out = []
     for arch_id in tqdm(ids, desc=f"reproduce {prefix}", disable=not progress):
         stored = {"arch_id": arch_id, **table.loc[arch_id].to_dict()}

@@ -9,7 +9,7 @@ Example::
     >>> fast = bench.where(latency_ms_lt=14)          # or bench.where("latency_ms < 14 and params < 2e5")
     >>> fast.best("mean_acc")                         # the oracle a search's regret is measured against
     >>> bench.pareto(["mean_acc", "latency_norm"]).table
-    >>> bench.exit_metrics(r.arch, {"digit": 0.9, "count": 0.8, "seg": 0.95}).macs
+    >>> bench.exit_metrics(r.arch, {"digit": 0.9, "count": 0.8, "seg": 0.95}).policy_macs
 
 The table (``bench.table``, a pandas DataFrame) has one row per architecture and the columns documented in
 :mod:`nasbench_mt.release.schema`.  Filtering returns a new :class:`Benchmark` over the selected rows.
@@ -33,7 +33,7 @@ from nasbench_mt.query.pareto import pareto_front
 from nasbench_mt.query.results import ArchNotInBenchmarkError, QueryResult, ResultBuilder
 from nasbench_mt.release.manifest import ReleaseError, read_manifest, role_paths, tasks_from_manifest, verify
 from nasbench_mt.release.schema import latency_columns, ort_latency_columns, table_columns
-from nasbench_mt.space.arch import V1, Arch
+from nasbench_mt.space.arch import V1, Arch, canonical_branches, string_id
 from nasbench_mt.space.tasks import TaskSpec
 
 __all__ = ["ArchNotInBenchmarkError", "Benchmark", "QueryResult", "available_versions", "load_benchmark"]
@@ -268,6 +268,57 @@ class _ExitStore:
         return ExitData(tuple(tasks), tuple(exits), self.conf[pos], self.score[pos])
 
 
+class _Aliases:
+    """The canonical names of a release's rows that differ from the stored ones, read on first use and shared
+    by every view of the release.
+
+    A row is stored under the spec its sampler drew: the v1 release holds ``...|b=2,0,4|x=3`` under that
+    string's id.  The same network's canonical string (``...|b=2,0,2|x=3``) and id resolve to that row.
+    """
+
+    def __init__(self, ids: Sequence[str], strings: Sequence[str], space_name: str) -> None:
+        self.ids, self.strings, self.space_name = list(ids), list(strings), space_name
+        self.names: dict[str, str] | None = None
+
+    def get(self, name: str) -> str | None:
+        """The stored string or id that the canonical string or id ``name`` stands for (None: no alias)."""
+        if self.names is None:
+            self.names = self._build()
+        return self.names.get(name)
+
+    def _build(self) -> dict[str, str]:
+        names: dict[str, str] = {}
+        stored = set(self.strings)
+        for arch_id, text in zip(self.ids, self.strings):
+            canonical = _canonical_spelling(text)
+            if canonical is None or canonical == text:
+                continue  # malformed (check-release names it) or already canonical
+            if canonical in stored or canonical in names:
+                other = names.get(canonical, canonical)
+                raise ReleaseError(
+                    f"invalid release: rows {text!r} and {other!r} are the same network "
+                    f"(canonical {canonical!r}); allowed: one row per network"
+                )
+            names[canonical] = text
+            names[string_id(canonical, self.space_name)] = arch_id
+        return names
+
+
+def _canonical_spelling(text: str) -> str | None:
+    """``Arch.from_string(text).to_string()`` for a well-formed stored string, without building the Arch
+    (parsing 5,000 strings costs a second, this a few ms); None when ``b=`` does not hold integers."""
+    head, sep, tail = text.rpartition("|b=")
+    branch_text, sep_x, exit_text = tail.partition("|x=")
+    parts = branch_text.split(",")
+    if not (sep and sep_x and all(p.isascii() and p.isdigit() for p in parts)):
+        return None
+    written = tuple(int(p) for p in parts)
+    canonical = canonical_branches(written)
+    if canonical == written:
+        return text
+    return f"{head}|b={','.join(map(str, canonical))}|x={exit_text}"
+
+
 class Benchmark:
     """A benchmark release (or a filtered view of one): a sequence of :class:`QueryResult` rows.
 
@@ -283,6 +334,7 @@ class Benchmark:
         tasks: Sequence[TaskSpec],
         _exits: _ExitStore | None = None,
         _surrogate: Any = None,
+        _aliases: _Aliases | None = None,
     ) -> None:
         self.table = table.reset_index(drop=True)
         self.manifest = manifest
@@ -299,6 +351,7 @@ class Benchmark:
         self._surrogate = _surrogate
         ids, strings = self.table["arch_id"].tolist(), self.table["arch"].tolist()
         self._row_of = {**dict(zip(strings, range(len(strings)))), **dict(zip(ids, range(len(ids))))}
+        self._aliases = _aliases if _aliases is not None else _Aliases(ids, strings, self.space.name)
         self._builder = ResultBuilder(self.table, self.tasks)
 
     # ------------------------------------------------------------------ sequence protocol
@@ -330,32 +383,44 @@ class Benchmark:
         return f"Benchmark(version={self.version!r}, {size}, path='{self.root}')"
 
     # ------------------------------------------------------------------ lookup
+    def _row(self, name: str) -> int | None:
+        """Row stored under ``name`` (a stored string or id, or the canonical string or id of its network)."""
+        row = self._row_of.get(name)
+        if row is None:
+            stored = self._aliases.get(name)
+            row = None if stored is None else self._row_of.get(stored)
+        return row
+
     def _find(self, arch: object) -> int | None:
-        """Row of ``arch`` (Arch, canonical string or id); None if absent; ValueError if malformed."""
+        """Row of ``arch`` (Arch, any spelling of its string, its id or a stored id); None if absent;
+        ValueError if malformed."""
         if isinstance(arch, Arch):
             if arch.space.name != self.space.name:
                 raise ValueError(
                     f"invalid arch: it belongs to space {arch.space.name!r}; allowed: {self.space.name!r}"
                 )
-            return self._row_of.get(arch.to_string())
+            return self._row(arch.to_string())
         if not isinstance(arch, str):
             raise ValueError(
                 f"invalid arch: {arch!r}; allowed: an Arch, its canonical string or its 12-hex id"
             )
-        row = self._row_of.get(arch)
+        row = self._row(arch)
         if row is not None or _ID.fullmatch(arch):
             return row
         try:
             parsed = Arch.from_string(arch, space=self.space)
         except ValueError as err:
             raise ValueError(f"{err} (or give a 12-hex architecture id)") from None
-        return self._row_of.get(parsed.to_string())
+        return self._row(parsed.to_string())
 
     def _missing(self, arch: object) -> ArchNotInBenchmarkError:
         return ArchNotInBenchmarkError(arch, self.version, len(self))
 
     def query(self, arch: Arch | str) -> QueryResult:
-        """Measured metrics of ``arch`` (an :class:`Arch`, its canonical string or its id).
+        """Measured metrics of ``arch`` (an :class:`Arch`, its string in any spelling, its canonical id or the
+        id its row is stored under).  The result's ``arch`` and ``arch_id`` are the row's as stored: the v1
+        release keeps the spec its sampler drew (``b=2,0,4``), whose canonical form (``b=2,0,2``) is
+        ``Arch.from_string(result.arch)``.
 
         An architecture absent from the table raises :class:`ArchNotInBenchmarkError` (a ``KeyError``), unless
         this benchmark has a surrogate (:meth:`with_surrogate`), whose answers are marked ``predicted``.
@@ -402,6 +467,8 @@ class Benchmark:
         """``n`` distinct rows drawn uniformly with ``numpy.random.default_rng(seed)``."""
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or not 0 <= n <= len(self):
             raise ValueError(f"invalid n: {n!r}; allowed: an int in [0, {len(self)}] (the number of rows)")
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+            raise ValueError(f"invalid seed: {seed!r}; allowed: an int >= 0")
         rows = np.random.default_rng(seed).choice(len(self), size=n, replace=False)
         return [self._builder.build(int(i)) for i in rows]
 
@@ -439,9 +506,16 @@ class Benchmark:
             if op not in _OPS or not col:
                 raise ValueError(f"invalid filter {key!r}; allowed: <column>_<op> with op in {list(_OPS)}")
             column = self.table[self._check_column(col)]
-            if pd.api.types.is_numeric_dtype(column) and not _is_number(value):
+            if pd.api.types.is_numeric_dtype(column) and not (_is_number(value) and not np.isnan(value)):
                 raise ValueError(
                     f"invalid filter {key}={value!r}; allowed: a number for the numeric column {col}"
+                )
+            if not pd.api.types.is_numeric_dtype(column) and (
+                op not in ("eq", "ne") or not isinstance(value, str)
+            ):
+                raise ValueError(
+                    f"invalid filter {key}={value!r}; allowed: {col}_eq or {col}_ne with a string "
+                    "(a text column)"
                 )
             mask &= np.asarray(_OPS[op](column, value), dtype=bool)
         for c in parse_constraints(query, self.metrics):
@@ -450,7 +524,13 @@ class Benchmark:
 
     def _view(self, rows: np.ndarray) -> Benchmark:
         return Benchmark(
-            self.table.take(rows), self.manifest, self.root, self.tasks, self._exits, self._surrogate
+            self.table.take(rows),
+            self.manifest,
+            self.root,
+            self.tasks,
+            self._exits,
+            self._surrogate,
+            self._aliases,
         )
 
     def where(self, query: str | Sequence[str] | None = None, **conditions: Any) -> Benchmark:
@@ -484,13 +564,17 @@ class Benchmark:
         The direction defaults to :meth:`higher_is_better`; ties go to the first row in table order.
         """
         self._check_column(metric, numeric=True)
+        if maximize is not None and not isinstance(maximize, (bool, np.bool_)):
+            raise ValueError(
+                f"invalid maximize: {maximize!r}; allowed: True, False or None (the metric's own)"
+            )
         view = self._constrained(constraints)
         values = view.table[metric].to_numpy(dtype=float)
         if not np.isfinite(values).any():
             raise ValueError(
                 f"no architecture with a {metric} value satisfies the constraints {constraints!r}"
             )
-        up = self.higher_is_better(metric) if maximize is None else maximize
+        up = self.higher_is_better(metric) if maximize is None else bool(maximize)
         return view._builder.build(int(np.nanargmax(values) if up else np.nanargmin(values)))
 
     def pareto(
@@ -503,7 +587,12 @@ class Benchmark:
         missing objective value are left out.
 
         ``maximize`` gives each objective's direction (default :meth:`higher_is_better`)."""
-        if isinstance(objectives, str) or len(objectives) < 1:
+        if (
+            isinstance(objectives, str)
+            or not isinstance(objectives, Sequence)
+            or not objectives
+            or not all(isinstance(m, str) for m in objectives)
+        ):
             raise ValueError(f"invalid objectives: {objectives!r}; allowed: a list of metric names")
         for m in objectives:
             self._check_column(m, numeric=True)
@@ -529,7 +618,8 @@ class Benchmark:
         """Expected per-task accuracy, MACs and latency of ``arch`` under confidence-threshold exit policies.
 
         ``thresholds``: one number for every task, a ``{task: thr}`` dict, a (T,) array, or an (S, T) grid of
-        S settings; each in [0, 1].  See :mod:`nasbench_mt.query.exit_policy` for the exact semantics.
+        S settings; each in [0, 1].  See :mod:`nasbench_mt.query.exit_policy` for the exact semantics.  Its
+        metrics are named ``policy_*``: dense tasks are scored by pixel accuracy there, not the table's mIoU.
         """
         row = self._find(arch)
         if row is None:
@@ -539,7 +629,7 @@ class Benchmark:
         data = self._exits.get(r.arch_id, [t.name for t in self.tasks], exits)
         record = self.table.iloc[row]
         seg = {c[len("macs_seg_") :]: v for c, v in record.items() if c.startswith("macs_seg_")}
-        branches = Arch.from_string(r.arch).branches
+        branches = Arch.from_string(r.arch).written_branches  # the layout measured: names its segments
         ref = float(record["ref_latency_ms"]) if "ref_latency_ms" in record.index else None
         hib = [t.higher_is_better for t in self.tasks]
         return evaluate_policies(data, thresholds, branches, seg, r.exit_latency_ms, hib, ref_latency_ms=ref)
@@ -572,7 +662,9 @@ class Benchmark:
         from nasbench_mt.query.surrogate import Surrogate
 
         surrogate = Surrogate(predictor, encoder, targets, self.tasks, self.metrics)
-        return Benchmark(self.table, self.manifest, self.root, self.tasks, self._exits, surrogate)
+        return Benchmark(
+            self.table, self.manifest, self.root, self.tasks, self._exits, surrogate, self._aliases
+        )
 
     # ------------------------------------------------------------------ release card
     @property
@@ -610,8 +702,15 @@ class Benchmark:
         from nasbench_mt.release.stats import noise_stats
 
         if columns is not None:
-            if isinstance(columns, str) or not all(isinstance(c, str) for c in columns):
-                raise ValueError(f"invalid columns: {columns!r}; allowed: a list of metric names")
+            if (
+                isinstance(columns, str)
+                or not isinstance(columns, Sequence)
+                or not columns
+                or not all(isinstance(c, str) for c in columns)
+            ):
+                raise ValueError(
+                    f"invalid columns: {columns!r}; allowed: a non-empty list of metric names (None: all)"
+                )
             for c in columns:
                 self._check_column(c, numeric=True)
         noise = self.noise

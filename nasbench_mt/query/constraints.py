@@ -27,7 +27,7 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
 }
 _SUFFIX = {"k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}
 _CONSTRAINT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*([<>=!]+)\s*(\S+?)\s*$")
-_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?([kKMG]?)$")
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?([kKMG]?)$", re.ASCII)  # no other digits
 
 
 def check_metric(name: str, valid: Sequence[str], what: str) -> str:
@@ -70,6 +70,10 @@ class Constraint:
                 f"invalid constraint bound {number!r} in {text!r}; allowed: a number such as 3, 200e3, 200k"
             )
         bound = float(number[:-1] if num.group(3) else number) * _SUFFIX.get(num.group(3), 1.0)
+        if not np.isfinite(bound):
+            raise ValueError(
+                f"invalid constraint bound {number!r} in {text!r}; allowed: a finite number such as 3, 200e3"
+            )
         if metrics is not None:
             check_metric(metric, metrics, "constraint")
         return cls(metric, op, bound)
@@ -112,5 +116,10 @@ def parse_constraints(
     out: list[Constraint] = []
     for c in constraints:
         parts = re.split(r"\s+and\s+|,", c) if isinstance(c, str) else [c]
+        if len(parts) > 1 and not all(p.strip() for p in parts):  # "a <= 1," or "a <= 1 and , b > 2"
+            raise ValueError(
+                f"invalid constraints {c!r}: an empty clause; allowed: '<metric> <op> <number>' clauses "
+                "joined by 'and' or ','"
+            )
         out += [Constraint.parse(p, metrics) for p in parts if not isinstance(p, str) or p.strip()]
     return tuple(out)

@@ -6,19 +6,24 @@ sample, task t answers at the first of the architecture's exits whose stored con
 still lets samples with p >= 0.998 leave, ``inf`` lets none); the final exit always answers.  Per setting this
 gives:
 
-- ``accuracy[t]``: expected score of task t in percent, the mean of the stored per-sample ``score`` at the
-  exit each sample leaves from (classification: accuracy; dense tasks: pixel accuracy, not the table's
-  mIoU), over the ``n_samples`` test scenes stored per architecture;
+- ``policy_acc[t]``: expected accuracy of task t in percent, the mean of the stored per-sample ``score`` at
+  the exit each sample leaves from (classification: accuracy; dense tasks: pixel accuracy; regression: the
+  share within the task's tolerance), over the ``n_samples`` test scenes stored per architecture;
+- ``policy_mean_acc``: the mean of ``policy_acc`` over the higher-is-better tasks;
 - ``exit_rate[t, j]``: fraction of samples task t answers at exit j;
-- ``macs``: expected MACs per sample, exact under MSDNet counting: the stem, every shared stage that some task
-  still running needs, each task's own stages up to its exit, and every exit head it evaluated on the way;
-- ``latency_ms``: estimated as the expectation over samples of the measured latency of the forward that stops
-  after the deepest exit any task needed for that sample (``latency_e{k}_ms``).  That forward runs every
-  task's path to that depth, so it over-estimates an implementation that stops computing finished tasks'
-  own stages; it ignores the (small) cost of evaluating the exit test;
-- ``latency_norm``: ``latency_ms`` divided by the row's ``ref_latency_ms`` (the reference network timed in
-  the same process as the exits), so it is comparable with the table's ``latency_norm``; NaN when no
-  reference is given.
+- ``policy_macs``: expected MACs per sample, exact under MSDNet counting: the stem, every shared stage that
+  some task still running needs, each task's own stages up to its exit, and every exit head it evaluated;
+- ``policy_latency_ms``: estimated as the expectation over samples of the measured latency of the forward
+  that stops after the deepest exit any task needed for that sample (``latency_e{k}_ms``).  That forward
+  runs every task's path to that depth, so it over-estimates an implementation that stops computing
+  finished tasks' own stages; it ignores the (small) cost of evaluating the exit test;
+- ``policy_latency_norm``: ``policy_latency_ms`` divided by the row's ``ref_latency_ms`` (the reference
+  network timed in the same process as the exits), in the unit of the table's ``latency_norm``; NaN when
+  no reference is given.
+
+Every name says ``policy_``: none is a table column.  The table's ``mean_acc`` and ``test_seg`` score seg by
+mIoU, a statistic over the whole test set that per-sample records cannot give for a mix of exits, so the
+policy's seg score is pixel accuracy, a different metric (higher than mIoU), under a name of its own.
 
 Everything is vectorised: per task, the exit chosen at every one of the 257 threshold levels (256, and
 ``inf``) is tabulated once (O(exits x samples)); a setting is then a lookup, plus one (settings x samples)
@@ -32,9 +37,31 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ExitData", "ExitMetrics", "evaluate_policies", "threshold_grid"]
+__all__ = ["ExitData", "ExitMetrics", "evaluate_policies", "policy_metric_names", "threshold_grid"]
 
 LEVELS = 256
+
+# names an ExitMetrics once had, which a table column also has (each meant another metric there)
+_RENAMED = {
+    "accuracy": "policy_acc",
+    "mean_acc": "policy_mean_acc",
+    "macs": "policy_macs",
+    "latency_ms": "policy_latency_ms",
+    "latency_norm": "policy_latency_norm",
+}
+
+
+def policy_metric_names(tasks: Sequence[str]) -> dict[str, str]:
+    """The exit policy's metric names, each with the table column it differs from (search objectives and
+    constraints, :meth:`ExitMetrics.to_frame`'s columns; ``policy_flops`` is ``2 * policy_macs``)."""
+    return {
+        "policy_mean_acc": "mean_acc",
+        **{f"policy_acc_{t}": f"test_{t}" for t in tasks},
+        "policy_macs": "macs",
+        "policy_flops": "flops",
+        "policy_latency_ms": "latency_ms",
+        "policy_latency_norm": "latency_norm",
+    }
 
 
 @dataclass(frozen=True)
@@ -54,28 +81,40 @@ class ExitMetrics:
     tasks: tuple[str, ...]
     exits: tuple[int, ...]
     thresholds: np.ndarray  # (S, T)
-    accuracy: np.ndarray  # (S, T) percent
-    mean_acc: np.ndarray  # (S,) mean over higher-is-better tasks
+    policy_acc: np.ndarray  # (S, T) percent; dense tasks: pixel accuracy (not the table's mIoU)
+    policy_mean_acc: np.ndarray  # (S,) mean over higher-is-better tasks
     exit_rate: np.ndarray  # (S, T, E)
-    macs: np.ndarray  # (S,)
-    latency_ms: np.ndarray  # (S,)
-    latency_norm: np.ndarray  # (S,) latency_ms / ref_latency_ms; NaN without a reference
+    policy_macs: np.ndarray  # (S,)
+    policy_latency_ms: np.ndarray  # (S,)
+    policy_latency_norm: np.ndarray  # (S,) policy_latency_ms / ref_latency_ms; NaN without a reference
 
     def __len__(self) -> int:
-        return len(self.macs)
+        return len(self.policy_macs)
+
+    def __getattr__(self, name: str):
+        if name in _RENAMED:
+            raise AttributeError(
+                f"ExitMetrics has no {name!r}: it is {_RENAMED[name]!r} (under an exit policy dense tasks "
+                "are scored by pixel accuracy, so no policy metric takes a table column's name)"
+            )
+        raise AttributeError(f"'ExitMetrics' object has no attribute {name!r}")
 
     def to_frame(self):
-        """One row per setting: ``thr_{task}``, ``acc_{task}``, ``mean_acc``, ``macs``, ``latency_ms``,
-        ``latency_norm`` and ``rate_{task}_e{k}``."""
+        """One row per setting: ``thr_{task}``, then :func:`policy_metric_names`' columns but
+        ``policy_flops`` (``policy_acc_{task}``, ``policy_mean_acc``, ``policy_macs``,
+        ``policy_latency_ms``, ``policy_latency_norm``) and ``rate_{task}_e{k}``."""
         import pandas as pd
 
         cols: dict[str, np.ndarray] = {}
         for i, t in enumerate(self.tasks):
             cols[f"thr_{t}"] = self.thresholds[:, i]
         for i, t in enumerate(self.tasks):
-            cols[f"acc_{t}"] = self.accuracy[:, i]
+            cols[f"policy_acc_{t}"] = self.policy_acc[:, i]
         cols.update(
-            mean_acc=self.mean_acc, macs=self.macs, latency_ms=self.latency_ms, latency_norm=self.latency_norm
+            policy_mean_acc=self.policy_mean_acc,
+            policy_macs=self.policy_macs,
+            policy_latency_ms=self.policy_latency_ms,
+            policy_latency_norm=self.policy_latency_norm,
         )
         for i, t in enumerate(self.tasks):
             for j, k in enumerate(self.exits):
@@ -185,7 +224,7 @@ def evaluate_policies(
 
     ``branches[t]`` is task t's branch point; ``segment_macs`` maps segment names (``stem``, ``trunk_s{s}``,
     ``{task}_s{s}``, ``{task}_e{k}``) to MACs; ``exit_latency_ms[k]`` is the latency of a forward up to
-    exit k; ``ref_latency_ms`` is the row's reference latency (gives ``latency_norm``).
+    exit k; ``ref_latency_ms`` is the row's reference latency (gives ``policy_latency_norm``).
     """
     thr = as_thresholds(thresholds, data.tasks)
     level = _levels(thr)  # (S, T)

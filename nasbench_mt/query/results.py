@@ -38,7 +38,8 @@ class QueryResult:
     """Metrics of one architecture, built by keyword.  Scores are in percent (see
     :mod:`nasbench_mt.release.schema`); an exit the architecture does not have is absent from the per-exit
     dicts.  ``predicted`` results come from a surrogate: ``predicted_fields`` names the table columns it
-    predicted, the other unmeasured values are NaN.
+    predicted, the other unmeasured values are NaN.  ``arch`` and ``arch_id`` are the row's as stored (the v1
+    release stores the spec as sampled; ``Arch.from_string(arch)`` is the canonical architecture).
     """
 
     arch_id: str

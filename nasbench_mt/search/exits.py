@@ -6,8 +6,8 @@ Strategies propose, mutate and cross candidates through :class:`JointCandidates`
 in the other modes, so every registered strategy searches both at once.
 
 A candidate is scored with :meth:`~nasbench_mt.query.benchmark.Benchmark.exit_metrics` under its own
-thresholds.  Those expected values get their own names (:func:`policy_metric_names`); the table's columns keep
-their meaning (the whole network, read at its final exits) and can still be objectives or constraints:
+thresholds.  Those expected values get their own names
+(:func:`~nasbench_mt.query.exit_policy.policy_metric_names`); the table's columns keep their meaning (the whole network, read at its final exits) and can still be objectives or constraints:
 
 - ``policy_mean_acc``: mean over the higher-is-better tasks of ``policy_acc_{task}``, the expected score in
   percent at the exit each stored test sample leaves from (classification: accuracy; dense tasks: pixel
@@ -37,7 +37,6 @@ __all__ = [
     "ArchPolicy",
     "JointCandidates",
     "parse_exit_grid",
-    "policy_metric_names",
     "policy_metrics",
 ]
 
@@ -74,17 +73,17 @@ def parse_exit_grid(values: Iterable[float]) -> tuple[float, ...]:
     return tuple(grid)
 
 
-def policy_metric_names(tasks: Sequence[str]) -> list[str]:
-    """Names of the expected metrics under an exit policy (every one but the accuracies is minimised)."""
-    accs = [f"policy_acc_{t}" for t in tasks]
-    return ["policy_mean_acc", *accs, "policy_macs", "policy_latency_ms", "policy_latency_norm"]
-
-
 def policy_metrics(em: Any) -> dict[str, np.ndarray]:
-    """Policy metrics of an :class:`~nasbench_mt.query.exit_policy.ExitMetrics` (one array per name)."""
-    out = {"policy_mean_acc": np.asarray(em.mean_acc, dtype=float)}
-    out.update({f"policy_acc_{t}": em.accuracy[:, i] for i, t in enumerate(em.tasks)})
-    out.update(policy_macs=em.macs, policy_latency_ms=em.latency_ms, policy_latency_norm=em.latency_norm)
+    """Policy metrics of an :class:`~nasbench_mt.query.exit_policy.ExitMetrics`, one array per name of
+    :func:`~nasbench_mt.query.exit_policy.policy_metric_names`."""
+    out = {"policy_mean_acc": np.asarray(em.policy_mean_acc, dtype=float)}
+    out.update({f"policy_acc_{t}": em.policy_acc[:, i] for i, t in enumerate(em.tasks)})
+    out.update(
+        policy_macs=em.policy_macs,
+        policy_flops=2 * np.asarray(em.policy_macs, dtype=float),
+        policy_latency_ms=em.policy_latency_ms,
+        policy_latency_norm=em.policy_latency_norm,
+    )
     return out
 
 

@@ -124,7 +124,7 @@ def run(
     benchmark: Any,
     strategy: str | Strategy,
     budget: int,
-    objective: str | Sequence[str] = "mean_acc",
+    objective: str | Sequence[str] | None = None,
     constraints: str | Sequence[str] | None = None,
     seed: int = 0,
     *,
@@ -142,7 +142,7 @@ def run(
     import time
 
     if isinstance(benchmark, SearchProblem):
-        if objective != "mean_acc" or constraints is not None or problem_kwargs:
+        if objective is not None or constraints is not None or problem_kwargs:
             raise ValueError(
                 "pass objective/constraints/options when building the SearchProblem, not to run()"
             )
@@ -194,7 +194,10 @@ def run(
     traj = _trajectory(problem, evaluations, times)
     hit = _first_hit(problem, traj)
     oracle_info = dict(oracle)
-    oracle_info["arch"] = str(problem.bench.table["arch"].iloc[oracle["best_row"]])
+    stored = str(problem.bench.table["arch"].iloc[oracle["best_row"]])
+    oracle_info["arch"] = Arch.from_string(
+        stored, space=problem.bench.space
+    ).to_string()  # as archs are shown
     result = SearchResult(
         strategy=strat.registry_name or type(strat).__name__,
         seed=seed,

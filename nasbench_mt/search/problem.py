@@ -1,7 +1,7 @@
 """A search problem: what may be proposed (``Candidates``), how a proposal is scored (``SearchProblem``).
 
 **Pool mode** (default) searches the measured table: strategies only ever see and propose archs that are in
-it.  The table is a sparse sample of a 4.5e14-arch space, so a space move (mutation, crossover, neighbour)
+it.  The table is a sparse sample of a 1.3e14-network space, so a space move (mutation, crossover, neighbour)
 is *projected* onto the nearest not-yet-proposed table arch (:mod:`~nasbench_mt.search.candidates`).
 **Full-space mode** searches the whole space;
 queries of archs absent from the table are answered by a surrogate fitted on the table
@@ -11,12 +11,14 @@ Constraints on exact costs (params, MACs, FLOPs; peak memory in pool mode) are k
 archs violating them are never proposed; constraints on measured metrics (latency, accuracy) are only known
 after a query.  **Early-exit mode** (``exit_thresholds=[...]``, pool mode, one objective): every queried arch
 is scored under its best per-task confidence-threshold setting on that grid (searched exhaustively with
-:meth:`~nasbench_mt.query.benchmark.Benchmark.exit_metrics`, free), and ``mean_acc``, ``test_{task}``,
-``latency_ms``, ``macs`` and ``flops`` then mean their expected values under that exit policy (EDANAS).
-**Joint exit mode** (``exits="joint"``, pool mode, any number of objectives): the per-task thresholds are
-decision variables next to the architecture's (:mod:`~nasbench_mt.search.exits`); a candidate is an
-``ArchPolicy`` and the expected metrics under its thresholds have their own names (``policy_mean_acc``,
-``policy_macs``, ``policy_latency_ms``, ...), while the table's columns keep their meaning.
+:meth:`~nasbench_mt.query.benchmark.Benchmark.exit_metrics`, free; EDANAS).  **Joint exit mode**
+(``exits="joint"``, pool mode, any number of objectives): the per-task thresholds are decision variables
+next to the architecture's (:mod:`~nasbench_mt.search.exits`); a candidate is an ``ArchPolicy``.  In both
+exit modes objectives and constraints name the policy's metrics, ``policy_mean_acc``, ``policy_acc_{task}``,
+``policy_latency_ms``, ``policy_latency_norm``, ``policy_macs``, ``policy_flops`` (default objective
+``policy_mean_acc``): under a policy dense tasks are scored by pixel accuracy, so the table's ``mean_acc``
+(seg by mIoU) never names it.  Grid mode refuses the table columns the policy changes (``test_{task}``, latency,
+MACs, FLOPs); joint mode reads them with their table meaning (the whole network).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from nasbench_mt.query.exit_policy import policy_metric_names
 from nasbench_mt.query.results import QueryResult
 from nasbench_mt.search.candidates import Candidates
 from nasbench_mt.search.exits import (
@@ -37,7 +40,6 @@ from nasbench_mt.search.exits import (
     JointCandidates,
     format_threshold,
     parse_exit_grid,
-    policy_metric_names,
     policy_metrics,
 )
 from nasbench_mt.search.objectives import Constraint, Objective, parse_constraints, parse_objectives
@@ -48,13 +50,11 @@ __all__ = ["Candidates", "Evaluation", "SearchProblem"]
 EXIT_MODES = ("grid", "joint")
 
 
-def _static(metric: str, full_space: bool, exit_mode: bool) -> bool:
+def _static(metric: str, full_space: bool) -> bool:
     """Is ``metric`` an exact cost, known from the arch alone (before any query)?"""
-    if metric == "params" or metric.startswith(("params_", "macs_seg_")) or re.fullmatch(r"macs_e\d", metric):
+    if metric in ("params", "macs", "flops") or metric.startswith(("params_", "macs_seg_")):
         return True
-    if metric in ("macs", "flops"):
-        return not exit_mode
-    return metric == "peak_mem_bytes" and not full_space
+    return bool(re.fullmatch(r"macs_e\d", metric)) or (metric == "peak_mem_bytes" and not full_space)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,7 +104,7 @@ class SearchProblem:
     def __init__(
         self,
         bench: Any,
-        objective: str | Sequence[str] = "mean_acc",
+        objective: str | Sequence[str] | None = None,
         constraints: str | Sequence[str] | None = None,
         reference: Arch | str | None = None,
         full_space: bool = False,
@@ -123,16 +123,16 @@ class SearchProblem:
         if self.joint and self.full_space:
             raise ValueError("joint exit search needs the stored per-sample confidences: pool mode only")
         table = bench.table
-        policy = policy_metric_names(self.tasks) if self.joint else []
-        metrics = bench.metrics + policy
+        if objective is None:
+            objective = "policy_mean_acc" if exits else "mean_acc"
+        policy = policy_metric_names(self.tasks)
 
-        def higher_is_better(name: str) -> bool:
-            return (
-                name.startswith(("policy_acc_", "policy_mean_acc"))
-                if name in policy
-                else bench.higher_is_better(name)
+        def higher_is_better(m: str) -> bool:  # the policy's accuracies are maximised, its costs minimised
+            return m.startswith(("policy_mean_acc", "policy_acc_")) or (
+                m not in policy and bench.higher_is_better(m)
             )
 
+        metrics = [*bench.metrics, *policy]
         ref_row = None
         self.reference = None
         if "delta_p" in str(objective):
@@ -143,7 +143,7 @@ class SearchProblem:
             self.reference = ref_result.arch
             ref_row = table.iloc[int(np.flatnonzero(table["arch_id"].to_numpy() == ref_result.arch_id)[0])]
         tasks = [(t.name, t.higher_is_better) for t in bench.tasks]
-        _refuse_policy_names(objective, constraints, self.joint)
+        _refuse_policy_names(objective, constraints, exits is not None)
         self.objectives: tuple[Objective, ...] = parse_objectives(
             objective, metrics, higher_is_better, tasks, ref_row
         )
@@ -156,7 +156,7 @@ class SearchProblem:
         )
         self._arrays = {c: table[c].to_numpy(dtype=float) for c in self.columns if c not in policy}
         self._row = {a: i for i, a in enumerate(table["arch_id"].tolist())}
-        static = [c for c in self.constraints if _static(c.metric, self.full_space, self.exit_mode)]
+        static = [c for c in self.constraints if _static(c.metric, self.full_space)]
         pool = None if self.full_space else [Arch.from_string(s, space=bench.space) for s in table["arch"]]
         costs = {c.metric: table[c.metric].to_numpy(dtype=float) for c in static}
         args = (bench.space, bench.tasks, static, pool, costs)
@@ -193,14 +193,27 @@ class SearchProblem:
             raise ValueError("early-exit mode needs the stored per-sample confidences: pool mode only")
         if self.multi_objective:
             raise ValueError("early-exit mode searches one objective; give one --objective")
+        policy = policy_metric_names(self.tasks)
+        shadowed = {column: name for name, column in policy.items()}
+        named = [("objective", o.metric) for o in self.objectives]
         if self.objectives[0].metric == "delta_p":
-            raise ValueError("early-exit mode scores mean_acc, test_{task}, latency_ms, macs: not delta_p")
+            raise ValueError(
+                "invalid objective 'delta_p' in early-exit mode; allowed: " + str(sorted(policy))
+            )
+        for what, metric in [*named, *(("constraint", c.metric) for c in self.constraints)]:
+            if metric in shadowed:
+                instead = shadowed[metric]
+                raise ValueError(
+                    f"invalid {what} {metric!r} in early-exit mode: the table's {metric} is not scored under "
+                    f"the exit policy (which scores dense tasks by pixel accuracy, not mIoU); allowed: "
+                    f"{instead!r} or another policy metric {sorted(policy)}"
+                )
         self.exit_grid = threshold_grid(self.tasks, values)
 
     def _fit_surrogate(self, name: str, seed: int) -> None:
         from predictors import create_predictor
 
-        static = [c for c in self.columns if _static(c, True, False)]
+        static = [c for c in self.columns if _static(c, True)]
         targets = [c for c in self.columns if c not in static]
         if "peak_mem_bytes" in targets:
             raise ValueError("full-space mode cannot constrain peak_mem_bytes (measured, not predicted)")
@@ -379,15 +392,7 @@ class SearchProblem:
         self, arch: Arch, base: dict[str, float]
     ) -> tuple[dict[str, float], dict[str, float]]:
         """Metrics and thresholds of ``arch``'s best setting on the grid (feasible first, least violation)."""
-        em = self.bench.exit_metrics(arch, self.exit_grid)
-        policy = {
-            "mean_acc": em.mean_acc,
-            "latency_ms": em.latency_ms,
-            "latency_norm": em.latency_norm,
-            "macs": em.macs,
-            "flops": 2 * em.macs,
-        }
-        policy.update({f"test_{t}": em.accuracy[:, i] for i, t in enumerate(self.tasks)})
+        policy = policy_metrics(self.bench.exit_metrics(arch, self.exit_grid))
         size = len(self.exit_grid)
         grid = {c: policy[c] if c in policy else np.full(size, base[c]) for c in self.columns}
         _, scores, feasible, violation = self._score(grid)
@@ -420,11 +425,11 @@ def _exit_options(
     return exits, parse_exit_grid(DEFAULT_EXIT_GRID if grid is None else grid)
 
 
-def _refuse_policy_names(objective: Any, constraints: Any, joint: bool) -> None:
-    """Policy metrics exist in joint exit mode only: say so instead of 'unknown metric'."""
+def _refuse_policy_names(objective: Any, constraints: Any, exit_mode: bool) -> None:
+    """Policy metrics exist in an exit mode only: say so instead of 'unknown metric'."""
     names = re.findall(r"\bpolicy_\w+", f"{objective} {constraints}")
-    if names and not joint:
+    if names and not exit_mode:
         raise ValueError(
-            f"invalid metric {names[0]!r}: policy_* metrics are expected values under a searched exit "
-            "policy; allowed: with exits='joint' (command line: --exits joint)"
+            f"invalid metric {names[0]!r}: policy_* metrics are expected values under an exit policy; "
+            "allowed: with exits='grid' or 'joint' (command line: --exits grid|joint), or the table's column"
         )

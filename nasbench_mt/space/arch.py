@@ -1,18 +1,22 @@
 """The v1 search space: multi-task, early-exit MobileNet-style networks.
 
-An :class:`Arch` is a frozen value.  Only the blocks a network actually uses are stored, so two specs that
-build the same network are the same ``Arch`` (same canonical string, same id).
+An :class:`Arch` is a frozen value.  Only the blocks a network actually uses are stored, and branch points are
+stored canonically (see :func:`canonical_branches`), so two specs that build the same network are the same
+``Arch`` (same canonical string, same id).  The spec as written stays readable as
+:attr:`Arch.written_string` and :attr:`Arch.written_id`: the v1 release names its rows that way.
 
 Canonical string (v1)::
 
-    k3e4,k5e6|k7e3|k3e3,k5e4,k7e6|k3e3|b=4,2,0|x=1,3
+    k3e4,k5e6|k7e3|k3e3,k5e4,k7e6|k3e3|b=2,2,0|x=1,3
 
 four ``|``-separated stages of ``k{kernel}e{expand}`` blocks (the stage depth is the number of blocks), the
-branch point of each task (``b=``) and the early-exit positions (``x=``, possibly empty).
+branch point of each task (``b=``, canonical: none above the second-largest) and the early-exit positions
+(``x=``, possibly empty).  Any spelling parses: ``b=4,2,0`` is the same network as ``b=2,2,0``.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -22,7 +26,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["FEW_SHOT_SPLITS", "V1", "Arch", "Block", "SearchSpace", "StageSpec", "few_shot_regions"]
+__all__ = [
+    "FEW_SHOT_SPLITS",
+    "V1",
+    "Arch",
+    "Block",
+    "SearchSpace",
+    "StageSpec",
+    "canonical_branches",
+    "few_shot_regions",
+    "string_id",
+]
 
 
 @dataclass(frozen=True)
@@ -46,6 +60,23 @@ class Block:
 
 def _bad(field_name: str, value: Any, allowed: Any) -> ValueError:
     return ValueError(f"invalid {field_name}: {value!r}; allowed: {allowed}")
+
+
+def canonical_branches(branches: Sequence[int]) -> tuple[int, ...]:
+    """The one spelling of the branch points of a network: none above the second-largest.
+
+    Trunk stage ``s`` is computed once for the tasks whose branch point is above ``s``.  A trunk stage that
+    only one task still uses is exactly that task's own stage (same blocks, same input, nobody else reads
+    it), so ``b=2,0,4`` and ``b=2,0,2`` build the same network: the canonical spelling lowers a branch point
+    that stands above all others to the second-largest (with one task, to 0: nothing is shared).
+    """
+    cap = sorted(branches)[-2] if len(branches) >= 2 else 0
+    return tuple(min(int(b), cap) for b in branches)
+
+
+def string_id(text: str, space_name: str = "v1") -> str:
+    """The 12-hex id of an architecture string: the first 12 hex digits of sha1 of ``space:string``."""
+    return hashlib.sha1(f"{space_name}:{text}".encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -98,14 +129,15 @@ class SearchSpace:
 
     # ------------------------------------------------------------------ counting
     @property
+    def branch_settings(self) -> tuple[tuple[int, ...], ...]:
+        """Every distinct sharing structure: the canonical branch-point tuples (see canonical_branches)."""
+        return _branch_settings(self.branch_choices, self.num_tasks)
+
+    @property
     def size(self) -> int:
         """Exact number of distinct architectures (networks) in the space."""
         per_stage = sum(len(self.block_choices) ** d for d in self.depths)
-        return (
-            per_stage**self.num_stages
-            * len(self.branch_choices) ** self.num_tasks
-            * 2 ** len(self.exit_choices)
-        )
+        return per_stage**self.num_stages * len(self.branch_settings) * 2 ** len(self.exit_choices)
 
     # ------------------------------------------------------------------ sampling
     def sample(self, n: int, seed: int = 0, distribution: str = "per-choice") -> list[Arch]:
@@ -114,7 +146,8 @@ class SearchSpace:
         ``distribution="per-choice"`` (default, the OFA/BigNAS convention) draws every decision uniformly:
         each stage's depth, each active block's kernel and expand, each branch point, each exit bit.
         ``distribution="network"`` is uniform over the distinct networks counted by :attr:`size`; it puts
-        most mass on the deepest stages because they have the most block combinations.
+        most mass on the deepest stages because they have the most block combinations.  Each returned
+        ``Arch`` keeps the branch points as drawn in :attr:`Arch.written_string`.
         """
         if not isinstance(n, int) or isinstance(n, bool) or n < 0:
             raise _bad("n", n, "a non-negative int")
@@ -142,16 +175,20 @@ class SearchSpace:
             stages.append(
                 tuple(Block(rng.choice(self.kernels), rng.choice(self.expands)) for _ in range(depth))
             )
-        branches = tuple(rng.choice(self.branch_choices) for _ in range(self.num_tasks))
+        if distribution == "network":  # one draw per sharing structure, not per spelling of one
+            branches = rng.choice(self.branch_settings)
+        else:  # per decision (the draw the v1 release was sampled with)
+            branches = tuple(rng.choice(self.branch_choices) for _ in range(self.num_tasks))
         exits = tuple(x for x in self.exit_choices if rng.random() < 0.5)
         return Arch(tuple(stages), branches, exits, space=self)
 
     # ------------------------------------------------------------------ local moves
     def neighbors(self, arch: Arch) -> list[Arch]:
-        """All architectures one decision away, in a deterministic order.
+        """All other architectures one decision away, in a deterministic order, each once.
 
         A decision is: one active block's kernel or expand; one stage's depth (blocks are dropped from the
-        end, or the stage's last block is repeated); one task's branch point; one exit toggled.
+        end, or the stage's last block is repeated); one task's branch point in any spelling of the network
+        (so ``b=2,0,2``, also spelled ``b=2,0,4``, reaches ``b=3,0,3``); one exit toggled.
         """
         arch = self.validate(arch)
         out: list[Arch] = []
@@ -167,11 +204,8 @@ class SearchSpace:
                 if d != len(stage):
                     new = stage[:d] if d < len(stage) else stage + (stage[-1],) * (d - len(stage))
                     out.append(arch._replace_stage(s, new))
-        for t, bp in enumerate(arch.branches):
-            for c in self.branch_choices:
-                if c != bp:
-                    branches = arch.branches[:t] + (c,) + arch.branches[t + 1 :]
-                    out.append(Arch(arch.stages, branches, arch.exits, space=self))
+        for branches in _branch_neighbors(arch.branches, self.branch_choices):
+            out.append(Arch(arch.stages, branches, arch.exits, space=self))
         for x in self.exit_choices:
             exits = tuple(sorted(set(arch.exits) ^ {x}))
             out.append(Arch(arch.stages, arch.branches, exits, space=self))
@@ -191,7 +225,7 @@ class SearchSpace:
         if not isinstance(arch, Arch):
             raise _bad("arch", type(arch).__name__, "an Arch or its canonical string")
         if arch.space != self:
-            return Arch(arch.stages, arch.branches, arch.exits, space=self)
+            return Arch.from_string(arch.written_string, space=self)
         return arch
 
     def largest(self) -> Arch:
@@ -208,6 +242,27 @@ class SearchSpace:
 
 
 V1 = SearchSpace()
+
+
+@functools.lru_cache(maxsize=16)
+def _branch_settings(choices: tuple[int, ...], num_tasks: int) -> tuple[tuple[int, ...], ...]:
+    return tuple(sorted({canonical_branches(b) for b in itertools.product(choices, repeat=num_tasks)}))
+
+
+@functools.lru_cache(maxsize=4096)
+def _branch_neighbors(branches: tuple[int, ...], choices: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
+    """The other canonical branch settings one task's branch point away from any spelling of ``branches``."""
+    spellings = [
+        b for b in itertools.product(choices, repeat=len(branches)) if canonical_branches(b) == branches
+    ]
+    out: dict[tuple[int, ...], None] = {}
+    for spelling in spellings:
+        for t in range(len(branches)):
+            for c in choices:
+                moved = canonical_branches(spelling[:t] + (c,) + spelling[t + 1 :])
+                if moved != branches:
+                    out.setdefault(moved)
+    return tuple(out)
 
 
 def _parse_block(text: str) -> Block:
@@ -240,9 +295,9 @@ class Arch:
 
         >>> a = Arch.from_string("k3e4,k5e6|k7e3|k3e3,k5e4,k7e6|k3e3|b=4,2,0|x=1,3")
         >>> a.depths, a.branches, a.exits
-        ((2, 1, 3, 1), (4, 2, 0), (1, 3))
-        >>> Arch.from_string(a.to_string()) == a
-        True
+        ((2, 1, 3, 1), (2, 2, 0), (1, 3))
+        >>> Arch.from_string(a.to_string()) == a, a.written_string.endswith("b=4,2,0|x=1,3")
+        (True, True)
     """
 
     stages: tuple[tuple[Block, ...], ...]
@@ -292,8 +347,12 @@ class Arch:
                 raise _bad("exits", x, f"a subset of {list(space.exit_choices)}")
         if len(set(exits)) != len(exits):
             raise _bad("exits", exits, "distinct positions")
+        written = tuple(int(b) for b in branches)
+        canonical = canonical_branches(written)
         object.__setattr__(self, "stages", tuple(norm_stages))
-        object.__setattr__(self, "branches", tuple(int(b) for b in branches))
+        object.__setattr__(self, "branches", canonical)
+        if written != canonical:  # not a field: equality and hashing ignore how the spec was written
+            object.__setattr__(self, "_written_branches", written)
         object.__setattr__(self, "exits", tuple(sorted(int(x) for x in exits)))
         object.__setattr__(self, "space", space)
         self.to_string()  # computed once here: the string is the arch's identity in every table lookup
@@ -317,10 +376,40 @@ class Arch:
         """The canonical string (see the module docstring), computed once at construction (Arch is frozen)."""
         cached = self.__dict__.get("_string")
         if cached is None:
-            stages = "|".join([",".join([f"k{b.kernel}e{b.expand}" for b in st]) for st in self.stages])
-            cached = f"{stages}|b={','.join(map(str, self.branches))}|x={','.join(map(str, self.exits))}"
+            cached = self._spell(self.branches)
             object.__setattr__(self, "_string", cached)  # not a field: equality and hashing ignore it
         return cached
+
+    def _spell(self, branches: Sequence[int]) -> str:
+        stages = "|".join([",".join([f"k{b.kernel}e{b.expand}" for b in st]) for st in self.stages])
+        return f"{stages}|b={','.join(map(str, branches))}|x={','.join(map(str, self.exits))}"
+
+    @property
+    def written_branches(self) -> tuple[int, ...]:
+        """The branch points as written or drawn (``branches`` is their canonical spelling).
+
+        They decide only the layout :func:`~nasbench_mt.space.model.build_model` gives the network: for
+        ``b=2,0,4`` task 3's stages 3-4 sit on the trunk, for ``b=2,0,2`` on its own branch.  The function,
+        parameters and MACs are the same; the trunk-first forward keeps more activations alive, so peak
+        memory (and latency, slightly) is that of the layout measured.
+        """
+        return self.__dict__.get("_written_branches", self.branches)
+
+    @property
+    def written_string(self) -> str:
+        """The string of the spec as written or drawn (:attr:`written_branches`, not canonicalised).
+
+        The v1 release names each row by the spec its sampler drew: ``Arch.from_string(row.arch)
+        .written_id == row.arch_id``.  Equal to :meth:`to_string` when the spec was written canonically.
+        """
+        written = self.__dict__.get("_written_branches")
+        return self.to_string() if written is None else self._spell(written)
+
+    @property
+    def written_id(self) -> str:
+        """The id of :attr:`written_string` (equal to :attr:`id` for a canonically written spec)."""
+        written = self.__dict__.get("_written_branches")
+        return self.id if written is None else string_id(self._spell(written), self.space.name)
 
     def __str__(self) -> str:
         return self.to_string()
@@ -401,7 +490,7 @@ class Arch:
         """Stable short id: the first 12 hex digits of sha1 of the space name and canonical string."""
         cached = self.__dict__.get("_id")
         if cached is None:
-            cached = hashlib.sha1(f"{self.space.name}:{self.to_string()}".encode()).hexdigest()[:12]
+            cached = string_id(self.to_string(), self.space.name)
             object.__setattr__(self, "_id", cached)
         return cached
 

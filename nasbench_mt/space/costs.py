@@ -111,7 +111,7 @@ def _macs_per_exit(seg_macs: dict[str, int], exits: Sequence[int]) -> dict[int, 
 
 def _path_segments(net: MultiTaskNet, task_index: int) -> list[str]:
     task = net.tasks[task_index]
-    bp = net.arch.branches[task_index]
+    bp = net.arch.written_branches[task_index]
     return (
         ["stem"]
         + [f"trunk_s{s}" for s in range(1, bp + 1)]
@@ -291,10 +291,10 @@ def _analytic_peak_bytes(arch: Arch, tasks: Sequence[TaskSpec]) -> int:
     live = 4 * space.input_channels * space.input_size**2  # the float32 input
     peak, out = _part_activations(_stem, space)
     peak, live = live + peak, live + out
-    for s in range(max(arch.branches)):
+    for s in range(max(arch.written_branches)):
         stage_peak, out = _stage_activations(space, s, arch.stages[s])
         peak, live = max(peak, live + stage_peak), live + out
-    for task, bp in zip(tasks, arch.branches):
+    for task, bp in zip(tasks, arch.written_branches):
         own = 0
         for pos in range(1, space.num_stages + 1):
             if pos > bp:
@@ -329,11 +329,11 @@ def analytic_costs(arch: Arch, tasks: Sequence[TaskSpec] | None = None, peak_mem
     for s in range(space.num_stages):
         blocks = [block_costs(space, s, i == 0, b) for i, b in enumerate(arch.stages[s])]
         stage_costs.append((sum(c[0] for c in blocks), sum(c[1] for c in blocks)))
-    for s in range(max(arch.branches)):
+    for s in range(max(arch.written_branches)):
         seg_params[f"trunk_s{s + 1}"], seg_macs[f"trunk_s{s + 1}"] = stage_costs[s]
     path_stage_params = sum(p for p, _ in stage_costs)
     params_per_task = {}
-    for task, bp in zip(tasks, arch.branches):
+    for task, bp in zip(tasks, arch.written_branches):
         for s in range(bp, space.num_stages):
             seg_params[f"{task.name}_s{s + 1}"], seg_macs[f"{task.name}_s{s + 1}"] = stage_costs[s]
         head_params = 0

@@ -100,11 +100,11 @@ class MultiTaskNet(nn.Module):
         self.arch = arch
         self.tasks = check_tasks(tasks, arch.num_tasks)
         self.stem = conv_bn(space.input_channels, space.stem_channels, 3, stride=2)
-        n_shared = max(arch.branches)
+        n_shared = max(arch.written_branches)
         self.trunk = nn.ModuleList(make_stage(space, s, arch.stages[s]) for s in range(n_shared))
         self.branches = nn.ModuleDict()
         self.heads = nn.ModuleDict()
-        for task, bp in zip(self.tasks, arch.branches):
+        for task, bp in zip(self.tasks, arch.written_branches):
             own = {str(s): make_stage(space, s, arch.stages[s]) for s in range(bp, space.num_stages)}
             self.branches[task.name] = nn.ModuleDict(own)
             self.heads[task.name] = nn.ModuleDict(
@@ -120,7 +120,7 @@ class MultiTaskNet(nn.Module):
         for s in range(min(len(self.trunk), upto)):
             shared.append(self.trunk[s](shared[-1]))
         out: dict[str, dict[int, torch.Tensor]] = {}
-        for task, bp in zip(self.tasks, self.arch.branches):
+        for task, bp in zip(self.tasks, self.arch.written_branches):
             heads = self.heads[task.name]
             stages = self.branches[task.name]
             h = shared[0]

@@ -53,7 +53,7 @@ def test_shards_and_manifest_valid(reference):
     roles = sorted(f["role"] for f in manifest["files"])
     assert roles == ["archs"] * 3 + ["exits"] * 3
     rows = _rows(reference)
-    assert list(rows.arch_id) == [a.id for a in V1.sample(5, seed=3)]
+    assert list(rows.arch_id) == [a.written_id for a in V1.sample(5, seed=3)]
     assert rows.arch_id.is_unique
     assert manifest["n_samples"] == 16
     assert manifest["generation"]["archs"]["seed"] == 3
@@ -61,7 +61,7 @@ def test_shards_and_manifest_valid(reference):
     assert not list((Path(reference) / "partial").glob("archs-*"))
     for _, row in rows.iterrows():
         arch = V1.validate(row.arch)
-        assert arch.id == row.arch_id
+        assert arch.written_id == row.arch_id and arch.written_string == row.arch
         for k in (1, 2, 3, 4):
             present = k in arch.all_exits
             assert pd.isna(row[f"test_digit_e{k}"]) != present
@@ -139,7 +139,7 @@ def test_killed_run_resumes_without_duplicates_or_losses(env, reference, tmp_pat
     cfg = GenerateConfig(out=str(out), n=5, seed=3, shard_size=2, spec=spec)
     generate(cfg, resume=True, progress=False)
     rows = _rows(out)
-    assert list(rows.arch_id) == [a.id for a in V1.sample(5, seed=3)]
+    assert list(rows.arch_id) == [a.written_id for a in V1.sample(5, seed=3)]
     verify(out)
 
 
@@ -239,3 +239,10 @@ def test_train_supernet_cli_resumes_only_when_asked(tmp_path):
     state.unlink()
     assert main([*args, "--resume"]) == 0  # nothing to resume: trains afresh
     assert out.is_file() and not state.exists()  # the state is dropped once the checkpoint is saved
+
+
+def test_rows_are_named_by_the_spelling_drawn():
+    drawn = GenerateConfig(out="unused", n=30, seed=0, offset=10).archs()
+    assert drawn == V1.sample(40, seed=0)[10:]
+    assert [a.written_id for a in drawn] == [a.written_id for a in V1.sample(40, seed=0)[10:]]
+    assert any(a.written_id != a.id for a in drawn)  # some spelled non-canonically, as the v1 rows are

@@ -75,7 +75,7 @@ def test_ray_equals_local_and_retries_a_dead_worker(env, local):
     verify(out)
     assert manifest["generation"]["archs"]["executor"] == "ray"
     rows = _files(out, "archs")
-    assert list(rows.arch_id) == [a.id for a in archs]  # no duplicate, no loss
+    assert list(rows.arch_id) == [a.written_id for a in archs]  # no duplicate, no loss
     _assert_same(local, out)
     assert not list((out / "partial").glob("archs-*"))
 
@@ -99,6 +99,6 @@ def test_ray_stops_after_retries_keeping_finished_rows(env, tmp_path):
         generate(_cfg(env, out, executor="ray", max_retries=0), progress=False)
     done = {p.name.split(".")[0] for p in out.glob("partial/archs-*/*.row.parquet")}
     packed = set(_files(out, "archs").arch_id) if list(out.glob("archs-*.parquet")) else set()
-    assert done | packed == {a.id for a in archs[:2]}
+    assert done | packed == {a.written_id for a in archs[:2]}
     generate(_cfg(env, out, executor="ray"), resume=True, progress=False)
-    assert list(_files(out, "archs").arch_id) == [a.id for a in archs]
+    assert list(_files(out, "archs").arch_id) == [a.written_id for a in archs]

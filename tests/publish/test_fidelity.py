@@ -97,7 +97,7 @@ def test_harness_measures_resumes_and_writes_one_row_per_candidate(release, tmp_
     out = capsys.readouterr().out
     assert "candidate ft" in out and "mean_acc" in out and "target" in out
     rows = pd.read_parquet(next(work.glob("archs-*.parquet")))
-    assert sorted(rows["arch_id"]) == sorted(a.id for a in V1.sample(N_CAL, seed=0))
+    assert sorted(rows["arch_id"]) == sorted(a.written_id for a in V1.sample(N_CAL, seed=0))
     assert json.loads((work / "manifest.json").read_text())["generation"]["archs"]["spec"]["finetune"]
     text = md.read_text()
     assert text.count("| ft (`") == 1 and "finetune epochs=0.5" in text

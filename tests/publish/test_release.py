@@ -230,6 +230,24 @@ def test_check_release_reports_a_duplicated_arch(release):
     assert first["arch_id"].iloc[0] in res[1]["detail"]
 
 
+def test_check_release_reports_two_spellings_of_one_network(release):
+    import pandas as pd
+
+    from nasbench_mt.release.provenance import update_manifest
+    from nasbench_mt.space.arch import Arch
+
+    path = release / "archs-00001.parquet"
+    df = pd.read_parquet(path)
+    arch = next(a for a in map(Arch.from_string, df["arch"]) if a.written_string != a.to_string())
+    again = df[df["arch"] == arch.written_string].copy()
+    again["arch"], again["arch_id"] = arch.to_string(), arch.id  # the same network, spelled canonically
+    pd.concat([df, again], ignore_index=True).to_parquet(path)
+    update_manifest(release, "v1")
+    res = {r["check"]: r for r in check_release(release, SMALL, rebuild=False, progress=False)}
+    assert res["manifest sha256"]["ok"] and res["values"]["ok"]
+    assert not res["ids round-trip"]["ok"] and "same network" in res["ids round-trip"]["detail"]
+
+
 def test_split_stats_compares_validation_with_test_scores():
     import pandas as pd
 

@@ -34,8 +34,8 @@ def test_table_columns_and_ids(bench):
     assert list(bench.table.columns[: len(table_columns(bench.tasks))]) == table_columns(bench.tasks)
     assert bench.table["arch_id"].is_unique
     for arch_id, text in zip(bench.table["arch_id"], bench.table["arch"]):
-        arch = Arch.from_string(text)
-        assert arch.id == arch_id and arch.to_string() == text
+        arch = Arch.from_string(text)  # rows are stored as sampled: the spelling as written names them
+        assert arch.written_id == arch_id and arch.written_string == text
 
 
 # ---------------------------------------------------------------- query
@@ -45,6 +45,40 @@ def test_query_accepts_arch_string_and_id(bench):
         assert bench.query(arch) == bench.query(r.arch) == bench.query(r.arch_id) == r
         assert bench.query("  " + r.arch + " ") == r  # a non-canonical spelling of a stored arch
         assert arch in bench and r.arch_id in bench and r.arch in bench
+
+
+def test_every_spelling_and_id_of_a_network_finds_its_row(bench):
+    # the fixture, like the v1 release, stores rows under the spec as sampled (b=1,2,0 for b=1,1,0)
+    renamed = 0
+    for i, r in enumerate(bench):
+        arch = Arch.from_string(r.arch)
+        canonical = Arch(arch.stages, arch.branches, arch.exits)  # a fresh Arch, written canonically
+        names = [arch, canonical, r.arch, r.arch_id, canonical.to_string(), canonical.id, arch.written_string]
+        for name in names:
+            assert bench.query(name).arch_id == r.arch_id and name in bench
+        assert bench.where(mean_acc_ge=r.mean_acc).query(canonical.id).arch_id == r.arch_id
+        assert bench.query_many([canonical, canonical.id])["arch_id"].tolist() == [r.arch_id] * 2
+        renamed += canonical.id != r.arch_id
+        if i == 0:
+            other = arch.written_branches[:2] + (4 if arch.written_branches[2] == max(arch.branches) else 0,)
+            spelling = Arch(arch.stages, other, arch.exits)
+            if spelling == arch:  # another spelling of the same network, never stored
+                assert bench.query(spelling.written_string).arch_id == r.arch_id
+    assert renamed > 0  # the fixture holds rows stored under a non-canonical spelling
+
+
+def test_two_rows_of_one_network_are_refused(tiny_copy):
+    from nasbench_mt.query.benchmark import load_benchmark
+
+    bench = load_benchmark(path=tiny_copy)
+    arch = next(a for a in map(Arch.from_string, bench.table["arch"]) if a.written_string != a.to_string())
+    table = bench.table.iloc[:2].copy()
+    table["arch"] = [arch.written_string, arch.to_string()]
+    table["arch_id"] = [arch.written_id, arch.id]
+    copy = Benchmark(table, bench.manifest, bench.root, bench.tasks)
+    assert copy.query(arch.id).arch_id == arch.id  # stored names are found directly
+    with pytest.raises(ReleaseError, match="same network"):  # a name only an alias could resolve
+        copy.query(_absent_arch(bench))
 
 
 def test_result_is_frozen_and_consistent(bench):

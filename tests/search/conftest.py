@@ -85,7 +85,9 @@ def _check(
     if any(e.feasible for e in res.evaluations):
         assert best.feasible
         if best.arch in bench and not best.result.predicted and not problem.exit_mode:
-            row = bench.table[bench.table["arch_id"] == best.arch.id].iloc[0]
+            row = bench.table[bench.table["arch_id"] == best.result.arch_id].iloc[
+                0
+            ]  # the id it is stored under
             for c in problem.constraints:
                 value = float(row[c.metric]) if c.metric in row.index else best.metrics[c.metric]
                 assert c.satisfied(value), (str(c), value)

@@ -31,6 +31,33 @@ def test_search_json(capsys, tiny_path, bench):
     assert json.loads(again)["trajectory"]["arch"] == data["trajectory"]["arch"]
 
 
+def test_exit_search_prints_the_policy_metric_under_its_own_name(capsys, tiny_path, bench):
+    # under an exit policy seg is scored by pixel accuracy: the result is never shown as the table's mean_acc
+    argv = ["search", "--strategy", "random", "--budget", 4, "--exit-thresholds", 0.6, 1, "--quiet"]
+    rc, out, _ = cli(capsys, *argv, "--path", tiny_path)
+    assert rc == 0
+    values, measured, policy = [line for line in out.splitlines() if line.startswith("  ")][1:4]
+    assert values.split()[0] == "policy_mean_acc" and "exit thresholds" in policy
+    assert "policy_mean_acc" in policy and " mean_acc " not in policy and " mean_acc " in measured
+    regret = next(line for line in out.splitlines() if line.startswith("regret"))
+    assert "table's best policy_mean_acc" in regret and "same exit-threshold grid" in regret
+    rc, out, _ = cli(capsys, *argv, "--path", tiny_path, "--json")
+    data = json.loads(out)
+    assert data["objectives"] == ["policy_mean_acc"] and "mean_acc" not in data["best"]["metrics"]
+    problem_best = max(
+        float(
+            bench.exit_metrics(
+                r.arch, [[a, b, c] for a in (0.6, 1) for b in (0.6, 1) for c in (0.6, 1)]
+            ).policy_mean_acc.max()
+        )
+        for r in bench
+    )
+    assert data["oracle"]["value"] == pytest.approx(problem_best)  # the same metric over the table
+    assert data["oracle"]["value"] != pytest.approx(bench.best("mean_acc").mean_acc)
+    rc, _, err = cli(capsys, *argv, "--objective", "mean_acc", "--path", tiny_path)
+    assert rc == 2 and "invalid objective 'mean_acc' in early-exit mode" in err and "policy_mean_acc" in err
+
+
 def test_search_text_plot_and_pareto(capsys, tiny_path, tmp_path):
     png = tmp_path / "mo.png"
     argv = ["search", "--strategy", "nsga2", "--budget", 10, "--objective", "mean_acc"]

@@ -42,14 +42,14 @@ def test_pool_contract(name, problem_kw, search_contract, tiny_problem, fast_str
 
 @pytest.mark.parametrize("name", STRATEGIES)
 def test_exit_threshold_contract(name, search_contract, tiny_problem, bench, fast_strategy):
-    problem = tiny_problem(constraints=["latency_ms <= 2.6"], exit_thresholds=[0.6, 0.9, 1.0])
+    problem = tiny_problem(constraints=["policy_latency_ms <= 2.6"], exit_thresholds=[0.6, 0.9, 1.0])
     res = search_contract(lambda: fast_strategy(name), problem, budget=8)
     for e in res.evaluations[:3]:
         assert set(e.thresholds) == {t.name for t in bench.tasks}
         em = bench.exit_metrics(e.arch, e.thresholds)
-        assert e.metrics["mean_acc"] == pytest.approx(float(em.mean_acc[0]))
-        assert e.metrics["latency_ms"] == pytest.approx(float(em.latency_ms[0]))
-        assert e.feasible == (e.metrics["latency_ms"] <= 2.6)
+        assert e.metrics["policy_mean_acc"] == pytest.approx(float(em.policy_mean_acc[0]))
+        assert e.metrics["policy_latency_ms"] == pytest.approx(float(em.policy_latency_ms[0]))
+        assert e.feasible == (e.metrics["policy_latency_ms"] <= 2.6)
 
 
 JOINT_GRID = [0.6, 0.9, math.inf]
@@ -73,8 +73,8 @@ def test_joint_exit_contract(name, problem_kw, search_contract, tiny_problem, be
         assert set(e.candidate.thresholds) <= set(JOINT_GRID)
         assert e.thresholds == dict(zip(tasks, e.candidate.thresholds))
         em = bench.exit_metrics(e.arch, e.thresholds)
-        assert e.metrics["policy_mean_acc"] == pytest.approx(float(em.mean_acc[0]))
-        assert e.metrics["policy_latency_norm"] == pytest.approx(float(em.latency_norm[0]))
+        assert e.metrics["policy_mean_acc"] == pytest.approx(float(em.policy_mean_acc[0]))
+        assert e.metrics["policy_latency_norm"] == pytest.approx(float(em.policy_latency_norm[0]))
         if "params <= 800k" in problem_kw["constraints"]:
             assert e.result.params <= 800e3  # exact costs are still checked before proposing
     assert list(res.trajectory["thresholds"]) == [
@@ -163,18 +163,18 @@ class _Fixed(Strategy):
 
 
 def test_exit_policy_normalises_latency_by_the_rows_reference(tiny_problem, bench):
-    problem = tiny_problem(constraints=["latency_norm <= 0.5"], exit_thresholds=[0.6, 1.0])
+    problem = tiny_problem(constraints=["policy_latency_norm <= 0.5"], exit_thresholds=[0.6, 1.0])
     arch = bench[0].arch
     e = problem.evaluate(arch)
     em = bench.exit_metrics(arch, e.thresholds)
     row = bench.query(arch)
-    assert e.metrics["latency_norm"] == pytest.approx(float(em.latency_norm[0]))
-    assert float(em.latency_norm[0]) == pytest.approx(
-        float(em.latency_ms[0]) * row.latency_norm / row.latency_ms
+    assert e.metrics["policy_latency_norm"] == pytest.approx(float(em.policy_latency_norm[0]))
+    assert float(em.policy_latency_norm[0]) == pytest.approx(
+        float(em.policy_latency_ms[0]) * row.latency_norm / row.latency_ms
     )
     full = bench.exit_metrics(arch, {t.name: 1.0 for t in bench.tasks})
-    assert float(full.latency_norm[0]) == pytest.approx(row.latency_norm)
-    assert e.feasible == (e.metrics["latency_norm"] <= 0.5)
+    assert float(full.policy_latency_norm[0]) == pytest.approx(row.latency_norm)
+    assert e.feasible == (e.metrics["policy_latency_norm"] <= 0.5)
 
 
 @pytest.fixture(scope="module")
@@ -249,5 +249,7 @@ def test_multi_objective_front_and_hypervolume(tiny_problem, bench):
     res = run(problem, "nsga2", problem.candidates.size, seed=0)
     hv = res.trajectory["hv_regret"].to_numpy()
     assert (np.diff(hv) <= 1e-12).all() and hv[-1] == pytest.approx(0.0, abs=1e-12)
-    table_front = set(bench.pareto(["mean_acc", "latency_ms"]).table["arch"])
+    table_front = {
+        Arch.from_string(s).to_string() for s in bench.pareto(["mean_acc", "latency_ms"]).table["arch"]
+    }
     assert {e.arch.to_string() for e in res.pareto} == table_front

@@ -96,6 +96,46 @@ def test_exit_mode_errors(bench):
         SearchProblem(bench, exit_thresholds=[1.5])
 
 
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(objective="mean_acc"), "invalid objective 'mean_acc' in early-exit mode"),
+        (dict(objective="test_seg"), "'policy_acc_seg'"),
+        (dict(constraints="latency_norm <= 2"), "invalid constraint 'latency_norm'.*'policy_latency_norm'"),
+        (dict(constraints="macs <= 2e6"), "'policy_macs'"),
+        (dict(objective="delta_p"), "invalid objective 'delta_p' in early-exit mode"),
+    ],
+)
+def test_exit_mode_refuses_the_table_names_the_policy_changes(bench, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        SearchProblem(bench, exit_thresholds=[0.6, 1.0], **kwargs)
+
+
+def test_exit_mode_scores_policy_metrics_under_their_own_names(bench):
+    p = SearchProblem(bench, exit_thresholds=[0.6, 1.0], constraints="params <= 2M and policy_macs <= 1e9")
+    assert [o.metric for o in p.objectives] == ["policy_mean_acc"] and p.objectives[0].maximize
+    e = p.evaluate(bench[0].arch)
+    assert {"policy_mean_acc", "policy_macs"} <= set(e.metrics) and "mean_acc" not in e.metrics
+    em = bench.exit_metrics(bench[0].arch, e.thresholds)
+    assert e.values[0] == pytest.approx(float(em.policy_mean_acc[0]))
+    assert SearchProblem(bench, "min:policy_latency_ms", exit_thresholds=[0.6]).objectives[0].metric == (
+        "policy_latency_ms"
+    )
+    with pytest.raises(
+        ValueError, match=r"invalid metric 'policy_mean_acc': policy_\* metrics are expected values"
+    ):
+        SearchProblem(bench, "policy_mean_acc")  # a policy metric needs the exit policy
+
+
+@pytest.mark.parametrize("bad", [["0.9"], [True], "0.9", [], [0.5, float("nan")], [[0.5, 2.0]], None])
+def test_exit_thresholds_must_be_numbers_in_the_unit_interval(bench, bad):
+    if bad is None:
+        assert not SearchProblem(bench, exit_thresholds=None).exit_mode
+        return
+    with pytest.raises(ValueError, match="invalid exit thresholds"):
+        SearchProblem(bench, exit_thresholds=bad)
+
+
 def test_non_dominated_sort_and_crowding():
     pts = np.array([[1, 5], [2, 4], [3, 3], [1, 1], [2, 2], [0, 0]], dtype=float)
     fronts = non_dominated_sort(pts)

@@ -47,12 +47,59 @@ def test_upto_returns_prefix_of_exits_with_same_values():
 
 
 def test_trunk_is_shared_and_branches_split_at_branch_point():
-    arch = ARCHS[0].__class__.from_string("k3e3|k3e3|k3e3|k3e3|b=4,2,0|x=")
+    arch = ARCHS[0].__class__.from_string("k3e3|k3e3|k3e3|k3e3|b=4,4,2|x=")
     net = build_model(arch)
     assert len(net.trunk) == 4
     assert sorted(net.branches["digit"]) == []
-    assert sorted(net.branches["count"]) == ["2", "3"]
-    assert sorted(net.branches["seg"]) == ["0", "1", "2", "3"]
+    assert sorted(net.branches["count"]) == []
+    assert sorted(net.branches["seg"]) == ["2", "3"]
+
+
+def _canonical_layout_state(written_net, arch):
+    """``written_net``'s weights renamed for the canonical layout of ``arch``: a trunk stage that only one
+    task uses in the written layout is that task's own stage in the canonical one."""
+    cap, written = max(arch.branches), arch.written_branches
+    owner = [t.name for t, b in zip(TASKS, written) if b > cap]
+    state = {}
+    for key, value in written_net.state_dict().items():
+        part = key.split(".")
+        if part[0] == "trunk" and int(part[1]) >= cap:
+            key = ".".join(["branches", owner[0], *part[1:]])
+        state[key] = value
+    return state
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["b=2,0,4", "b=4,0,0", "b=1,0,0", "b=0,3,1", "b=3,4,3", "b=0,0,4"],
+)
+@torch.no_grad()
+def test_equivalent_spellings_build_the_same_network(written):
+    # a trunk stage that only one task uses computes exactly that task's own stage: the written layout and
+    # the canonical one have the same parameters, MACs and (with the same weights) the same outputs
+    from nasbench_mt.space.arch import Arch
+    from nasbench_mt.space.costs import measure_costs
+
+    arch = Arch.from_string(f"k3e4|k5e3,k3e6|k7e3|k3e3,k5e4|{written}|x=1,3")
+    canonical = Arch(arch.stages, arch.branches, arch.exits)
+    assert canonical == arch and canonical.written_branches != arch.written_branches
+    torch.manual_seed(0)
+    net_written = build_model(arch).eval()
+    net_canonical = build_model(canonical).eval()
+    assert len(net_canonical.trunk) == max(arch.branches) < len(net_written.trunk)
+    net_canonical.load_state_dict(_canonical_layout_state(net_written, arch))
+    a, b = measure_costs(net_written), measure_costs(net_canonical)
+    assert (a.params, a.macs, a.macs_per_exit, a.params_per_task) == (
+        b.params,
+        b.macs,
+        b.macs_per_exit,
+        b.params_per_task,
+    )
+    x = torch.randn(2, 3, 32, 32)
+    out_w, out_c = net_written(x), net_canonical(x)
+    for t in out_w:
+        for k in out_w[t]:
+            torch.testing.assert_close(out_w[t][k], out_c[t][k], rtol=0, atol=0)
 
 
 def test_trains_and_is_deterministic_under_seed():

@@ -3,6 +3,7 @@ import json
 import random
 import subprocess
 import sys
+from collections import Counter
 
 import pytest
 
@@ -11,12 +12,75 @@ from nasbench_mt.space.arch import V1, Arch, Block, SearchSpace
 SAMPLES = V1.sample(200, seed=0)
 
 
+def _sharing(branches):
+    """Which tasks share each trunk stage (only a group of two or more shares anything): the network's
+    structure, defined without canonical_branches."""
+    n = max(branches, default=0)
+    return tuple(
+        frozenset(t for t, b in enumerate(branches) if b > s)
+        if sum(b > s for b in branches) >= 2
+        else frozenset()
+        for s in range(max(n, 4))
+    )
+
+
+def test_canonical_branches_identify_exactly_the_equal_networks():
+    from nasbench_mt.space.arch import canonical_branches
+
+    spellings = list(itertools.product(range(5), repeat=3))
+    for a in spellings:
+        assert canonical_branches(canonical_branches(a)) == canonical_branches(a)
+        assert _sharing(canonical_branches(a)) == _sharing(a)
+        for b in spellings:
+            assert (canonical_branches(a) == canonical_branches(b)) == (_sharing(a) == _sharing(b))
+    assert len({canonical_branches(a) for a in spellings}) == len(V1.branch_settings) == 35
+
+
 def test_size_is_exact_count():
-    # per stage: 9 + 81 + 729 block combinations; 5 branch points ^ 3 tasks; 2^3 exit sets
-    assert V1.size == 819**4 * 5**3 * 8
-    tiny = SearchSpace(depths=(1, 2), kernels=(3,), expands=(3, 6), num_tasks=2)
-    per_stage = sum(1 for d in tiny.depths for _ in itertools.product(tiny.block_choices, repeat=d))
-    assert tiny.size == per_stage**4 * 5**2 * 8
+    # per stage: 9 + 81 + 729 block combinations; 35 distinct sharing structures of 3 tasks over branch
+    # points 0..4 (of the 5^3 spellings); 2^3 exit sets
+    assert V1.size == 819**4 * 35 * 8 == 125_977_689_353_880
+    tiny = SearchSpace(depths=(1,), kernels=(3,), expands=(3, 6), num_tasks=3)
+    every = {
+        Arch([[blk] for blk in blocks], branches, exits, space=tiny)
+        for blocks in itertools.product(tiny.block_choices, repeat=4)
+        for branches in itertools.product(tiny.branch_choices, repeat=3)
+        for exits in ((), (1,), (1, 2, 3))
+    }
+    assert len(every) == 2**4 * 35 * 3  # every spelling enumerated: one Arch per network
+    assert tiny.size == 2**4 * 35 * 8
+
+
+def test_equivalent_specs_share_string_and_id():
+    a, b = (Arch.from_string(f"k3e3|k3e3|k3e3|k3e3|b={x}|x=2") for x in ("2,0,4", "2,0,2"))
+    assert a == b and hash(a) == hash(b) and a.branches == (2, 0, 2)
+    assert a.to_string() == b.to_string() == "k3e3|k3e3|k3e3|k3e3|b=2,0,2|x=2" and a.id == b.id
+    # the spelling as written (the v1 release's row names) stays readable
+    assert a.written_string == "k3e3|k3e3|k3e3|k3e3|b=2,0,4|x=2" and a.written_branches == (2, 0, 4)
+    assert a.written_id == __import__("hashlib").sha1(f"v1:{a.written_string}".encode()).hexdigest()[:12]
+    assert b.written_string == b.to_string() and b.written_id == b.id
+    assert len(set(V1.sample(500, seed=0))) == 500
+
+
+def test_sample_network_distribution_is_uniform_over_sharing_structures():
+    rng = random.Random(0)
+    counts = Counter(V1.random_arch(rng, "network").branches for _ in range(7000))
+    assert set(counts) == set(V1.branch_settings)
+    assert all(140 <= c <= 260 for c in counts.values()), counts  # 200 expected each (35 settings)
+
+
+def test_branch_moves_reach_every_sharing_structure():
+    # a move changes one task's branch point in any spelling: b=2,0,2 (= b=2,0,4) reaches b=3,0,3
+    start = V1.smallest()
+    seen, todo = {start.branches}, [start]
+    while todo:
+        for n in V1.neighbors(todo.pop()):
+            if n.stages == start.stages and n.exits == start.exits and n.branches not in seen:
+                seen.add(n.branches)
+                todo.append(n)
+    assert seen == set(V1.branch_settings)
+    nbrs = V1.neighbors(Arch.from_string("k3e3|k3e3|k3e3|k3e3|b=2,0,2|x="))
+    assert Arch.from_string("k3e3|k3e3|k3e3|k3e3|b=3,0,3|x=") in nbrs
 
 
 @pytest.mark.parametrize("arch", SAMPLES[:50], ids=lambda a: a.id)
@@ -103,17 +167,26 @@ def test_sample_network_distribution_weights_depth_by_count():
 
 
 def test_neighbors_differ_by_one_decision():
-    a = SAMPLES[0]
-    nbrs = V1.neighbors(a)
-    assert len(nbrs) == len(set(nbrs))
-    assert a not in nbrs
-    expected = 4 * sum(a.depths) + 2 * 4 + 4 * 3 + 3
-    assert len(nbrs) == expected
-    for n in nbrs:
-        diffs = sum(x != y for x, y in zip(n.stages, a.stages))
-        diffs += sum(x != y for x, y in zip(n.branches, a.branches))
-        diffs += n.exits != a.exits
-        assert diffs == 1
+    from nasbench_mt.space.arch import canonical_branches
+
+    for a in SAMPLES[:20]:
+        nbrs = V1.neighbors(a)
+        assert len(nbrs) == len(set(nbrs))
+        assert a not in nbrs
+        spellings = [b for b in itertools.product(range(5), repeat=3) if canonical_branches(b) == a.branches]
+        one_task_away = {
+            canonical_branches(s[:t] + (c,) + s[t + 1 :])
+            for s in spellings
+            for t in range(3)
+            for c in range(5)
+        } - {a.branches}
+        assert len(nbrs) == 4 * sum(a.depths) + 2 * 4 + len(one_task_away) + 3
+        for n in nbrs:
+            diffs = sum(x != y for x, y in zip(n.stages, a.stages))
+            diffs += n.branches != a.branches
+            diffs += n.exits != a.exits
+            assert diffs == 1
+            assert n.branches == a.branches or n.branches in one_task_away
 
 
 def test_mutate_deterministic_and_valid():
