@@ -7,7 +7,8 @@ in the other modes, so every registered strategy searches both at once.
 
 A candidate is scored with :meth:`~nasbench_mt.query.benchmark.Benchmark.exit_metrics` under its own
 thresholds.  Those expected values get their own names
-(:func:`~nasbench_mt.query.exit_policy.policy_metric_names`); the table's columns keep their meaning (the whole network, read at its final exits) and can still be objectives or constraints:
+(:func:`~nasbench_mt.query.exit_policy.policy_metric_names`); the table's columns keep their meaning (the
+whole network, read at its final exits) and can still be objectives or constraints:
 
 - ``policy_mean_acc``: mean over the higher-is-better tasks of ``policy_acc_{task}``, the expected score in
   percent at the exit each stored test sample leaves from (classification: accuracy; dense tasks: pixel
