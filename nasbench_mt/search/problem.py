@@ -432,5 +432,6 @@ def _refuse_policy_names(objective: Any, constraints: Any, exit_mode: bool) -> N
     if names and not exit_mode:
         raise ValueError(
             f"invalid metric {names[0]!r}: policy_* metrics are expected values under an exit policy; "
-            "allowed: with exits='grid' or 'joint' (command line: --exits grid|joint), or the table's column"
+            "allowed: with exits='grid' or exits='joint' (command line: --exits grid or --exits joint), "
+            "or the table's column"
         )
