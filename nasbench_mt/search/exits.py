@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -63,9 +64,11 @@ class ArchPolicy:
 
 def parse_exit_grid(values: Iterable[float]) -> tuple[float, ...]:
     """The sorted distinct thresholds of a grid; each in [0, 1], or ``inf`` (never leave early)."""
-    values = list(values)
-    if any(isinstance(v, (str, bytes, bool)) for v in values):
-        raise ValueError(f"invalid exit thresholds {values}; allowed: numbers in [0, 1] or inf, not text")
+    values = (
+        list(values) if isinstance(values, Iterable) and not isinstance(values, (str, bytes)) else [values]
+    )
+    if any(isinstance(v, bool) or not isinstance(v, numbers.Real) for v in values):
+        raise ValueError(f"invalid exit thresholds {values}; allowed: a list of numbers in [0, 1] or inf")
     grid = sorted({float(v) for v in values})
     if not grid or any(not (0.0 <= v <= 1.0 or v == math.inf) for v in grid):
         raise ValueError(
