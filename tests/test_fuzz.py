@@ -13,6 +13,7 @@ import io
 import math
 import os
 import random
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -276,6 +277,14 @@ VALUE = {
 # every command that answers in well under a second when its inputs are bad; the costly ones (training,
 # generation, leaderboards) are left out, and so are the costly successes: `info`, `export-onnx` and a
 # rebuilding `check-release` only ever see a bad release or output path here
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_outputs():
+    yield
+    shutil.rmtree(OUT, ignore_errors=True)
+
+
 COMMANDS = {
     "query": ["--path", "--release", "--json"],
     "info": ["--release", "--json"],

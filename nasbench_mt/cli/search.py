@@ -75,6 +75,12 @@ def _search(args: argparse.Namespace) -> int:
                 f"invalid --plot: {args.plot}: folder {plot_dir} does not exist; allowed: a PNG path "
                 "in an existing folder"
             )
+        from matplotlib.backend_bases import FigureCanvasBase
+
+        kinds = FigureCanvasBase.get_supported_filetypes()
+        suffix = Path(args.plot).suffix.lstrip(".").lower()
+        if suffix and suffix not in kinds:
+            raise ValueError(f"invalid --plot: {args.plot}: unknown image type; allowed: {sorted(kinds)}")
     bench = load_release(args)
     problem = SearchProblem(
         bench,
