@@ -154,13 +154,21 @@ def _search(args: argparse.Namespace) -> int:
     """Search the benchmark offline (zero training) and print the found arch, its metrics and its regret."""
     from nasbench_mt.search import SearchProblem, create_strategy, run
 
-    if args.plot:  # checked before the search runs, so a bad path never costs its result
+    if args.plot is not None:  # checked before the search runs, so a bad path never costs its result
         plot_dir = Path(args.plot).resolve().parent
+        if not args.plot or Path(args.plot).is_dir():
+            raise ValueError(f"invalid --plot: {args.plot!r} is not a file path; allowed: a PNG path")
         if not plot_dir.is_dir():
             raise ValueError(
                 f"invalid --plot: {args.plot}: folder {plot_dir} does not exist; allowed: a PNG path "
                 "in an existing folder"
             )
+        from matplotlib.backend_bases import FigureCanvasBase
+
+        kinds = FigureCanvasBase.get_supported_filetypes()
+        suffix = Path(args.plot).suffix.lstrip(".").lower()
+        if suffix and suffix not in kinds:
+            raise ValueError(f"invalid --plot: {args.plot}: unknown image type; allowed: {sorted(kinds)}")
     bench = load_release(args)
     problem = SearchProblem(
         bench,
@@ -416,6 +424,9 @@ def _export_onnx(args: argparse.Namespace) -> int:
     from nasbench_mt.space.arch import V1
     from nasbench_mt.space.model import build_model, flat_outputs
 
+    out = Path(args.out)
+    if not args.out or out.is_dir() or any(p.exists() and not p.is_dir() for p in out.parents):
+        raise ValueError(f"invalid --out {args.out!r}; allowed: a file path such as net.onnx")
     arch = V1.validate(args.arch)
     if args.upto is not None and args.upto not in arch.all_exits:
         raise ValueError(
@@ -424,7 +435,7 @@ def _export_onnx(args: argparse.Namespace) -> int:
     net = build_model(arch).eval()
     model, names = flat_outputs(net, args.upto)
     x = torch.zeros(1, arch.space.input_channels, arch.space.input_size, arch.space.input_size)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
     torch.onnx.export(model, (x,), str(args.out), input_names=["image"], output_names=names)
     print(f"wrote {args.out}: {arch} -> outputs {names}")
     return 0

@@ -443,6 +443,14 @@ class Benchmark:
             a.to_string() if isinstance(a, Arch) and a.space is space else a if isinstance(a, str) else None
             for a in items
         ]
+        if columns is not None and (
+            isinstance(columns, str)
+            or not isinstance(columns, Sequence)
+            or not all(isinstance(c, str) for c in columns)
+        ):
+            raise ValueError(
+                f"invalid columns: {columns!r}; allowed: a list of column names, or None for all"
+            )
         cols = list(self.table.columns) if columns is None else [self._check_column(c) for c in columns]
         rows = np.fromiter((self._row_of.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
         for i in np.flatnonzero(rows < 0):  # slow path: non-canonical strings, bad input, absent archs

@@ -26,7 +26,7 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
 }
 _SUFFIX = {"k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}
-_CONSTRAINT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*([<>=!]+)\s*(\S+?)\s*$")
+_CONSTRAINT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*([<>=!]+)\s*(\S+?)\s*$", re.ASCII)
 _NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?([kKMG]?)$", re.ASCII)  # no other digits
 
 
@@ -115,6 +115,12 @@ def parse_constraints(
         )
     out: list[Constraint] = []
     for c in constraints:
+        if isinstance(c, str) and not c.isascii():  # the grammar is ASCII: no look-alike digits or spaces
+            bad = next(ch for ch in c if not ch.isascii())
+            raise ValueError(
+                f"invalid constraints {c!r}: the character {bad!r} (U+{ord(bad):04X}); allowed: ASCII, e.g. "
+                "'latency_ms <= 14 and params < 200k'"
+            )
         parts = re.split(r"\s+and\s+|,", c) if isinstance(c, str) else [c]
         if len(parts) > 1 and not all(p.strip() for p in parts):  # "a <= 1," or "a <= 1 and , b > 2"
             raise ValueError(

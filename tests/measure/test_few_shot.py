@@ -48,10 +48,10 @@ def test_sandwich_stays_in_its_region(part):
     for _ in range(20):
         members = net.sandwich(rng, 2, separate_smallest=True, separate_random=True, region=region)
         assert len(members) == 6
-        for arch in members:
-            assert all(b in s for b, s in zip(arch.branches, region))
-        assert members[0].branches == tuple(min(s) for s in region)  # most separate, largest blocks
-        assert members[1].branches == tuple(max(s) for s in region)
+        for arch in members:  # (a part holds spellings: b=3,0,0 is the network b=0,0,0 laid out otherwise)
+            assert all(b in s for b, s in zip(arch.written_branches, region))
+        assert members[0].written_branches == tuple(min(s) for s in region)  # most separate, largest blocks
+        assert members[1].written_branches == tuple(max(s) for s in region)
 
 
 def test_few_shot_supernet_extracts_from_its_part():
@@ -64,7 +64,7 @@ def test_few_shot_supernet_extracts_from_its_part():
         want = net.parts[part].extract(a).state_dict()
         got = net.extract(a).state_dict()
         assert all(torch.equal(got[k], want[k]) for k in want)
-        assert ("digit" in part.split("-")) == (a.branches[0] == 0)
+        assert ("digit" in part.split("-")) == (a.written_branches[0] == 0)
 
 
 @pytest.mark.slow

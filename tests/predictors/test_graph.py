@@ -49,13 +49,17 @@ def test_users_is_the_share_of_tasks_running_through_a_node():
     from nasbench_mt import V1
 
     names = node_feature_names(costs=False)
-    # one block per stage; digit and count share stage 1, count alone keeps the trunk to stage 4
-    g = encode_graphs([V1.validate("k3e3|k3e3|k3e3|k3e3|b=1,4,0|x=")], costs=False)[0]
+    # one block per stage; all three tasks share stage 1, count and seg stages 1-4
+    g = encode_graphs([V1.validate("k3e3|k3e3|k3e3|k3e3|b=1,4,4|x=")], costs=False)[0]
     x = g.x
     shared_blocks = (x[:, names.index("type_block")] == 1) & (x[:, names.index("owner_shared")] == 1)
     stage = x[shared_blocks][:, [names.index(f"stage_{s}") for s in (1, 2, 3, 4)]].argmax(1)
     assert stage.tolist() == [0, 1, 2, 3]
-    assert torch.allclose(x[shared_blocks][:, names.index("users")], torch.tensor([2, 1, 1, 1]) / 3)
+    assert torch.allclose(x[shared_blocks][:, names.index("users")], torch.tensor([3, 2, 2, 2]) / 3)
+    # a trunk stage only one task would use is that task's own: b=1,4,0 is the network b=1,1,0
+    solo = encode_graphs([V1.validate("k3e3|k3e3|k3e3|k3e3|b=1,4,0|x=")], costs=False)[0]
+    same = encode_graphs([V1.validate("k3e3|k3e3|k3e3|k3e3|b=1,1,0|x=")], costs=False)[0]
+    assert torch.equal(solo.x, same.x) and torch.equal(solo.edge_index, same.edge_index)
     own = (x[:, names.index("owner_shared")] == 0) & (x[:, names.index("type_global")] == 0)
     assert torch.allclose(x[own][:, names.index("users")], torch.tensor(1 / 3))
     assert x[x[:, names.index("type_stem")] == 1][0, names.index("users")] == 1.0

@@ -76,6 +76,9 @@ def test_search_text_plot_and_pareto(capsys, tiny_path, tmp_path):
         (["--budget", "31"], "pool holds only 30"),
         (["--param", "population"], "invalid --param"),
         (["--plot", "/no/such/folder/x.png"], "invalid --plot.*does not exist"),
+        (["--plot", "x.txt"], "invalid --plot.*unknown image type"),
+        (["--plot", ""], "invalid --plot.*not a file path"),
+        (["--exit-thresholds", "0.9", "--constraint", "latency_ms<=3"], "'policy_latency_ms'"),
     ],
 )
 def test_search_errors_are_one_line(capsys, tiny_path, extra, match):
@@ -131,6 +134,12 @@ def test_export_onnx(capsys, tmp_path, bench):
     outputs = [o.name for o in onnx.load(str(path)).graph.output]
     exits = Arch.from_string(arch).all_exits
     assert outputs == [f"{t.name}_exit{k}" for t in bench.tasks for k in exits]
+
+
+@pytest.mark.parametrize("out", ["", ".", "tests/fixtures/tiny/manifest.json/net.onnx"])
+def test_export_onnx_refuses_a_bad_out_before_building(capsys, out):
+    rc, _, err = cli(capsys, "export-onnx", "k3e3|k3e3|k3e3|k3e3|b=4,4,4|x=", "--out", out)
+    assert rc == 2 and "invalid --out" in err and err.count("\n") == 1
 
 
 def test_export_onnx_without_the_extra_says_what_to_install(capsys, monkeypatch, tmp_path):
