@@ -8,7 +8,8 @@ head per target scores a pair, and the relation is antisymmetric by construction
 ``g_t(a, b) = w . relu(U a + V b + c)``: the pair enters through two separate linear maps, so scoring
 ``n`` candidates against ``m`` anchors costs one embedding per candidate plus an ``(n, m, hidden)`` broadcast
 sum, no Python loop over pairs.  Training samples pairs inside shuffled mini-batches (every pair of the batch
-whose targets differ) with binary cross-entropy.
+whose targets differ) with binary cross-entropy, a mean over targets of each target's mean over its pairs; a
+pair where either label is missing (NaN in ``y``) is left out of that target's loss.
 
 ``predict(X)`` returns, per target, the mean probability of beating ``n_anchors`` training architectures (a
 Borda score in [0, 1]; larger = larger target).  ``rank(X)`` orders a pool by that score, then re-orders its
@@ -24,7 +25,15 @@ import torch
 from torch import nn
 
 from predictors.base import check_param
-from predictors.neural import ENCODERS, FeatureEncoder, GraphEncoder, NeuralPredictor, graph_loader, seeded
+from predictors.neural import (
+    ENCODERS,
+    FeatureEncoder,
+    GraphEncoder,
+    NeuralPredictor,
+    graph_loader,
+    relation_loss,
+    seeded,
+)
 from predictors.registry import register_predictor
 
 __all__ = ["BinaryRelationPredictor"]
@@ -161,12 +170,10 @@ class BinaryRelationPredictor(NeuralPredictor):
             emb = self.network_.encoder(inp)
             i, j = torch.triu_indices(len(idx), len(idx), offset=1)
             t = targets[idx]
-            sign = torch.sign(t[i] - t[j])
-            mask = sign != 0
-            if not mask.any():
+            diff = t[i] - t[j]  # NaN where either label is missing
+            if not ((diff != 0) & diff.isfinite()).any():
                 return None
-            logits = self.network_.pair_logits(emb[i], emb[j])
-            return nn.functional.binary_cross_entropy_with_logits(logits[mask], (sign[mask] > 0).float())
+            return relation_loss(self.network_.pair_logits(emb[i], emb[j]), diff)
 
         with seeded(self.random_state) as gen:
             self.network_ = self._build_network()

@@ -2,8 +2,10 @@
 
 One shared graph encoder feeds one small head per target, so latency, accuracy, parameters and FLOPs are
 learned from common features.  Targets are standardised; the loss is MSE plus ``rank_weight`` times a
-pairwise ranking loss (logistic or hinge) over all pairs of a mini-batch, per target.  Input: any list of PyG
-graphs with float node features of one width, e.g. :func:`predictors.graph.encode_graphs`.
+pairwise ranking loss (logistic or hinge) over all pairs of a mini-batch, each a mean over targets of the
+target's own mean.  A missing label (NaN in ``y``) is left out of both terms, so a target that only some
+architectures carry (accuracy) can be fitted beside free ones that all carry (exact costs).  Input: any list
+of PyG graphs with float node features of one width, e.g. :func:`predictors.graph.encode_graphs`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from predictors.neural import (
     GraphEncoder,
     NeuralPredictor,
     graph_loader,
+    masked_mse,
     pairwise_ranking_loss,
     seeded,
 )
@@ -100,7 +103,7 @@ class GNNPredictor(NeuralPredictor):
         def batch_loss(batch: Batch) -> torch.Tensor:
             t = targets[batch.idx]
             pred = self.network_(batch)
-            loss = nn.functional.mse_loss(pred, t)
+            loss = masked_mse(pred, t)
             if self.rank_weight > 0:
                 loss = loss + self.rank_weight * pairwise_ranking_loss(pred, t, self.rank_loss)
             return loss

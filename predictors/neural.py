@@ -28,7 +28,9 @@ __all__ = [
     "FeatureEncoder",
     "GraphEncoder",
     "NeuralPredictor",
+    "masked_mse",
     "pairwise_ranking_loss",
+    "relation_loss",
     "seeded",
 ]
 
@@ -89,21 +91,49 @@ class FeatureEncoder(nn.Module):
         return self.mlp((x - self.mean) / self.scale)
 
 
+def _mean_over_targets(loss: torch.Tensor, valid: torch.Tensor, fallback: torch.Tensor) -> torch.Tensor:
+    """Mean over targets of each target's mean ``loss`` over its ``valid`` entries (the leading dims); targets
+    with no valid entry are left out, and ``fallback * 0`` keeps the graph when none has one."""
+    dims = tuple(range(loss.dim() - 1))
+    count = valid.sum(dim=dims)
+    if not (count > 0).any():
+        return fallback.sum() * 0.0
+    per_target = torch.where(valid, loss, torch.zeros_like(loss)).sum(dim=dims) / count.clamp(min=1)
+    return per_target[count > 0].mean()
+
+
+def masked_mse(pred: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean over targets of the squared error over the rows that have that target (NaN = missing label).
+
+    Each target weighs the same whatever its number of labels, and a missing label adds nothing: the loss of
+    a target equals its loss on the rows that carry it.
+    """
+    valid = torch.isfinite(targets)
+    return _mean_over_targets((pred - torch.nan_to_num(targets)) ** 2, valid, pred)
+
+
 def pairwise_ranking_loss(
     scores: torch.Tensor, targets: torch.Tensor, kind: str = "logistic"
 ) -> torch.Tensor:
-    """Mean pairwise ranking loss over every ordered pair of rows in the batch, for every column.
+    """Mean over targets of the mean pairwise ranking loss over that target's ordered pairs in the batch.
 
     A pair (i, j) with ``targets[i] > targets[j]`` is penalised by ``softplus(-(s_i - s_j))`` (logistic) or
-    ``relu(1 - (s_i - s_j))`` (hinge); tied pairs are ignored.
+    ``relu(1 - (s_i - s_j))`` (hinge); tied pairs and pairs with a missing label (NaN) are ignored.
     """
     diff = scores.unsqueeze(1) - scores.unsqueeze(0)  # (n, n, t)
-    order = torch.sign(targets.unsqueeze(1) - targets.unsqueeze(0))
-    mask = order > 0
-    if not mask.any():
-        return scores.sum() * 0.0
-    margin = diff[mask]
-    return nn.functional.softplus(-margin).mean() if kind == "logistic" else torch.relu(1.0 - margin).mean()
+    order = targets.unsqueeze(1) - targets.unsqueeze(0)  # NaN where either label is missing
+    valid = order > 0
+    loss = nn.functional.softplus(-diff) if kind == "logistic" else torch.relu(1.0 - diff)
+    return _mean_over_targets(loss, valid, scores)
+
+
+def relation_loss(logits: torch.Tensor, diff: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of pair logits ``(pairs, t)`` against ``diff = y_A - y_B`` (same shape): mean over
+    targets of the mean over that target's pairs, leaving out ties and pairs with a missing label (NaN)."""
+    valid = (diff != 0) & diff.isfinite()
+    labels = (torch.nan_to_num(diff) > 0).to(logits.dtype)
+    loss = nn.functional.binary_cross_entropy_with_logits(logits, labels, reduction="none")
+    return _mean_over_targets(loss, valid, logits)
 
 
 def graph_loader(
@@ -131,9 +161,13 @@ class NeuralPredictor(Predictor):
         check_param("lr", self.lr, "float", low=0)
         check_param("weight_decay", self.weight_decay, "float", low=0)
 
+    multi_target = True  # one encoder shared by every target's head
+    accepts_missing_targets = True  # NaN labels are masked out of the loss
+
     def _scale_targets(self, y: np.ndarray) -> torch.Tensor:
-        self.y_mean_ = y.mean(axis=0)
-        std = y.std(axis=0)
+        """``y`` standardised per target over its labelled rows (NaN stays NaN: a missing label)."""
+        self.y_mean_ = np.nanmean(y, axis=0)
+        std = np.nanstd(y, axis=0)
         self.y_scale_ = np.where(std > 0, std, 1.0)
         return torch.as_tensor((y - self.y_mean_) / self.y_scale_, dtype=torch.float32)
 
