@@ -6,7 +6,9 @@ architecture once each distinct part has been seen).  A multi-target predictor t
 (``accepts_missing_targets``: ``gin``, ``gcn``, ``brp``, ``brp_gin``, ``xgb_stack``) can therefore learn its
 shared representation from many architectures labelled with the free targets while only a few carry
 accuracy.  :func:`with_free_targets` builds that training set; unlabelled cells are NaN and are left out of
-the loss, never imputed::
+the loss, never imputed.  The neural predictors then train on mini-batches that mix the fully labelled rows
+with as many partly labelled ones (:func:`predictors.neural.mixed_batches`), so the labelled rows get the
+optimiser steps they would get alone and a fit costs about twice the fit without the unlabelled archs::
 
     >>> import numpy as np
     >>> from nasbench_mt import V1
@@ -33,7 +35,7 @@ from nasbench_mt.space.costs import analytic_costs
 from nasbench_mt.space.model import default_tasks
 from nasbench_mt.space.tasks import TaskSpec
 
-__all__ = ["free_target_names", "free_targets", "with_free_targets"]
+__all__ = ["free_target_names", "free_targets", "sample_unlabelled", "with_free_targets"]
 
 
 def free_target_names(space: SearchSpace = V1, tasks: Sequence[TaskSpec] | None = None) -> list[str]:
@@ -77,6 +79,22 @@ def free_targets(
         row = analytic_costs(space.validate(arch), tasks).as_row()
         out[i] = [row.get(n, np.nan) for n in names]
     return out
+
+
+def sample_unlabelled(
+    space: SearchSpace, m: int, seed: int, exclude: Sequence[Arch | str] = ()
+) -> list[Arch]:
+    """``m`` distinct architectures of ``space`` drawn with ``seed`` (:meth:`SearchSpace.sample`), none of
+    them in ``exclude`` (e.g. a test split): the unlabelled archs of :func:`with_free_targets`.
+
+    >>> held_out = V1.sample(5, seed=0)
+    >>> archs = sample_unlabelled(V1, 20, seed=0, exclude=held_out)
+    >>> len(archs), any(a in held_out for a in archs)
+    (20, False)
+    """
+    excluded = {space.validate(a) for a in exclude}
+    drawn = space.sample(m + len(excluded), seed=seed)
+    return [a for a in drawn if a not in excluded][:m]
 
 
 def with_free_targets(

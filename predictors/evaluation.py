@@ -376,10 +376,11 @@ def _aux_set(bench: Any, source: str, m: int, seed: int, order: np.ndarray, test
     if source == "pool":
         rows = order[len(order) - m :]
         return [archs[i] for i in rows], {kind: _take(x, rows) for kind, x in inputs.items()}
+    from predictors.auxiliary import sample_unlabelled
     from predictors.features import parse_features
 
     draw = int(np.random.default_rng([_AUX_STREAM, seed]).integers(2**31))
-    drawn = [a for a in bench.space.sample(m + len(test_archs), seed=draw) if a not in test_archs][:m]
+    drawn = sample_unlabelled(bench.space, m, draw, exclude=test_archs)
     return drawn, _encode_archs(bench, drawn, inputs, parse_features(features)[0], None)
 
 

@@ -335,12 +335,18 @@ def _variant_tables(
         (n, t, s): cells.get((n, t, s), ("-", 0)) for n in names for t in ev.info["targets"] for s in sizes
     }
     lines = [
-        f"| predictor | {labels[0]} clearly better | no clear difference | {labels[1]} clearly better |",
-        "|---|---|---|---|",
+        f"| predictor | {labels[0]} clearly better | no clear difference | {labels[1]} clearly better "
+        f"| fit+predict s, {labels[0]} / {labels[1]} |",
+        "|---|---|---|---|---|",
     ]
+    fits = scores[scores["train_size"].isin(sizes)].drop_duplicates(
+        ["predictor", "fit", "aux_archs", "train_size", "seed"]
+    )
+    fit_s = fits.groupby(["predictor", "fit", "aux_archs"])["fit_s"].mean()
     for name in names:
         signs = [cells[(name, t, s)][1] for t in ev.info["targets"] for s in sizes]
-        lines.append(f"| {name} | {signs.count(1)} | {signs.count(0)} | {signs.count(-1)} |")
+        times = " / ".join(_num(fit_s.get((name, *key), math.nan), ".1f") for key in (a, b))
+        lines.append(f"| {name} | {signs.count(1)} | {signs.count(0)} | {signs.count(-1)} | {times} |")
     for t in ev.info["targets"]:
         lines += [
             "",
@@ -352,6 +358,9 @@ def _variant_tables(
         for name in names:
             lines.append(f"| {name} | " + " | ".join(cells[(name, t, s)][0] for s in sizes) + " |")
     return lines
+
+
+_TALLY = "First table: cells (target x train size) per outcome, and the mean seconds of one fit and predict."
 
 
 def _interval_text(ev: PredictorEvaluation) -> str:
@@ -372,8 +381,7 @@ def _joint_vs_separate(ev: PredictorEvaluation) -> list[str]:
         "",
         "Kendall tau of each multi-target predictor fitted on every target at once (joint: one model, one "
         "shared encoder, tree structure or chain) and with one model per target (separate). Cells: joint / "
-        f"separate (joint - separate), {_interval_text(ev)}. Counts: cells (target x train size) per "
-        "outcome.",
+        f"separate (joint - separate), {_interval_text(ev)}. {_TALLY}",
         "",
     ]
     return lines + _variant_tables(
@@ -399,7 +407,7 @@ def _auxiliary(ev: PredictorEvaluation) -> list[str]:
         f"sample alone (plain) and with {m:,} unlabelled archs {source}, all of them (labelled too) carrying "
         f"the free targets {info['free_targets']} (exact costs, computed); the measured targets of the "
         f"unlabelled archs are missing labels, masked out of the loss. Cells: with aux / plain "
-        f"(with - plain), {_interval_text(ev)}. Counts: cells (target x train size) per outcome.",
+        f"(with - plain), {_interval_text(ev)}. {_TALLY}",
         "",
     ]
     lines += _variant_tables(ev, names, info["aux_sizes"], ("joint", m), ("joint", 0), ("with aux", "plain"))
