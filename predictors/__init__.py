@@ -23,6 +23,7 @@ with warnings.catch_warnings():
 
 from predictors import baselines, boosted_trees, brp, gnn, tree_rankers  # noqa: F401  (register predictors)
 from predictors.analytic_costs import analytic_costs
+from predictors.auxiliary import with_free_targets
 from predictors.base import Predictor
 from predictors.evaluation import evaluate_predictors
 from predictors.features import encode_archs, feature_names
@@ -48,4 +49,5 @@ __all__ = [
     "node_feature_names",
     "predictor_class",
     "register_predictor",
+    "with_free_targets",
 ]

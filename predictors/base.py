@@ -6,6 +6,15 @@ validates them and the data and returns ``self``, learned state ends in ``_``, r
 (``"graphs"``); ``y`` is ``(n,)`` for one target or ``(n, n_targets)``, and ``predict`` returns the same
 shape.  Larger predictions mean larger targets (ranking predictors return scores, not target units): negate a
 lower-is-better target.
+
+Two traits say what a predictor does with several targets (read them on an instance: ``xgb`` and ``xgb_mt``
+are one class with different parameters):
+
+- ``multi_target``: a fit of every target at once shares what it learns across them (one encoder, shared tree
+  structure, a chain), so it differs from one fit per target;
+- ``accepts_missing_targets``: ``fit`` takes NaN in ``y`` as a missing label and leaves it out of the loss
+  (never imputed), so a model can learn accuracy from a few architectures and free targets (exact costs) from
+  many more (:func:`predictors.auxiliary.with_free_targets`).  Every other predictor refuses NaN.
 """
 
 from __future__ import annotations
@@ -80,8 +89,9 @@ def check_graphs(X: Any, n_features: int | None = None) -> list[Data]:
     return list(X)
 
 
-def check_targets(y: Any, n_samples: int) -> np.ndarray:
-    """``y`` as a finite float64 array of shape (n,) or (n, n_targets)."""
+def check_targets(y: Any, n_samples: int, missing: bool = False, name: str = "") -> np.ndarray:
+    """``y`` as a float64 array of shape (n,) or (n, n_targets): finite, or with ``missing`` NaN for a missing
+    label (at least 2 labels per target); ``name`` is the predictor named in the error for NaN."""
     try:
         arr = np.asarray(y, dtype=np.float64)
     except (TypeError, ValueError):
@@ -90,10 +100,40 @@ def check_targets(y: Any, n_samples: int) -> np.ndarray:
         raise ValueError(f"invalid y shape: {arr.shape}; allowed: ({n_samples},) or ({n_samples}, n_targets)")
     if n_samples < 2:
         raise ValueError(f"invalid y: {n_samples} samples; allowed: at least 2")
-    if not np.isfinite(arr).all():
-        rows = np.flatnonzero(~np.isfinite(arr.reshape(n_samples, -1)).all(axis=1))
-        raise ValueError(f"invalid y: NaN or inf in rows {rows[:5].tolist()}; allowed: finite numbers")
+    flat = arr.reshape(n_samples, -1)
+    if missing:
+        rows = np.flatnonzero(np.isinf(flat).any(axis=1))
+        if rows.size:
+            raise ValueError(
+                f"invalid y: inf in rows {rows[:5].tolist()}; allowed: finite numbers (NaN: a missing label)"
+            )
+        labels = np.isfinite(flat).sum(axis=0)
+        if labels.min() < 2:
+            j = int(np.argmin(labels))
+            raise ValueError(
+                f"invalid y: target {j} has {labels[j]} labelled rows; allowed: at least 2 per target"
+            )
+    elif not np.isfinite(arr).all():
+        rows = np.flatnonzero(~np.isfinite(flat).all(axis=1))
+        raise ValueError(
+            f"invalid y: NaN or inf in rows {rows[:5].tolist()}; allowed: finite numbers"
+            + (_masking_hint(name) if np.isnan(flat).any() else "")
+        )
     return arr
+
+
+def _masking_hint(name: str) -> str:
+    """Which predictors would take the NaN labels: the registered names (``_registry_names``, set by
+    :func:`~predictors.registry.register_predictor`) of every class that masks missing targets."""
+    masking, stack = [], list(Predictor.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        stack += cls.__subclasses__()
+        if cls.accepts_missing_targets is True:
+            masking += cls.__dict__.get("_registry_names", [])
+    who = f"{name} needs" if name else "this predictor needs"
+    names = ", ".join(sorted(masking))
+    return f" ({who} every label; the predictors that mask missing labels (NaN) are {names})"
 
 
 class Predictor(BaseEstimator, abc.ABC):
@@ -104,8 +144,11 @@ class Predictor(BaseEstimator, abc.ABC):
 
     input_kind = "features"
     registry_name = ""  # set by @register_predictor
+    _registry_names: tuple[str, ...] = ()  # every name the class is registered under (set there too)
     predicts_units = True  # False: the output is a ranking score, not the target's units (no RMSE for it)
     baseline = False  # True: nothing is learned (a cost column, chance): a reference line, not a contender
+    multi_target = False  # True: a joint fit shares what it learns across targets (see the module docstring)
+    accepts_missing_targets = False  # True: NaN in y is a missing label, masked out of the loss
 
     def _validate_params(self) -> None:
         """Check hyper-parameters (called by :meth:`fit`); subclasses extend it."""
@@ -116,10 +159,11 @@ class Predictor(BaseEstimator, abc.ABC):
         return check_graphs(X, n) if self.input_kind == "graphs" else check_features(X, n)
 
     def fit(self, X: Any, y: Any) -> Predictor:
-        """Fit on ``X`` (features or graphs, see ``input_kind``) and targets ``y`` of shape (n,) or (n, t)."""
+        """Fit on ``X`` (features or graphs, see ``input_kind``) and targets ``y`` of shape (n,) or (n, t);
+        NaN in ``y`` marks a missing label where ``accepts_missing_targets`` (an error elsewhere)."""
         self._validate_params()
         X = self._check_X(X, fitted=False)
-        y = check_targets(y, len(X))
+        y = check_targets(y, len(X), self.accepts_missing_targets, type(self).__name__)
         self.y_ndim_ = y.ndim
         y2 = y.reshape(len(X), -1)
         self.n_targets_ = y2.shape[1]

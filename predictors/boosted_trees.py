@@ -5,7 +5,8 @@
   targets at once and carries a vector leaf, so targets share the tree structure.
 - ``xgb_stack``: a regressor chain: targets are fitted in ``order`` (cheap ones first, e.g. params, MACs,
   latency), and each later target's model also sees the earlier targets as features - their true values in
-  fit, their predictions in predict.
+  fit, their predictions in predict.  A missing label (NaN in ``y``) leaves its row out of that target's
+  model, and reaches later models as a missing feature (XGBoost's own handling), never a made-up value.
 - ``lgb``: one LightGBM booster per target (LightGBM has no multi-output objective).
 
 Models are saved in the libraries' own formats (XGBoost JSON, LightGBM text).
@@ -145,6 +146,11 @@ class XGBRegressor(_XGBParams):
         self.n_jobs = n_jobs
         self.random_state = random_state
 
+    @property
+    def multi_target(self) -> bool:
+        """True for ``multi_output_tree``: every tree is shared by all targets."""
+        return self.multi_strategy == "multi_output_tree"
+
     def _validate_params(self) -> None:
         super()._validate_params()
         check_param("multi_strategy", self.multi_strategy, "choice", choices=_MULTI_STRATEGIES)
@@ -172,6 +178,9 @@ _MULTI_STRATEGIES = ("one_output_per_tree", "multi_output_tree")
 class XGBStackRegressor(_XGBParams):
     """Regressor chain of XGBoost models: target ``order[j]`` is fitted on the features plus targets
     ``order[:j]``; ``order=None`` keeps the column order of ``y`` (put cheap targets first)."""
+
+    multi_target = True  # later targets see earlier ones
+    accepts_missing_targets = True  # each target's model is fitted on the rows that carry it
 
     def __init__(
         self,
@@ -205,8 +214,9 @@ class XGBStackRegressor(_XGBParams):
         self.order_ = order
         self.models_ = []
         for j, target in enumerate(order):
+            rows = np.isfinite(y[:, target])
             model = xgboost_module().XGBRegressor(**self._xgb_kwargs())
-            model.fit(np.hstack([X, y[:, order[:j]]]), y[:, target])
+            model.fit(np.hstack([X, y[:, order[:j]]])[rows], y[rows, target])
             self.models_.append(model)
 
     def _predict(self, X: np.ndarray) -> np.ndarray:

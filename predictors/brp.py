@@ -8,7 +8,9 @@ head per target scores a pair, and the relation is antisymmetric by construction
 ``g_t(a, b) = w . relu(U a + V b + c)``: the pair enters through two separate linear maps, so scoring
 ``n`` candidates against ``m`` anchors costs one embedding per candidate plus an ``(n, m, hidden)`` broadcast
 sum, no Python loop over pairs.  Training samples pairs inside shuffled mini-batches (every pair of the batch
-whose targets differ) with binary cross-entropy.
+whose targets differ) with binary cross-entropy, a mean over targets of each target's mean over its pairs; a
+pair where either label is missing (NaN in ``y``) is left out of that target's loss, and mini-batches then mix
+fully and partly labelled rows (:func:`predictors.neural.mixed_batches`).
 
 ``predict(X)`` returns, per target, the mean probability of beating ``n_anchors`` training architectures (a
 Borda score in [0, 1]; larger = larger target).  ``rank(X)`` orders a pool by that score, then re-orders its
@@ -22,9 +24,21 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch_geometric.data import Batch
 
 from predictors.base import check_param
-from predictors.neural import ENCODERS, FeatureEncoder, GraphEncoder, NeuralPredictor, graph_loader, seeded
+from predictors.neural import (
+    ENCODERS,
+    FeatureEncoder,
+    GraphEncoder,
+    MixedBatches,
+    NeuralPredictor,
+    graph_items,
+    graph_loader,
+    mixed_batches,
+    relation_loss,
+    seeded,
+)
 from predictors.registry import register_predictor
 
 __all__ = ["BinaryRelationPredictor"]
@@ -136,9 +150,15 @@ class BinaryRelationPredictor(NeuralPredictor):
                 return self.network_.encoder(torch.as_tensor(X, dtype=torch.float32))
             return torch.cat([self.network_.encoder(b) for b in graph_loader(X, batch_size=1024)])
 
-    def _batches(self, X: Any, gen: torch.Generator):
-        """Shuffled (inputs, row indices) mini-batches for one epoch."""
-        if self.input_kind == "graphs":
+    def _batches(self, X: Any, gen: torch.Generator, mixed: MixedBatches | None):
+        """Shuffled (inputs, row indices) mini-batches for one epoch (``mixed``: rows missing labels)."""
+        if mixed is not None:
+            for idx in mixed():
+                yield (
+                    (Batch.from_data_list([X[i] for i in idx]) if self.input_kind == "graphs" else X[idx]),
+                    idx,
+                )
+        elif self.input_kind == "graphs":
             for batch in graph_loader(X, self.batch_size, shuffle=True, generator=gen):
                 yield batch, batch.idx
         else:
@@ -161,12 +181,10 @@ class BinaryRelationPredictor(NeuralPredictor):
             emb = self.network_.encoder(inp)
             i, j = torch.triu_indices(len(idx), len(idx), offset=1)
             t = targets[idx]
-            sign = torch.sign(t[i] - t[j])
-            mask = sign != 0
-            if not mask.any():
+            diff = t[i] - t[j]  # NaN where either label is missing
+            if not ((diff != 0) & diff.isfinite()).any():
                 return None
-            logits = self.network_.pair_logits(emb[i], emb[j])
-            return nn.functional.binary_cross_entropy_with_logits(logits[mask], (sign[mask] > 0).float())
+            return relation_loss(self.network_.pair_logits(emb[i], emb[j]), diff)
 
         with seeded(self.random_state) as gen:
             self.network_ = self._build_network()
@@ -174,7 +192,11 @@ class BinaryRelationPredictor(NeuralPredictor):
                 self.network_.encoder.mean.copy_(inputs.mean(0))
                 std = inputs.std(0) if n > 1 else torch.ones(inputs.shape[1])
                 self.network_.encoder.scale.copy_(torch.where(std > 0, std, torch.ones_like(std)))
-            self._train(lambda: self._batches(inputs, gen), pair_loss, n)
+            mixed = mixed_batches(y, self.batch_size, gen)
+            data = graph_items(X) if mixed is not None and self.input_kind == "graphs" else inputs
+            self._train(
+                lambda: self._batches(data, gen, mixed), pair_loss, n if mixed is None else mixed.n_rows
+            )
             anchor_rows = torch.randperm(n, generator=gen)[: self.n_anchors_]
         picked = [X[int(r)] for r in anchor_rows] if self.input_kind == "graphs" else X[anchor_rows.numpy()]
         self.network_.anchors.copy_(self._embed(picked))

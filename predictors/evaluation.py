@@ -8,8 +8,11 @@ Protocol (:func:`evaluate_predictors`):
    table holds fewer than 5,000); no training sample ever contains one of them.
 3. Training samples: per seed ``s`` a seeded permutation of the remaining rows (the pool); the sample of size
    ``n`` is its first ``n`` rows, so the samples of one seed are nested (25 in 50 in 100 ...).
-4. Fit: every target at once (one multi-target model, ``multi_target=True``; ``False`` fits one model per
-   target), each target standardised on the training sample and mapped back, with ``random_state=s``.
+4. Fit (``fit``): ``"joint"``, every target at once (one model); ``"separate"``, one model per target;
+   ``"both"``, each multi-target predictor both ways on the same samples (``multi_target`` predictors share
+   what they learn across targets; the others are fitted once, as ``"joint"``, which for them is one model
+   per target anyway).  Each target is standardised on the training sample and mapped back,
+   ``random_state=s``.
    Derived targets (``derive_means=True``, the default): ``mean_acc`` (``val_mean_acc``) is by definition the
    mean of the higher-is-better tasks' test (validation) scores, so when those task columns are targets too
    its prediction is the mean of theirs instead of a separate fit of the mean.  With 100 training archs of
@@ -17,6 +20,16 @@ Protocol (:func:`evaluate_predictors`):
 5. Scores on the test split per target: pairwise accuracy, Kendall tau, Spearman, precision@top-5% (top =
    best: lowest latency, params and FLOPs, highest accuracy), and for predictors that predict target units
    (every predictor whose ``predicts_units`` is true: not the rankers) RMSE and, on latency, +-10% accuracy.
+6. Free auxiliary targets (``aux_archs=M``): every predictor that masks missing labels is also fitted
+   jointly, at the ``aux_sizes``, on its training sample plus ``M`` unlabelled archs, with the free targets
+   (:func:`predictors.auxiliary.free_target_names`: exact parameters and MACs, per task and per exit) as extra
+   columns for all of them and NaN (masked) for every measured target of the unlabelled archs.  The ``M``
+   archs are drawn per seed from the search space (``aux_source="space"``, never one of the test split) or
+   from the end of the seed's pool order (``"pool"``, never in a training sample), the same for every size.
+7. Features (``features``): a feature set of :data:`predictors.features.FEATURE_SETS`; ``"+proxies"``
+   appends the release's zero-cost proxy columns.
+
+Each score row carries its variant: ``fit`` (``"joint"`` / ``"separate"``) and ``aux_archs`` (0, or ``M``).
 
 Example (any release directory; here the test fixture)::
 
@@ -48,6 +61,8 @@ from predictors.metrics import (
 )
 
 __all__ = [
+    "AUX_SOURCES",
+    "FIT_MODES",
     "METRICS",
     "TRAIN_SIZES",
     "PredictorEvaluation",
@@ -59,10 +74,14 @@ __all__ = [
 ]
 
 TRAIN_SIZES = (25, 50, 100, 200, 500, 1000)
+FIT_MODES = ("joint", "separate", "both")
+AUX_SOURCES = ("space", "pool")
+AUX_MAX_SIZE = 200  # default aux_sizes: the train sizes up to this (where labels are scarce)
 METRICS = ("pairwise_acc", "kendall_tau", "spearman", "precision_top5", "within_10pct", "rmse")
 # predictors whose output is a ranking score, not target units: no RMSE or +-10% accuracy for them
 TOP_FRACTION = 0.05
 _SAMPLE_STREAM = 7  # keeps training-sample streams apart from the split's stream
+_AUX_STREAM = 11  # the stream of the unlabelled archs drawn from the space
 
 
 def default_targets(bench: Any) -> list[str]:
@@ -164,13 +183,18 @@ def noise_ceiling(bench: Any, targets: Sequence[str]) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------- evaluation
+VARIANT_KEYS = ("fit", "aux_archs")
+
+
 @dataclass
 class PredictorEvaluation:
     """Result of :func:`evaluate_predictors`.
 
-    ``scores``: tidy, one row per (predictor, train_size, seed, target) with every metric, ``nonfinite``
-    (predictions that were NaN or inf) and ``fit_s`` (seconds to fit and predict); ``predictions``: the
-    test-split predictions of the first seed at the largest train size (``predictor, units, target,
+    ``scores``: tidy, one row per (predictor, variant, train_size, seed, target) with every metric,
+    ``nonfinite`` (predictions that were NaN or inf) and ``fit_s`` (seconds to fit and predict); the variant
+    is ``fit`` (``"joint"`` / ``"separate"``) and ``aux_archs`` (unlabelled archs with free targets, 0 for
+    none); ``predictions``: the test-split predictions of each predictor's main variant
+    (:meth:`main_variant`) for the first seed at the largest train size (``predictor, units, target,
     arch_id, measured, predicted``); ``ceiling``: :func:`noise_ceiling`; ``info``: the protocol's settings.
     """
 
@@ -180,30 +204,52 @@ class PredictorEvaluation:
     info: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> pd.DataFrame:
-        """Mean and std (ddof=1; NaN for one seed) over seeds per (predictor, target, train_size), with the
-        noise ceiling of the target beside; timings are left out so the numbers are reproducible."""
-        keys = ["predictor", "target", "train_size"]
+        """Mean and std (ddof=1; NaN for one seed) over seeds per (predictor, target, train_size, fit,
+        aux_archs), with the noise ceiling of the target beside; timings are left out so the numbers are
+        reproducible."""
+        keys = ["predictor", "target", "train_size", *VARIANT_KEYS]
         grouped = self.scores.groupby(keys, sort=False)[list(METRICS)]
         mean = grouped.mean().add_suffix("_mean")
         std = grouped.std(ddof=1).add_suffix("_std")  # NaN for a single seed
         out = pd.concat([mean, std], axis=1)
         cols = [c for m in METRICS for c in (f"{m}_mean", f"{m}_std")]
         out = out[cols].reset_index()
-        out.insert(3, "seeds", grouped.size().to_numpy())
+        out.insert(len(keys), "seeds", grouped.size().to_numpy())
         return out.merge(self.ceiling, on="target", how="left")
 
+    def main_variant(self) -> PredictorEvaluation:
+        """The scores of each predictor's main variant only: the first fit mode asked for (``"joint"`` for
+        ``fit="both"``), without unlabelled archs; one row per (predictor, train_size, seed, target)."""
+        scores = self.scores
+        keep = (scores["fit"] == self.info["fit_modes"][0]) & (scores["aux_archs"] == 0)
+        return PredictorEvaluation(
+            scores[keep].reset_index(drop=True), self.predictions, self.ceiling, self.info
+        )
 
-def _encode(bench: Any, table: pd.DataFrame, kinds: set[str]) -> dict[str, Any]:
+
+def _encode_archs(bench: Any, archs: list, kinds: Any, encoding: str, extra: np.ndarray | None) -> dict:
+    """Inputs of ``archs`` for each input kind of ``kinds``; ``extra`` (one row per arch) is appended to the
+    flat features and to each graph's global node."""
     from predictors.features import encode_archs
-    from predictors.graph import encode_graphs
+    from predictors.graph import add_global_features, encode_graphs
 
-    archs = [bench.space.validate(a) for a in table["arch"]]
     inputs: dict[str, Any] = {}
     if "features" in kinds:
-        inputs["features"] = encode_archs(archs, tasks=bench.tasks)
+        X = encode_archs(archs, tasks=bench.tasks, encoding=encoding, space=bench.space)
+        inputs["features"] = X if extra is None else np.hstack([X, extra])
     if "graphs" in kinds:
-        inputs["graphs"] = encode_graphs(archs, tasks=bench.tasks)
+        graphs = encode_graphs(archs, tasks=bench.tasks, space=bench.space)
+        inputs["graphs"] = graphs if extra is None else add_global_features(graphs, extra)
     return inputs
+
+
+def _encode(bench: Any, table: pd.DataFrame, kinds: set[str], features: str) -> tuple[list, dict[str, Any]]:
+    from predictors.features import parse_features, proxy_features
+
+    encoding, proxies = parse_features(features)
+    archs = [bench.space.validate(a) for a in table["arch"]]
+    extra = proxy_features(table)[1] if proxies else None
+    return archs, _encode_archs(bench, archs, kinds, encoding, extra)
 
 
 def derived_means(bench: Any, targets: Sequence[str]) -> dict[int, list[int]]:
@@ -224,20 +270,38 @@ def _take(inputs: Any, rows: np.ndarray) -> Any:
     return inputs[rows] if isinstance(inputs, np.ndarray) else [inputs[i] for i in rows]
 
 
+def _concat(a: Any, b: Any) -> Any:
+    return np.vstack([a, b]) if isinstance(a, np.ndarray) else [*a, *b]
+
+
 def _fit_predict(
-    name: str, params: dict[str, Any], seed: int, X_train: Any, y: np.ndarray, X_test: Any, joint: bool
+    name: str,
+    params: dict[str, Any],
+    seed: int,
+    X_train: Any,
+    y: np.ndarray,
+    X_test: Any,
+    joint: bool,
+    skip: Sequence[int] = (),
 ) -> np.ndarray:
-    """Standardise ``y`` (n, t) on the training sample, fit, predict ``X_test``, map back: (n_test, t)."""
+    """Standardise ``y`` (n, t) on the training sample (over the labelled rows of each column: NaN is a
+    missing label), fit, predict ``X_test``, map back: (n_test, t).  A separate fit leaves the columns
+    ``skip`` unfitted (NaN; derived afterwards)."""
     from predictors.registry import create_predictor
 
-    mu, sd = y.mean(axis=0), y.std(axis=0)
+    mu, sd = np.nanmean(y, axis=0), np.nanstd(y, axis=0)
     sd = np.where(sd > 0, sd, 1.0)
     z = (y - mu) / sd
     if joint:
         pred = create_predictor(name, **{**params, "random_state": seed}).fit(X_train, z).predict(X_test)
     else:
+        n_test = X_test.shape[0] if isinstance(X_test, np.ndarray) else len(X_test)
         cols = [
-            create_predictor(name, **{**params, "random_state": seed}).fit(X_train, z[:, j]).predict(X_test)
+            np.full(n_test, np.nan)
+            if j in skip
+            else create_predictor(name, **{**params, "random_state": seed})
+            .fit(X_train, z[:, j])
+            .predict(X_test)
             for j in range(z.shape[1])
         ]
         pred = np.column_stack(cols)
@@ -263,6 +327,63 @@ def _score(y: np.ndarray, p: np.ndarray, higher_is_better: bool, latency: bool, 
     return out
 
 
+def _seed_list(seeds: int | Sequence[int]) -> list[int]:
+    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+        if seeds < 1:
+            raise ValueError(f"invalid seeds: {seeds!r}; allowed: an int >= 1 or a list of ints >= 0")
+        return list(range(int(seeds)))
+    seed_list = [int(s) for s in seeds]
+    if not seed_list or min(seed_list) < 0 or len(set(seed_list)) != len(seed_list):
+        raise ValueError(f"invalid seeds: {seeds!r}; allowed: an int >= 1 or a list of distinct ints >= 0")
+    return seed_list
+
+
+def _check_aux(
+    aux_archs: int,
+    aux_source: str,
+    aux_sizes: Sequence[int] | None,
+    sizes: list[int],
+    fit: str,
+    features: str,
+) -> list[int]:
+    """Check the auxiliary-target settings; return the train sizes that get an aux variant."""
+    if not isinstance(aux_archs, (int, np.integer)) or isinstance(aux_archs, bool) or aux_archs < 0:
+        raise ValueError(f"invalid aux_archs: {aux_archs!r}; allowed: an int >= 0")
+    if aux_source not in AUX_SOURCES:
+        raise ValueError(f"invalid aux_source: {aux_source!r}; allowed: {list(AUX_SOURCES)}")
+    if not aux_archs:
+        return []
+    if fit == "separate":
+        raise ValueError(
+            "invalid aux_archs with fit='separate': unlabelled archs carry free targets only, which help a "
+            "joint fit; allowed: fit='joint' or 'both'"
+        )
+    if aux_source == "space" and features.endswith("+proxies"):
+        raise ValueError(
+            f"invalid aux_source 'space' with features {features!r}: archs drawn from the space have no "
+            "measured proxies; allowed: aux_source='pool', or features without '+proxies'"
+        )
+    default = [s for s in sizes if s <= AUX_MAX_SIZE] or sizes[:1]
+    out = default if aux_sizes is None else sorted({int(s) for s in aux_sizes})
+    if not out or not set(out) <= set(sizes):
+        raise ValueError(f"invalid aux_sizes: {aux_sizes}; allowed: some of the train sizes {sizes}")
+    return out
+
+
+def _aux_set(bench: Any, source: str, m: int, seed: int, order: np.ndarray, test_archs: set, archs: list,
+             inputs: dict[str, Any], features: str) -> tuple[list, dict[str, Any]]:  # fmt: skip
+    """The ``m`` unlabelled archs of ``seed`` and their inputs (step 6 of the protocol)."""
+    if source == "pool":
+        rows = order[len(order) - m :]
+        return [archs[i] for i in rows], {kind: _take(x, rows) for kind, x in inputs.items()}
+    from predictors.auxiliary import sample_unlabelled
+    from predictors.features import parse_features
+
+    draw = int(np.random.default_rng([_AUX_STREAM, seed]).integers(2**31))
+    drawn = sample_unlabelled(bench.space, m, draw, exclude=test_archs)
+    return drawn, _encode_archs(bench, drawn, inputs, parse_features(features)[0], None)
+
+
 def evaluate_predictors(
     bench: Any,
     predictors: Sequence[str] | None = None,
@@ -272,17 +393,25 @@ def evaluate_predictors(
     test_size: int | float | None = None,
     split_seed: int = 0,
     predictor_params: dict[str, dict[str, Any]] | None = None,
-    multi_target: bool = True,
+    fit: str = "joint",
     progress: Callable[[str, int, int], None] | None = None,
     derive_means: bool = True,
+    aux_archs: int = 0,
+    aux_source: str = "space",
+    aux_sizes: Sequence[int] | None = None,
+    features: str = "onehot",
 ) -> PredictorEvaluation:
     """Score ``predictors`` (registry names; default all) on release ``bench`` by the fixed protocol.
 
     ``seeds``: a count (seeds 0..n-1) or the seeds themselves; ``predictor_params``: per predictor name,
-    keyword arguments for :func:`~predictors.registry.create_predictor`; ``progress(name, size, seed)`` is
-    called after each fit; ``derive_means``: predict ``mean_acc`` as the mean of the task predictions (step 4
-    of the protocol in the module docstring).
+    keyword arguments for :func:`~predictors.registry.create_predictor`; ``fit``: ``"joint"``,
+    ``"separate"`` or ``"both"`` (step 4); ``progress(name, size, seed)`` is called after each predictor,
+    size and seed; ``derive_means``: predict ``mean_acc`` as the mean of the task predictions (step 4);
+    ``aux_archs``, ``aux_source``, ``aux_sizes`` (default: the sizes up to 200): free auxiliary targets
+    (step 6); ``features``: the flat encoding and whether to append proxies (step 7).
     """
+    from predictors.auxiliary import free_target_names, with_free_targets
+    from predictors.features import parse_features
     from predictors.registry import create_predictor, list_predictors
 
     names = list_predictors() if predictors is None else list(predictors)
@@ -292,16 +421,11 @@ def evaluate_predictors(
     sizes = sorted({int(s) for s in train_sizes})
     if not sizes or sizes[0] < 2:
         raise ValueError(f"invalid train_sizes: {list(train_sizes)}; allowed: ints >= 2")
-    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
-        if seeds < 1:
-            raise ValueError(f"invalid seeds: {seeds!r}; allowed: an int >= 1 or a list of ints >= 0")
-        seed_list = list(range(int(seeds)))
-    else:
-        seed_list = [int(s) for s in seeds]
-        if not seed_list or min(seed_list) < 0 or len(set(seed_list)) != len(seed_list):
-            raise ValueError(
-                f"invalid seeds: {seeds!r}; allowed: an int >= 1 or a list of distinct ints >= 0"
-            )
+    seed_list = _seed_list(seeds)
+    if fit not in FIT_MODES:
+        raise ValueError(f"invalid fit: {fit!r}; allowed: {list(FIT_MODES)}")
+    parse_features(features)
+    aux_at = _check_aux(aux_archs, aux_source, aux_sizes, sizes, fit, features)
     table = bench.table
     dropped: list[str] = []
     if targets is None:
@@ -325,59 +449,99 @@ def evaluate_predictors(
             f"invalid train_sizes: {sizes[-1]} > the {len(pool)} rows left for training "
             f"({len(rows)} complete rows, {len(test)} held out); allowed: sizes <= {len(pool)}"
         )
+    if aux_at and aux_source == "pool" and aux_archs > len(pool) - aux_at[-1]:
+        raise ValueError(
+            f"invalid aux_archs: {aux_archs} pool archs beside training samples of up to {aux_at[-1]}; "
+            f"allowed: at most {len(pool) - aux_at[-1]} with aux_source='pool'"
+        )
     params = predictor_params or {}
     models = {n: create_predictor(n, **params.get(n, {})) for n in names}
     for model in models.values():  # bad hyper-parameters or a missing library fail before any fit
         model._validate_params()
-    inputs = _encode(bench, rows, {m.input_kind for m in models.values()})
+    modes = ["joint", "separate"] if fit == "both" else [fit]
+    variants = {n: [(m, 0) for m in (modes if mdl.multi_target else modes[:1])] for n, mdl in models.items()}
+    maskers = [n for n, mdl in models.items() if mdl.accepts_missing_targets]
+    if aux_at and not maskers:
+        masking = [n for n in list_predictors() if create_predictor(n).accepts_missing_targets]
+        raise ValueError(
+            f"invalid aux_archs: {aux_archs}, but none of {names} masks missing labels; allowed: 0, or "
+            f"predictors among {masking}"
+        )
+    for n in maskers if aux_at else []:
+        variants[n].append(("joint", int(aux_archs)))
+    archs, inputs = _encode(bench, rows, {m.input_kind for m in models.values()}, features)
     higher = [bench.higher_is_better(t) for t in targets]
     arch_ids = rows["arch_id"].to_numpy()
     derived = derived_means(bench, targets) if derive_means else {}
+    test_archs = {archs[i] for i in test}
+    aux_cache: dict[int, tuple[list, dict[str, Any]]] = {}
 
     records, kept = [], []
     for name, model in models.items():
-        X = inputs[model.input_kind]
+        kind = model.input_kind
+        X = inputs[kind]
         X_test = _take(X, test)
         units = model.predicts_units
         for seed in seed_list:
             order = _training_order(pool, seed)
             for size in sizes:
                 train = order[:size]
-                t0 = time.perf_counter()
-                pred = _fit_predict(
-                    name, params.get(name, {}), seed, _take(X, train), Y[train], X_test, multi_target
-                )
-                for j, parts in derived.items():
-                    pred[:, j] = pred[:, parts].mean(axis=1)
-                fit_s = time.perf_counter() - t0
-                if progress is not None:
-                    progress(name, size, seed)
-                for j, target in enumerate(targets):
-                    m = _score(Y[test, j], pred[:, j], higher[j], _is_latency(target), units)
-                    records.append(
-                        {
-                            "predictor": name,
-                            "train_size": size,
-                            "seed": seed,
-                            "target": target,
-                            **m,
-                            "nonfinite": int((~np.isfinite(pred[:, j])).sum()),
-                            "fit_s": fit_s,
-                        }
-                    )
-                if seed == seed_list[0] and size == sizes[-1]:
-                    kept.append(
-                        pd.DataFrame(
+                for mode, m in variants[name]:
+                    if m and size not in aux_at:
+                        continue
+                    t0 = time.perf_counter()
+                    if m:
+                        if seed not in aux_cache:
+                            aux_cache[seed] = _aux_set(
+                                bench, aux_source, m, seed, order, test_archs, archs, inputs, features
+                            )
+                        aux, aux_inputs = aux_cache[seed]
+                        train_archs = [archs[i] for i in train]
+                        _, Y_aux, _ = with_free_targets(
+                            train_archs, Y[train], targets, aux, tasks=bench.tasks
+                        )
+                        X_train = _concat(_take(X, train), aux_inputs[kind])
+                        pred = _fit_predict(name, params.get(name, {}), seed, X_train, Y_aux, X_test, True)
+                        pred = pred[:, : len(targets)]
+                    else:
+                        skip = list(derived) if mode == "separate" else []
+                        X_train, joint = _take(X, train), mode == "joint"
+                        pred = _fit_predict(
+                            name, params.get(name, {}), seed, X_train, Y[train], X_test, joint, skip
+                        )
+                    for j, parts in derived.items():
+                        pred[:, j] = pred[:, parts].mean(axis=1)
+                    fit_s = time.perf_counter() - t0
+                    for j, target in enumerate(targets):
+                        scores = _score(Y[test, j], pred[:, j], higher[j], _is_latency(target), units)
+                        records.append(
                             {
                                 "predictor": name,
-                                "units": units,
-                                "target": np.repeat(targets, len(test)),
-                                "arch_id": np.tile(arch_ids[test], len(targets)),
-                                "measured": Y[test].T.ravel(),
-                                "predicted": pred.T.ravel(),
+                                "fit": mode,
+                                "aux_archs": m,
+                                "train_size": size,
+                                "seed": seed,
+                                "target": target,
+                                **scores,
+                                "nonfinite": int((~np.isfinite(pred[:, j])).sum()),
+                                "fit_s": fit_s,
                             }
                         )
-                    )
+                    if seed == seed_list[0] and size == sizes[-1] and (mode, m) == variants[name][0]:
+                        kept.append(
+                            pd.DataFrame(
+                                {
+                                    "predictor": name,
+                                    "units": units,
+                                    "target": np.repeat(targets, len(test)),
+                                    "arch_id": np.tile(arch_ids[test], len(targets)),
+                                    "measured": Y[test].T.ravel(),
+                                    "predicted": pred.T.ravel(),
+                                }
+                            )
+                        )
+                if progress is not None:
+                    progress(name, size, seed)
     info = {
         "predictors": names,
         "train_sizes": sizes,
@@ -390,7 +554,15 @@ def evaluate_predictors(
         "pool_rows": len(pool),
         "split_seed": split_seed,
         "top_k": max(1, round(TOP_FRACTION * len(test))),
-        "multi_target": multi_target,
+        "fit": fit,
+        "fit_modes": modes,
+        "multi_target": [n for n, mdl in models.items() if mdl.multi_target],
+        "features": features,
+        "aux_archs": int(aux_archs),
+        "aux_source": aux_source,
+        "aux_sizes": aux_at,
+        "aux_predictors": maskers if aux_at else [],
+        "free_targets": free_target_names(bench.space, bench.tasks) if aux_at else [],
         "derived_targets": {targets[j]: [targets[i] for i in parts] for j, parts in derived.items()},
         "predictor_params": {n: params.get(n, {}) for n in names},
     }

@@ -20,12 +20,18 @@ Layout, in order (see :func:`feature_names`):
 - with ``costs=True``, the exact analytic costs (free, see :func:`nasbench_mt.space.costs.analytic_costs`):
   ``params``, ``params_{task}`` per task path, ``macs`` (whole network) and ``macs_e{k}`` for each early-exit
   position (0 when the architecture has no exit there).
+
+Zero-cost proxies as features: a feature set ``"<encoding>+proxies"`` (:data:`FEATURE_SETS`) appends the
+release's ``proxy_*`` columns (:func:`proxy_features`) to the flat features, and to the global node of each
+graph (:func:`predictors.graph.add_global_features`).  They are read from a table, not computed here: an
+architecture without a row in the proxies side-table has none.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 
@@ -35,9 +41,11 @@ from nasbench_mt.space.encoding import onehot_blocks, onehot_branches, onehot_ex
 from nasbench_mt.space.model import default_tasks
 from nasbench_mt.space.tasks import TaskSpec
 
-__all__ = ["ENCODINGS", "encode_archs", "feature_names"]
+__all__ = ["ENCODINGS", "FEATURE_SETS", "encode_archs", "feature_names", "parse_features", "proxy_features"]
 
 ENCODINGS = ("onehot", "ordinal")
+FEATURE_SETS = (*ENCODINGS, *[f"{e}+proxies" for e in ENCODINGS])
+PROXY_PREFIX = "proxy_"
 
 
 def _check_encoding(encoding: str) -> None:
@@ -146,3 +154,35 @@ def encode_archs(
             values += [c.macs_per_exit.get(x, 0) for x in space.exit_choices]
             row[j:] = values
     return out
+
+
+def parse_features(features: str) -> tuple[str, bool]:
+    """``(encoding, with_proxies)`` of a feature set of :data:`FEATURE_SETS`, e.g. ``"onehot+proxies"``."""
+    if features not in FEATURE_SETS:
+        raise ValueError(f"invalid features: {features!r}; allowed: {list(FEATURE_SETS)}")
+    encoding, _, extra = features.partition("+")
+    return encoding, extra == "proxies"
+
+
+def proxy_features(table: Any) -> tuple[list[str], np.ndarray]:
+    """The zero-cost proxy columns (``proxy_*``) of a release table as features: ``(names, values)``, each
+    value mapped by ``sign(v) * log1p(|v|)`` (order kept; synflow spans tens of orders of magnitude).
+
+    Raises when the table has no proxy column or a row lacks a value (NaN): proxies are measured, so an
+    architecture outside the proxies side-table has none.
+    """
+    names = [c for c in table.columns if str(c).startswith(PROXY_PREFIX)]
+    if not names:
+        raise ValueError(
+            "invalid features: this table has no proxy_* columns; allowed: a release with the zero-cost "
+            "proxies side-table (`nasbench-mt generate --protocol proxies`), or features without '+proxies'"
+        )
+    values = table[names].to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(values).all(axis=1)
+    if bad.any():
+        ids = table["arch_id"].to_numpy()[bad][:3].tolist() if "arch_id" in table.columns else []
+        raise ValueError(
+            f"invalid features: {int(bad.sum())} of {len(table)} rows have no proxy values (e.g. {ids}); "
+            "allowed: rows with every proxy computed (`nasbench-mt generate --protocol proxies` resumes)"
+        )
+    return names, np.sign(values) * np.log1p(np.abs(values))

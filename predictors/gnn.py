@@ -2,11 +2,16 @@
 
 One shared graph encoder feeds one small head per target, so latency, accuracy, parameters and FLOPs are
 learned from common features.  Targets are standardised; the loss is MSE plus ``rank_weight`` times a
-pairwise ranking loss (logistic or hinge) over all pairs of a mini-batch, per target.  Input: any list of PyG
-graphs with float node features of one width, e.g. :func:`predictors.graph.encode_graphs`.
+pairwise ranking loss (logistic or hinge) over all pairs of a mini-batch, each a mean over targets of the
+target's own mean.  A missing label (NaN in ``y``) is left out of both terms, so a target that only some
+architectures carry (accuracy) can be fitted beside free ones that all carry (exact costs); mini-batches then
+mix the two kinds of rows (:func:`predictors.neural.mixed_batches`).  Input: any list
+of PyG graphs with float node features of one width, e.g. :func:`predictors.graph.encode_graphs`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -18,7 +23,10 @@ from predictors.neural import (
     RANK_LOSSES,
     GraphEncoder,
     NeuralPredictor,
+    graph_items,
     graph_loader,
+    masked_mse,
+    mixed_batches,
     pairwise_ranking_loss,
     seeded,
 )
@@ -100,15 +108,24 @@ class GNNPredictor(NeuralPredictor):
         def batch_loss(batch: Batch) -> torch.Tensor:
             t = targets[batch.idx]
             pred = self.network_(batch)
-            loss = nn.functional.mse_loss(pred, t)
+            loss = masked_mse(pred, t)
             if self.rank_weight > 0:
                 loss = loss + self.rank_weight * pairwise_ranking_loss(pred, t, self.rank_loss)
             return loss
 
         with seeded(self.random_state) as gen:
             self.network_ = self._build_network()
-            loader = graph_loader(X, self.batch_size, shuffle=True, generator=gen)
-            self._train(lambda: loader, batch_loss, len(X))
+            mixed = mixed_batches(y, self.batch_size, gen)
+            if mixed is None:
+                loader = graph_loader(X, self.batch_size, shuffle=True, generator=gen)
+                self._train(lambda: loader, batch_loss, len(X))
+            else:
+                items = graph_items(X)
+
+                def epoch() -> Iterator[Batch]:
+                    return (Batch.from_data_list([items[i] for i in idx]) for idx in mixed())
+
+                self._train(epoch, batch_loss, mixed.n_rows)
         self.network_.eval()
 
     def _predict(self, X: list) -> np.ndarray:

@@ -38,7 +38,7 @@ from nasbench_mt.space.costs import block_costs, head_costs, stem_costs
 from nasbench_mt.space.model import default_tasks
 from nasbench_mt.space.tasks import TaskSpec, check_tasks
 
-__all__ = ["NODE_TYPES", "encode_graphs", "node_feature_names"]
+__all__ = ["NODE_TYPES", "add_global_features", "encode_graphs", "node_feature_names"]
 
 NODE_TYPES = ("global", "stem", "block", "head", "output")
 _LOG_SCALE = 16.0  # log1p of the costs is divided by this, putting them near [0, 1]
@@ -174,3 +174,20 @@ def encode_graphs(
         arch = space.validate(arch)
         graphs.append(_GraphBuilder(space, costs).build(arch, tasks, reverse_edges))
     return graphs
+
+
+def add_global_features(graphs: Sequence[Data], values: np.ndarray) -> list[Data]:
+    """Copies of ``graphs`` with ``values`` (one row of ``k`` numbers per graph, e.g. zero-cost proxies)
+    appended as ``k`` node-feature columns: the row on the global node (node 0 of :func:`encode_graphs`),
+    zeros on every other node, so message passing spreads the graph-level numbers to the whole graph."""
+    values = np.asarray(values, dtype=np.float32)
+    if values.ndim != 2 or len(values) != len(graphs):
+        raise ValueError(
+            f"invalid values shape: {values.shape}; allowed: ({len(graphs)}, k), one row per graph"
+        )
+    out = []
+    for g, row in zip(graphs, values):
+        extra = torch.zeros((g.x.shape[0], values.shape[1]), dtype=g.x.dtype)
+        extra[0] = torch.from_numpy(row)
+        out.append(Data(x=torch.cat([g.x, extra], dim=1), edge_index=g.edge_index, num_nodes=g.num_nodes))
+    return out

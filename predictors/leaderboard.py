@@ -1,9 +1,12 @@
 """Write a :class:`~predictors.evaluation.PredictorEvaluation` as the predictor leaderboard.
 
 ``predictors.md`` (headline, Kendall tau by train size and every metric at the headline size, per target, the
-noise ceiling beside the predictors), ``predictors.csv`` (:meth:`PredictorEvaluation.summary`: mean and std
-over seeds of every metric, with the ceiling) and two plots: ``predictors_tau.png`` (Kendall tau vs train
-size per target) and ``predictors_scatter.png`` (predicted vs measured for each target's best predictor).
+noise ceiling beside the predictors, all for each predictor's main variant; then, where evaluated, joint vs
+separate fitting of the multi-target predictors and the effect of free auxiliary targets, each as paired
+differences with 90% intervals over seeds), ``predictors.csv`` (:meth:`PredictorEvaluation.summary`: mean
+and std over seeds of every metric and variant, with the ceiling) and two plots: ``predictors_tau.png``
+(Kendall tau vs train size per target) and ``predictors_scatter.png`` (predicted vs measured for each
+target's best predictor).
 """
 
 from __future__ import annotations
@@ -14,17 +17,27 @@ import platform
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from scipy.stats import t as student_t
 
 from nasbench_mt.plotting import pyplot
 from nasbench_mt.release.provenance import package_versions
 from predictors.evaluation import PredictorEvaluation
 from predictors.registry import list_predictors, predictor_class
 
-__all__ = ["CEILING_MARGIN", "HEADLINE_SIZE", "headline_size", "write_predictor_leaderboard"]
+__all__ = [
+    "CEILING_MARGIN",
+    "HEADLINE_SIZE",
+    "INTERVAL",
+    "headline_size",
+    "paired_difference",
+    "write_predictor_leaderboard",
+]
 
-HEADLINE_SIZE = 100  # the issue's reference point: "at 100 training archs"
+HEADLINE_SIZE = 100  # the reference point: "at 100 training archs"
 CEILING_MARGIN = 0.05  # "within 0.05 tau of the noise ceiling"
+INTERVAL = 0.90  # two-sided level of the intervals over seeds
 _LABELS = {
     "pairwise_acc": "pairwise acc",
     "kendall_tau": "Kendall tau",
@@ -119,7 +132,8 @@ def _checks(ev: PredictorEvaluation, summary: pd.DataFrame, head: int, ceiling: 
     return lines
 
 
-def _markdown(ev: PredictorEvaluation, bench: Any, command: str, wall_s: float) -> str:
+def _markdown(full: PredictorEvaluation, bench: Any, command: str, wall_s: float) -> str:
+    ev = full.main_variant()
     info, summary = ev.info, ev.summary()
     sizes, targets = info["train_sizes"], info["targets"]
     head = headline_size(sizes)
@@ -145,10 +159,11 @@ def _markdown(ev: PredictorEvaluation, bench: Any, command: str, wall_s: float) 
         f"{seed_text}, nested: each seed's smaller samples are the start of its larger ones); "
         + (
             f"all {len(targets)} targets fitted at once by one model per predictor"
-            if info["multi_target"]
+            if info["fit_modes"][0] == "joint"
             else "one model per target"
         )
-        + ", each target standardised on the training sample; `random_state` = seed",
+        + ", each target standardised on the training sample; `random_state` = seed"
+        + (f"; features `{info['features']}`" if info["features"] != "onehot" else ""),
         f"- metrics on the test split, mean +- std over seeds: pairwise accuracy, Kendall tau, Spearman, "
         f"p@top-5% (share of the true best {info['top_k']} - lowest latency/params/FLOPs, highest accuracy - "
         "among the predicted best), +-10% (latency predictions within 10% of the measurement, nn-Meter) and "
@@ -245,6 +260,7 @@ def _markdown(ev: PredictorEvaluation, bench: Any, command: str, wall_s: float) 
     ]
     for name in info["predictors"]:
         lines.append(f"| {name} | " + " | ".join(f"{fit_s.loc[(name, s)]:.2f}" for s in sizes) + " |")
+    lines += _joint_vs_separate(full) + _auxiliary(full)
     nonfinite = int(ev.scores["nonfinite"].sum())
     if nonfinite:
         bad = sorted(ev.scores.loc[ev.scores["nonfinite"] > 0, "predictor"].unique())
@@ -261,6 +277,154 @@ def _markdown(ev: PredictorEvaluation, bench: Any, command: str, wall_s: float) 
         "Every number: `predictors.csv` (mean and std over seeds per predictor, target and train size).",
     ]
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------- variants
+def paired_difference(a: np.ndarray, b: np.ndarray, level: float = INTERVAL) -> tuple[float, float, float]:
+    """Mean of ``a - b`` over paired seeds and its two-sided Student-t interval at ``level``:
+    ``(mean, low, high)``; the interval is NaN for fewer than two pairs."""
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    d = d[np.isfinite(d)]
+    if len(d) == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(d.mean())
+    if len(d) < 2:
+        return mean, math.nan, math.nan
+    half = float(student_t.ppf(0.5 + level / 2, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d)))
+    return mean, mean - half, mean + half
+
+
+def _diff_cell(a: pd.Series, b: pd.Series) -> tuple[str, int]:
+    """``"a / b (diff [low, high])"`` over the seeds both have, bold where the interval excludes 0; and the
+    sign of a clear difference (+1, -1, 0 when the interval holds 0 or is missing)."""
+    both = pd.DataFrame({"a": a, "b": b}).dropna()
+    if both.empty:
+        return "-", 0
+    mean, lo, hi = paired_difference(both["a"].to_numpy(), both["b"].to_numpy())
+    sign = 1 if lo > 0 else -1 if hi < 0 else 0
+    diff = f"{mean:+.3f} [{lo:+.3f}, {hi:+.3f}]" if not math.isnan(lo) else f"{mean:+.3f}"
+    if sign:
+        diff = f"**{diff}**"
+    return f"{both['a'].mean():.3f} / {both['b'].mean():.3f} ({diff})", sign
+
+
+def _variant_tables(
+    ev: PredictorEvaluation,
+    names: list[str],
+    sizes: list[int],
+    a: tuple,
+    b: tuple,
+    labels: tuple[str, str],
+    heading: str = "###",
+) -> list[str]:
+    """A tally of clear differences per predictor, then per target a table predictor x size of variant
+    ``a`` (fit, aux_archs) against ``b`` by Kendall tau, paired over seeds."""
+    keys = ["predictor", "target", "train_size", "seed"]
+    scores = ev.scores
+    tau = {
+        label: scores[(scores["fit"] == key[0]) & (scores["aux_archs"] == key[1])].set_index(keys)[
+            "kendall_tau"
+        ]
+        for label, key in (("a", a), ("b", b))
+    }
+    paired = pd.concat(tau, axis=1).sort_index()
+    cells: dict[tuple[str, str, int], tuple[str, int]] = {}
+    for key, group in paired.groupby(level=[0, 1, 2], sort=False):
+        cells[key] = _diff_cell(group["a"], group["b"])
+    cells = {
+        (n, t, s): cells.get((n, t, s), ("-", 0)) for n in names for t in ev.info["targets"] for s in sizes
+    }
+    lines = [
+        f"| predictor | {labels[0]} clearly better | no clear difference | {labels[1]} clearly better "
+        f"| fit+predict s, {labels[0]} / {labels[1]} |",
+        "|---|---|---|---|---|",
+    ]
+    fits = scores[scores["train_size"].isin(sizes)].drop_duplicates(
+        ["predictor", "fit", "aux_archs", "train_size", "seed"]
+    )
+    fit_s = fits.groupby(["predictor", "fit", "aux_archs"])["fit_s"].mean()
+    for name in names:
+        signs = [cells[(name, t, s)][1] for t in ev.info["targets"] for s in sizes]
+        times = " / ".join(_num(fit_s.get((name, *key), math.nan), ".1f") for key in (a, b))
+        lines.append(f"| {name} | {signs.count(1)} | {signs.count(0)} | {signs.count(-1)} | {times} |")
+    for t in ev.info["targets"]:
+        lines += [
+            "",
+            f"{heading} {t}",
+            "",
+            "| predictor | " + " | ".join(str(s) for s in sizes) + " |",
+            "|---|" + "---|" * len(sizes),
+        ]
+        for name in names:
+            lines.append(f"| {name} | " + " | ".join(cells[(name, t, s)][0] for s in sizes) + " |")
+    return lines
+
+
+_TALLY = "First table: cells (target x train size) per outcome, and the mean seconds of one fit and predict."
+
+
+def _interval_text(ev: PredictorEvaluation) -> str:
+    n = len(ev.info["seeds"])
+    return (
+        f"mean over {n} seeds of the paired difference (same training sample and seed) with its "
+        f"{INTERVAL:.0%} Student-t interval; **bold** where the interval excludes 0"
+    )
+
+
+def _joint_vs_separate(ev: PredictorEvaluation) -> list[str]:
+    names = [n for n in ev.info["multi_target"] if n in ev.info["predictors"]]
+    if set(ev.info["fit_modes"]) != {"joint", "separate"} or not names:
+        return []
+    lines = [
+        "",
+        "## Joint vs separate fitting",
+        "",
+        "Kendall tau of each multi-target predictor fitted on every target at once (joint: one model, one "
+        "shared encoder, tree structure or chain) and with one model per target (separate). Cells: joint / "
+        f"separate (joint - separate), {_interval_text(ev)}. {_TALLY}",
+        "",
+    ]
+    return lines + _variant_tables(
+        ev, names, ev.info["train_sizes"], ("joint", 0), ("separate", 0), ("joint", "separate")
+    )
+
+
+def _auxiliary(ev: PredictorEvaluation) -> list[str]:
+    info = ev.info
+    names, m = info["aux_predictors"], info["aux_archs"]
+    if not names or not m:
+        return []
+    source = (
+        "drawn from the search space (none in the test split)"
+        if info["aux_source"] == "space"
+        else "taken from the training pool without their labels (none in a training sample)"
+    )
+    lines = [
+        "",
+        "## Free auxiliary targets",
+        "",
+        f"Kendall tau of each predictor that masks missing labels, fitted jointly on its labelled training "
+        f"sample alone (plain) and with {m:,} unlabelled archs {source}, all of them (labelled too) carrying "
+        f"the free targets {info['free_targets']} (exact costs, computed); the measured targets of the "
+        f"unlabelled archs are missing labels, masked out of the loss. Cells: with aux / plain "
+        f"(with - plain), {_interval_text(ev)}. {_TALLY}",
+        "",
+    ]
+    lines += _variant_tables(ev, names, info["aux_sizes"], ("joint", m), ("joint", 0), ("with aux", "plain"))
+    against = [n for n in names if n in info["multi_target"]]
+    if "separate" in info["fit_modes"] and against:
+        lines += [
+            "",
+            "### With aux against the separate fit",
+            "",
+            f"The same with-aux fits against one model per target without aux. Cells: with aux / separate "
+            f"(with aux - separate), {_interval_text(ev)}.",
+            "",
+        ]
+        lines += _variant_tables(
+            ev, against, info["aux_sizes"], ("joint", m), ("separate", 0), ("with aux", "separate"), "####"
+        )
+    return lines
 
 
 def _plot_tau(ev: PredictorEvaluation, path: Path) -> None:
@@ -349,6 +513,6 @@ def write_predictor_leaderboard(
     ]
     paths[0].write_text(_markdown(ev, bench, command, wall_s))
     ev.summary().to_csv(paths[1], index=False, float_format="%.6g")
-    _plot_tau(ev, paths[2])
-    _plot_scatter(ev, paths[3])
+    _plot_tau(ev.main_variant(), paths[2])
+    _plot_scatter(ev.main_variant(), paths[3])
     return paths

@@ -28,7 +28,10 @@ __all__ = [
     "FeatureEncoder",
     "GraphEncoder",
     "NeuralPredictor",
+    "masked_mse",
+    "mixed_batches",
     "pairwise_ranking_loss",
+    "relation_loss",
     "seeded",
 ]
 
@@ -89,29 +92,106 @@ class FeatureEncoder(nn.Module):
         return self.mlp((x - self.mean) / self.scale)
 
 
+def _mean_over_targets(loss: torch.Tensor, valid: torch.Tensor, fallback: torch.Tensor) -> torch.Tensor:
+    """Mean over targets of each target's mean ``loss`` over its ``valid`` entries (the leading dims); targets
+    with no valid entry are left out, and ``fallback * 0`` keeps the graph when none has one."""
+    dims = tuple(range(loss.dim() - 1))
+    count = valid.sum(dim=dims)
+    if not (count > 0).any():
+        return fallback.sum() * 0.0
+    per_target = torch.where(valid, loss, torch.zeros_like(loss)).sum(dim=dims) / count.clamp(min=1)
+    return per_target[count > 0].mean()
+
+
+def masked_mse(pred: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean over targets of the squared error over the rows that have that target (NaN = missing label).
+
+    Each target weighs the same whatever its number of labels, and a missing label adds nothing: the loss of
+    a target equals its loss on the rows that carry it.
+    """
+    valid = torch.isfinite(targets)
+    return _mean_over_targets((pred - torch.nan_to_num(targets)) ** 2, valid, pred)
+
+
 def pairwise_ranking_loss(
     scores: torch.Tensor, targets: torch.Tensor, kind: str = "logistic"
 ) -> torch.Tensor:
-    """Mean pairwise ranking loss over every ordered pair of rows in the batch, for every column.
+    """Mean over targets of the mean pairwise ranking loss over that target's ordered pairs in the batch.
 
     A pair (i, j) with ``targets[i] > targets[j]`` is penalised by ``softplus(-(s_i - s_j))`` (logistic) or
-    ``relu(1 - (s_i - s_j))`` (hinge); tied pairs are ignored.
+    ``relu(1 - (s_i - s_j))`` (hinge); tied pairs and pairs with a missing label (NaN) are ignored.
     """
     diff = scores.unsqueeze(1) - scores.unsqueeze(0)  # (n, n, t)
-    order = torch.sign(targets.unsqueeze(1) - targets.unsqueeze(0))
-    mask = order > 0
-    if not mask.any():
-        return scores.sum() * 0.0
-    margin = diff[mask]
-    return nn.functional.softplus(-margin).mean() if kind == "logistic" else torch.relu(1.0 - margin).mean()
+    order = targets.unsqueeze(1) - targets.unsqueeze(0)  # NaN where either label is missing
+    valid = order > 0
+    loss = nn.functional.softplus(-diff) if kind == "logistic" else torch.relu(1.0 - diff)
+    return _mean_over_targets(loss, valid, scores)
+
+
+def relation_loss(logits: torch.Tensor, diff: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of pair logits ``(pairs, t)`` against ``diff = y_A - y_B`` (same shape): mean over
+    targets of the mean over that target's pairs, leaving out ties and pairs with a missing label (NaN)."""
+    valid = (diff != 0) & diff.isfinite()
+    labels = (torch.nan_to_num(diff) > 0).to(logits.dtype)
+    loss = nn.functional.binary_cross_entropy_with_logits(logits, labels, reduction="none")
+    return _mean_over_targets(loss, valid, logits)
+
+
+def graph_items(graphs: Sequence[Data]) -> list[Data]:
+    """Copies of ``graphs`` holding only ``x``, ``edge_index`` and the row index ``idx``."""
+    return [Data(x=g.x, edge_index=g.edge_index, idx=torch.tensor([i])) for i, g in enumerate(graphs)]
 
 
 def graph_loader(
     graphs: Sequence[Data], batch_size: int, shuffle: bool = False, generator=None
 ) -> DataLoader:
-    """PyG loader over copies holding only ``x``, ``edge_index`` and the row index ``idx``."""
-    items = [Data(x=g.x, edge_index=g.edge_index, idx=torch.tensor([i])) for i, g in enumerate(graphs)]
-    return DataLoader(items, batch_size=batch_size, shuffle=shuffle, generator=generator)
+    """PyG loader over :func:`graph_items` of ``graphs``."""
+    return DataLoader(graph_items(graphs), batch_size=batch_size, shuffle=shuffle, generator=generator)
+
+
+class MixedBatches:
+    """Row-index mini-batches when some rows miss labels (NaN in ``y``), see :func:`mixed_batches`."""
+
+    def __init__(self, complete: np.ndarray, partial: np.ndarray, batch_size: int, generator) -> None:
+        self.complete = torch.as_tensor(complete)
+        self.partial = torch.as_tensor(partial)
+        self.batch_size = batch_size
+        self.generator = generator
+        self.n_rows = len(complete)  # rows per epoch, for the optimiser-step count
+        self._queue = self.partial[:0]
+
+    def _take(self, k: int) -> torch.Tensor:
+        """The next ``k`` partly labelled rows of a cycle reshuffled at each pass."""
+        out = []
+        while k > 0:
+            if len(self._queue) == 0:
+                self._queue = self.partial[torch.randperm(len(self.partial), generator=self.generator)]
+            out.append(self._queue[:k])
+            k -= len(out[-1])
+            self._queue = self._queue[len(out[-1]) :]
+        return torch.cat(out)
+
+    def __call__(self) -> Iterator[torch.Tensor]:
+        """One epoch of row-index batches."""
+        order = self.complete[torch.randperm(len(self.complete), generator=self.generator)]
+        for s in range(0, len(order), self.batch_size):
+            yield torch.cat([order[s : s + self.batch_size], self._take(self.batch_size)])
+
+
+def mixed_batches(y: np.ndarray, batch_size: int, generator) -> MixedBatches | None:
+    """Mini-batches for a fit where some rows miss labels; None when every row (or no row) has every label.
+
+    An epoch is one pass, in a fresh order, over the rows that carry every label, in mini-batches of
+    ``batch_size``, and each mini-batch is joined by ``batch_size`` of the other rows, taken in turn from a
+    cycle over them that is reshuffled at each pass.  So the fully labelled rows get the optimiser steps they
+    would get alone (a fit on 50 labelled and 1,000 unlabelled archs costs about twice a fit on the 50, not
+    twenty times), and every step also sees rows that carry only some targets, e.g. the free costs of
+    unlabelled architectures.
+    """
+    full = np.isfinite(y).all(axis=1)
+    if full.all() or not full.any():
+        return None
+    return MixedBatches(np.flatnonzero(full), np.flatnonzero(~full), batch_size, generator)
 
 
 class NeuralPredictor(Predictor):
@@ -120,6 +200,9 @@ class NeuralPredictor(Predictor):
     Subclasses build their network in ``_build_network()`` (stored as ``network_``) from ``n_features_in_``
     and ``n_targets_``; ``_extra_state()`` adds JSON-able fitted attributes to the saved config.
     """
+
+    multi_target = True  # one encoder shared by every target's head
+    accepts_missing_targets = True  # NaN labels are masked out of the loss
 
     def _validate_params(self) -> None:
         super()._validate_params()
@@ -132,8 +215,9 @@ class NeuralPredictor(Predictor):
         check_param("weight_decay", self.weight_decay, "float", low=0)
 
     def _scale_targets(self, y: np.ndarray) -> torch.Tensor:
-        self.y_mean_ = y.mean(axis=0)
-        std = y.std(axis=0)
+        """``y`` standardised per target over its labelled rows (NaN stays NaN: a missing label)."""
+        self.y_mean_ = np.nanmean(y, axis=0)
+        std = np.nanstd(y, axis=0)
         self.y_scale_ = np.where(std > 0, std, 1.0)
         return torch.as_tensor((y - self.y_mean_) / self.y_scale_, dtype=torch.float32)
 

@@ -36,6 +36,7 @@ def register_predictor(name: str, **defaults: Any) -> Callable[[type[Predictor]]
                 f"invalid defaults for {name!r}: {sorted(unknown)}; allowed: {cls._get_param_names()}"
             )
         _REGISTRY[name] = (cls, dict(defaults))
+        cls._registry_names = (*cls.__dict__.get("_registry_names", ()), name)
         if not cls.registry_name:
             cls.registry_name = name
         return cls

@@ -80,6 +80,42 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
         help="fit mean_acc as a target of its own (default: the mean of the task predictions)",
     )
     p.add_argument(
+        "--fit",
+        choices=("joint", "separate", "both"),
+        default="joint",
+        help="multi-target predictors: one model for every target (joint), one model per target "
+        "(separate), or both, compared in the leaderboard (default: %(default)s)",
+    )
+    p.add_argument(
+        "--aux-archs",
+        type=int,
+        default=0,
+        metavar="M",
+        help="also fit each predictor that masks missing labels on M unlabelled archs carrying only free "
+        "targets (exact costs), compared with the plain fit (default 0: off)",
+    )
+    p.add_argument(
+        "--aux-source",
+        choices=("space", "pool"),
+        default="space",
+        help="where the unlabelled archs come from: sampled from the search space or the training pool "
+        "without its labels (default: %(default)s)",
+    )
+    p.add_argument(
+        "--aux-sizes",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="ARCHS",
+        help="train sizes that get the --aux-archs fit (default: the sizes up to 200)",
+    )
+    p.add_argument(
+        "--features",
+        default="onehot",
+        help="flat encoding and extras: onehot, ordinal, onehot+proxies, ordinal+proxies; +proxies appends "
+        "the release's zero-cost proxy columns (default: %(default)s)",
+    )
+    p.add_argument(
         "--out", default="leaderboards", metavar="DIR", help="output directory (default: %(default)s)"
     )
     p.add_argument(
@@ -140,6 +176,11 @@ def _evaluate(args: argparse.Namespace) -> int:
         predictor_params=params,
         progress=progress,
         derive_means=not args.fit_means,
+        fit=args.fit,
+        aux_archs=args.aux_archs,
+        aux_source=args.aux_source,
+        aux_sizes=args.aux_sizes,
+        features=args.features,
     )
     bar.close()
     flags = [f"--path {shlex.quote(args.path)}" if args.path else f"--release {args.release}"]
@@ -151,6 +192,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     flags += [f"--targets {' '.join(args.targets)}"] if args.targets else []
     flags += [f"--test-size {test_size}"] if test_size is not None else []
     flags += ["--fit-means"] if args.fit_means else []
+    flags += [f"--fit {args.fit}"] if args.fit != "joint" else []
+    if args.aux_archs:
+        flags += [f"--aux-archs {args.aux_archs}", f"--aux-source {args.aux_source}"]
+        flags += ["--aux-sizes " + " ".join(map(str, args.aux_sizes))] if args.aux_sizes else []
+    flags += [f"--features {args.features}"] if args.features != "onehot" else []
     cmd = " ".join(["nasbench-mt evaluate-predictors", *flags, f"--out {shlex.quote(args.out)}"])
     paths = write_predictor_leaderboard(ev, out, bench, cmd, time.perf_counter() - start)
     if args.json:

@@ -128,10 +128,10 @@ def test_bad_input_raises_value_error(name, fixture):
     with pytest.raises(ValueError, match="not fitted"):
         model.predict(inputs)
     assert issubclass(NotFittedError, ValueError)
-    y_nan = fixture.y.copy()
-    y_nan[3, 1] = np.nan
-    with pytest.raises(ValueError, match=r"NaN or inf in rows \[3\]"):
-        model.fit(inputs, y_nan)
+    y_bad = fixture.y.copy()
+    y_bad[3, 1] = np.inf  # never a label, even where NaN marks a missing one
+    with pytest.raises(ValueError, match=r"inf in rows \[3\]"):
+        model.fit(inputs, y_bad)
     with pytest.raises(ValueError, match="invalid y shape"):
         model.fit(inputs, fixture.y[:-1])
     with pytest.raises(ValueError, match="invalid X"):
@@ -149,3 +149,26 @@ def test_bad_input_raises_value_error(name, fixture):
         g.x = g.x[:, :-1]
         with pytest.raises(ValueError, match="node features; allowed"):
             model.predict([g])
+
+
+@pytest.mark.parametrize("name", list_predictors())
+def test_missing_labels_are_masked_or_refused(name, fixture):
+    """NaN in y: a masking predictor fits (and predicts every target); any other refuses with a clear error
+    that names the predictors that mask."""
+    model = make(name)
+    inputs = fixture.inputs(model)
+    y = fixture.y.copy()
+    y[3:9, 2] = np.nan
+    if model.accepts_missing_targets:
+        assert model.multi_target
+        pred = model.fit(inputs, y).predict(inputs)
+        assert pred.shape == (30, 3) and np.isfinite(pred).all()
+        y[:, 0] = np.nan
+        y[0, 0] = 1.0
+        with pytest.raises(ValueError, match="target 0 has 1 labelled rows; allowed: at least 2"):
+            make(name).fit(inputs, y)
+    else:
+        with pytest.raises(
+            ValueError, match=r"NaN or inf in rows \[3, 4, 5, 6, 7\].*every label.*brp, .*gin"
+        ):
+            model.fit(inputs, y)

@@ -34,9 +34,9 @@ def test_training_samples_never_touch_the_test_split(bench, monkeypatch):
     seen = []
     original = ev_mod._fit_predict
 
-    def spy(name, params, seed, X_train, y, X_test, joint):
+    def spy(name, params, seed, X_train, y, X_test, joint, skip=()):
         seen.append((np.asarray(X_train), np.asarray(X_test)))
-        return original(name, params, seed, X_train, y, X_test, joint)
+        return original(name, params, seed, X_train, y, X_test, joint, skip)
 
     monkeypatch.setattr(ev_mod, "_fit_predict", spy)
     evaluate_predictors(bench, ["flops"], [8, 16], seeds=2)
@@ -134,8 +134,11 @@ def test_ceiling_prefers_the_manifest(bench):
 
 
 def test_per_target_fits_and_invalid_input(bench):
-    ev = evaluate_predictors(bench, ["flops"], [8], seeds=[3], targets=["params"], multi_target=False)
+    ev = evaluate_predictors(bench, ["flops"], [8], seeds=[3], targets=["params"], fit="separate")
     assert ev.scores["seed"].tolist() == [3] and ev.scores["kendall_tau"].iloc[0] > 0.5
+    assert ev.scores["fit"].tolist() == ["separate"] and ev.info["fit_modes"] == ["separate"]
+    with pytest.raises(ValueError, match=r"invalid fit: 'apart'; allowed: \['joint', 'separate', 'both'\]"):
+        evaluate_predictors(bench, ["flops"], [8], fit="apart")
     with pytest.raises(ValueError, match="unknown predictors"):
         evaluate_predictors(bench, ["nope"], [8])
     with pytest.raises(ValueError, match="train_sizes"):
@@ -182,3 +185,195 @@ def test_command_refuses_fast_or_synthetic_output_in_leaderboards(tiny_path, cap
     assert code == 2
     assert "real release only" in capsys.readouterr().err
     assert snapshot() == before  # the real leaderboard, where it exists, is left as it was
+
+
+def _record_fits(mp: pytest.MonkeyPatch, calls: list) -> None:
+    """Append the arguments of every fit the protocol makes to ``calls``, and let it run."""
+    import predictors.evaluation as ev_mod
+
+    original = ev_mod._fit_predict
+
+    def spy(name, params, seed, X_train, y, X_test, joint, skip=()):
+        calls.append({"name": name, "X": X_train, "y": y, "joint": joint, "skip": list(skip)})
+        return original(name, params, seed, X_train, y, X_test, joint, skip)
+
+    mp.setattr(ev_mod, "_fit_predict", spy)
+
+
+@pytest.fixture(scope="module")
+def variants(bench):
+    """One evaluation with every variant (joint, separate, free targets on 12 unlabelled archs at size 8),
+    and the arguments of each fit it made."""
+    calls = []
+    with pytest.MonkeyPatch.context() as mp:
+        _record_fits(mp, calls)
+        ev = evaluate_predictors(
+            bench, ["gin", "xgb", "flops"], [8, 16], seeds=2, predictor_params=LIGHT, fit="both",
+            aux_archs=12, aux_sizes=[8],
+        )  # fmt: skip
+    return ev, calls
+
+
+def test_fit_both_scores_each_multi_target_predictor_jointly_and_separately(variants):
+    ev, calls = variants
+    plain = ev.scores[ev.scores["aux_archs"] == 0]
+    assert set(plain[["predictor", "fit"]].itertuples(index=False, name=None)) == {
+        ("gin", "joint"),
+        ("gin", "separate"),
+        ("xgb", "joint"),
+        ("flops", "joint"),
+    }
+    assert ev.info["multi_target"] == ["gin"] and ev.info["fit_modes"] == ["joint", "separate"]
+    # separate: one fit per target, mean_acc left to its derivation
+    mean = ev.info["targets"].index("mean_acc")
+    separate = [c for c in calls if c["name"] == "gin" and not c["joint"]]
+    assert len(separate) == 4 and all(c["skip"] == [mean] for c in separate)
+    gin = plain[plain["predictor"] == "gin"].pivot_table(
+        index=["train_size", "seed", "target"], columns="fit", values="kendall_tau"
+    )
+    assert len(gin) == 2 * 2 * len(ev.info["targets"]) and not np.allclose(gin["joint"], gin["separate"])
+    main_scores = ev.main_variant().scores
+    assert (main_scores["fit"] == "joint").all() and (main_scores["aux_archs"] == 0).all()
+    assert len(main_scores) == 3 * 2 * 2 * len(ev.info["targets"])
+    summary = ev.summary()
+    assert {"fit", "aux_archs", "seeds"} <= set(summary.columns)
+    assert len(summary) == (4 * 2 + 1) * len(ev.info["targets"])  # 4 variants x 2 sizes, aux at one size
+
+
+def test_free_auxiliary_targets_on_unlabelled_archs(variants, bench):
+    from predictors.auxiliary import free_target_names
+
+    ev, calls = variants
+    sizes = ev.scores.groupby(["predictor", "fit", "aux_archs"])["train_size"].unique().map(tuple).to_dict()
+    assert sizes[("gin", "joint", 12)] == (8,) and ("xgb", "joint", 12) not in sizes
+    targets = ev.info["targets"]
+    free = free_target_names(bench.space, bench.tasks)
+    assert ev.info["aux_predictors"] == ["gin"] and ev.info["free_targets"] == free
+    aux_fits = [c for c in calls if len(c["X"]) == 8 + 12]
+    assert len(aux_fits) == 2 and all(c["joint"] and c["name"] == "gin" for c in aux_fits)
+    names = targets + [n for n in free if n not in targets]
+    measured = [j for j, t in enumerate(names) if t in targets and t not in ("params", "flops")]
+    for c in aux_fits:
+        y = c["y"]
+        assert y.shape == (20, len(names))
+        assert np.isfinite(y[:8, : len(targets)]).all() and np.isnan(y[8:, measured]).all()
+        assert np.isfinite(y[:, [names.index("params"), names.index("flops")]]).all()
+    # the same seed draws the same unlabelled archs: the fits repeat exactly
+    again = evaluate_predictors(
+        bench, ["gin"], [8], seeds=2, predictor_params=LIGHT, aux_archs=12, aux_sizes=[8]
+    ).scores
+    first = ev.scores[
+        (ev.scores["predictor"] == "gin") & (ev.scores["train_size"] == 8) & (ev.scores["fit"] == "joint")
+    ]
+    cols = [c for c in first.columns if c != "fit_s"]
+    pd.testing.assert_frame_equal(first[cols].reset_index(drop=True), again[cols].reset_index(drop=True))
+
+
+def test_leaderboard_compares_joint_separate_and_aux(variants, bench):
+    from predictors.leaderboard import _markdown
+
+    md = _markdown(variants[0], bench, "cmd", 1.0)
+    joint = md.split("## Joint vs separate fitting")[1].split("\n## ")[0]
+    assert "| gin | " in joint and "| xgb |" not in joint and "90% Student-t interval" in joint
+    aux = md.split("## Free auxiliary targets")[1].split("\n## ")[0]
+    assert "12 unlabelled archs drawn from the search space" in aux and "| gin | " in aux
+    assert "### With aux against the separate fit" in aux and "#### mean_acc" in aux
+    headline = md.split("## Headline")[1].split("\n## ")[0]  # the main variant only: one row per target
+    assert headline.count("\n| ") == 1 + len(variants[0].info["targets"])
+
+
+def test_unlabelled_archs_from_the_pool_and_invalid_settings(bench):
+    ev = evaluate_predictors(
+        bench,
+        ["gin"],
+        [8],
+        seeds=1,
+        predictor_params=LIGHT,
+        aux_archs=10,
+        aux_source="pool",
+        targets=["params"],
+    )
+    assert set(ev.scores["aux_archs"]) == {0, 10} and ev.info["aux_source"] == "pool"
+    with pytest.raises(ValueError, match="allowed: at most 16 with aux_source='pool'"):
+        evaluate_predictors(bench, ["gin"], [8], aux_archs=17, aux_source="pool")
+    with pytest.raises(ValueError, match="fit='separate'"):
+        evaluate_predictors(bench, ["gin"], [8], aux_archs=5, fit="separate")
+    with pytest.raises(ValueError, match=r"none of \['xgb'\] masks missing labels; allowed: 0, or"):
+        evaluate_predictors(bench, ["xgb"], [8], aux_archs=5)
+    with pytest.raises(ValueError, match="invalid aux_sizes"):
+        evaluate_predictors(bench, ["gin"], [8], aux_archs=5, aux_sizes=[9])
+    with pytest.raises(ValueError, match="no measured proxies"):
+        evaluate_predictors(bench, ["gin"], [8], aux_archs=5, features="onehot+proxies")
+
+
+def _with_proxies(bench, missing: int | None = None):
+    from nasbench_mt.query.benchmark import Benchmark
+
+    table = bench.table.copy()
+    rng = np.random.default_rng(0)
+    table["proxy_synflow"] = 10.0 ** rng.uniform(5, 30, len(table))
+    table["proxy_jacob_cov"] = -rng.uniform(0, 300, len(table))
+    if missing is not None:
+        table.loc[missing, "proxy_synflow"] = np.nan
+    return Benchmark(table, bench.manifest, bench.root, bench.tasks)
+
+
+def test_proxies_as_features(bench, monkeypatch):
+    from predictors.features import proxy_features
+
+    calls = []
+    _record_fits(monkeypatch, calls)
+    plain = evaluate_predictors(
+        bench, ["xgb", "gin"], [8], seeds=1, predictor_params=LIGHT, targets=["params"]
+    )
+    width = {c["name"]: (c["X"].shape[1] if c["name"] == "xgb" else c["X"][0].x.shape[1]) for c in calls}
+    calls.clear()
+    with_proxies = _with_proxies(bench)
+    ev = evaluate_predictors(
+        with_proxies, ["xgb", "gin"], [8], seeds=1, predictor_params=LIGHT, targets=["params"],
+        features="onehot+proxies",
+    )  # fmt: skip
+    assert ev.info["features"] == "onehot+proxies" and plain.info["features"] == "onehot"
+    xgb, gin = calls
+    assert xgb["X"].shape[1] == width["xgb"] + 2 and gin["X"][0].x.shape[1] == width["gin"] + 2
+    names, values = proxy_features(with_proxies.table)
+    assert names == ["proxy_synflow", "proxy_jacob_cov"] and np.abs(values).max() < 70  # log-scaled
+    assert np.isin(xgb["X"][:, -2:], values).all()
+    g = gin["X"][0]
+    assert (g.x[1:, -2:] == 0).all() and (g.x[0, -2:] != 0).all()  # on the global node only
+    with pytest.raises(ValueError, match="no proxy_\\* columns"):
+        evaluate_predictors(bench, ["xgb"], [8], features="onehot+proxies")
+    with pytest.raises(ValueError, match="1 of 30 rows have no proxy values"):
+        evaluate_predictors(_with_proxies(bench, missing=4), ["xgb"], [8], features="onehot+proxies")
+    with pytest.raises(ValueError, match="invalid features: 'proxies'; allowed"):
+        evaluate_predictors(bench, ["xgb"], [8], features="proxies")
+
+
+def test_command_fit_and_aux_flags(tiny_path, tmp_path):
+    out = tmp_path / "lb"
+    argv = ["evaluate-predictors", "--path", str(tiny_path), "--predictors", "gin", "--fast", "--quiet",
+            "--targets", "params", "test_digit", "--fit", "both", "--aux-archs", "10",
+            "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    md = (out / "predictors.md").read_text()
+    assert "--fast --targets params test_digit --fit both --aux-archs 10 --aux-source space --out" in md
+    assert "## Joint vs separate fitting" in md and "## Free auxiliary targets" in md
+    csv = pd.read_csv(out / "predictors.csv")
+    assert set(csv[["fit", "aux_archs"]].itertuples(index=False, name=None)) == {
+        ("joint", 0),
+        ("separate", 0),
+        ("joint", 10),
+    }
+
+
+def test_paired_difference_interval():
+    from scipy import stats
+
+    from predictors.leaderboard import paired_difference
+
+    a, b = np.array([0.5, 0.6, 0.55, 0.7]), np.array([0.45, 0.5, 0.56, 0.6])
+    mean, lo, hi = paired_difference(a, b)
+    d = a - b
+    half = stats.t.ppf(0.95, 3) * d.std(ddof=1) / 2
+    assert mean == pytest.approx(d.mean()) and (lo, hi) == pytest.approx((d.mean() - half, d.mean() + half))
+    assert np.isnan(paired_difference(a[:1], b[:1])[1])
