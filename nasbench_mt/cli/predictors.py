@@ -92,7 +92,7 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
         default=0,
         metavar="M",
         help="also fit each predictor that masks missing labels on M unlabelled archs carrying only free "
-        "targets (exact costs), compared with the plain fit (default 0: off)",
+        "targets (exact costs), compared with the plain fit; 0 is off (default: %(default)s)",
     )
     p.add_argument(
         "--aux-source",

@@ -352,8 +352,8 @@ def _exit_leaderboard_args(p: argparse.ArgumentParser) -> None:
         "--latency",
         choices=["latency_norm", "latency_ms"],
         default="latency_norm",
-        help="expected latency objective: latency_norm (ratio to the reference network, default) or "
-        "latency_ms (milliseconds)",
+        help="expected latency objective: latency_norm (ratio to the reference network) or "
+        "latency_ms (milliseconds) (default: %(default)s)",
     )
 
 
