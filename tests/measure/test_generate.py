@@ -242,7 +242,9 @@ def test_train_supernet_cli_resumes_only_when_asked(tmp_path):
 
 
 def test_rows_are_named_by_the_spelling_drawn():
-    drawn = GenerateConfig(out="unused", n=30, seed=0, offset=10).archs()
+    drawn = GenerateConfig(
+        out="unused", n=30, seed=0, offset=10, spec=MeasureSpec(protocol="latency")
+    ).archs()
     assert drawn == V1.sample(40, seed=0)[10:]
     assert [a.written_id for a in drawn] == [a.written_id for a in V1.sample(40, seed=0)[10:]]
     assert any(a.written_id != a.id for a in drawn)  # some spelled non-canonically, as the v1 rows are

@@ -39,7 +39,7 @@ def test_all_exits_trained_and_only_the_arch_exits_kept(suite):
 
 def test_supervise_all_makes_the_backbone_independent_of_the_exit_set(suite):
     """Same stages and branches, different exits: under "all" the shared weights train identically."""
-    other = Arch(ARCH.stages, ARCH.branches, (1, 3))
+    other = Arch(ARCH.stages, ARCH.written_branches, (1, 3))  # the same layout (b=4,2,0 as written)
     a, b = _train(suite, ARCH, "all"), _train(suite, other, "all")
     sa, sb = a.state_dict(), b.state_dict()
     common = [k for k in sa if k in sb]  # backbone, branches and the final exit's heads
