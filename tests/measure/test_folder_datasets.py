@@ -123,7 +123,7 @@ def _check_release(out: Path, metrics: list[str]) -> None:
             assert (col <= 100).all()
     arch = bench[0].arch
     policy = bench.exit_metrics(arch, {t.name: 0.5 for t in bench.tasks})
-    assert policy.accuracy.shape == (1, 3)
+    assert policy.policy_acc.shape == (1, 3)
     X = encode_archs(list(table.arch), tasks=bench.tasks)
     for target in ("mean_acc", f"test_{bench.tasks[0].name}"):
         model = create_predictor("xgb", random_state=0).fit(X, table[target].to_numpy())
