@@ -67,7 +67,7 @@ def local(env):
 
 def test_ray_equals_local_and_retries_a_dead_worker(env, local):
     archs = V1.sample(4, seed=3)
-    marker = env / "crash" / archs[1].id
+    marker = env / "crash" / archs[1].written_id
     marker.touch()  # the worker measuring this arch dies once; Ray must retry it
     out = env / "ray"
     manifest = generate(_cfg(env, out, executor="ray", max_retries=2), progress=False)
