@@ -6,9 +6,9 @@ architecture once each distinct part has been seen).  A multi-target predictor t
 (``accepts_missing_targets``: ``gin``, ``gcn``, ``brp``, ``brp_gin``, ``xgb_stack``) can therefore learn its
 shared representation from many architectures labelled with the free targets while only a few carry
 accuracy.  :func:`with_free_targets` builds that training set; unlabelled cells are NaN and are left out of
-the loss, never imputed.  The neural predictors then train on mini-batches that mix the fully labelled rows
-with as many partly labelled ones (:func:`predictors.neural.mixed_batches`), so the labelled rows get the
-optimiser steps they would get alone and a fit costs about twice the fit without the unlabelled archs::
+the loss, never imputed.  Every row counts as a row: an epoch of a neural predictor passes once over all of
+them, labelled or not, so a fit on 50 labelled and 1,000 unlabelled archs costs about what a fit on 1,050
+labelled ones does::
 
     >>> import numpy as np
     >>> from nasbench_mt import V1

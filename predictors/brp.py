@@ -9,8 +9,7 @@ head per target scores a pair, and the relation is antisymmetric by construction
 ``n`` candidates against ``m`` anchors costs one embedding per candidate plus an ``(n, m, hidden)`` broadcast
 sum, no Python loop over pairs.  Training samples pairs inside shuffled mini-batches (every pair of the batch
 whose targets differ) with binary cross-entropy, a mean over targets of each target's mean over its pairs; a
-pair where either label is missing (NaN in ``y``) is left out of that target's loss, and mini-batches then mix
-fully and partly labelled rows (:func:`predictors.neural.mixed_batches`).
+pair where either label is missing (NaN in ``y``) is left out of that target's loss.
 
 ``predict(X)`` returns, per target, the mean probability of beating ``n_anchors`` training architectures (a
 Borda score in [0, 1]; larger = larger target).  ``rank(X)`` orders a pool by that score, then re-orders its
@@ -24,18 +23,14 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch_geometric.data import Batch
 
 from predictors.base import check_param
 from predictors.neural import (
     ENCODERS,
     FeatureEncoder,
     GraphEncoder,
-    MixedBatches,
     NeuralPredictor,
-    graph_items,
     graph_loader,
-    mixed_batches,
     relation_loss,
     seeded,
 )
@@ -150,15 +145,9 @@ class BinaryRelationPredictor(NeuralPredictor):
                 return self.network_.encoder(torch.as_tensor(X, dtype=torch.float32))
             return torch.cat([self.network_.encoder(b) for b in graph_loader(X, batch_size=1024)])
 
-    def _batches(self, X: Any, gen: torch.Generator, mixed: MixedBatches | None):
-        """Shuffled (inputs, row indices) mini-batches for one epoch (``mixed``: rows missing labels)."""
-        if mixed is not None:
-            for idx in mixed():
-                yield (
-                    (Batch.from_data_list([X[i] for i in idx]) if self.input_kind == "graphs" else X[idx]),
-                    idx,
-                )
-        elif self.input_kind == "graphs":
+    def _batches(self, X: Any, gen: torch.Generator):
+        """Shuffled (inputs, row indices) mini-batches for one epoch."""
+        if self.input_kind == "graphs":
             for batch in graph_loader(X, self.batch_size, shuffle=True, generator=gen):
                 yield batch, batch.idx
         else:
@@ -192,11 +181,7 @@ class BinaryRelationPredictor(NeuralPredictor):
                 self.network_.encoder.mean.copy_(inputs.mean(0))
                 std = inputs.std(0) if n > 1 else torch.ones(inputs.shape[1])
                 self.network_.encoder.scale.copy_(torch.where(std > 0, std, torch.ones_like(std)))
-            mixed = mixed_batches(y, self.batch_size, gen)
-            data = graph_items(X) if mixed is not None and self.input_kind == "graphs" else inputs
-            self._train(
-                lambda: self._batches(data, gen, mixed), pair_loss, n if mixed is None else mixed.n_rows
-            )
+            self._train(lambda: self._batches(inputs, gen), pair_loss, n)
             anchor_rows = torch.randperm(n, generator=gen)[: self.n_anchors_]
         picked = [X[int(r)] for r in anchor_rows] if self.input_kind == "graphs" else X[anchor_rows.numpy()]
         self.network_.anchors.copy_(self._embed(picked))

@@ -4,14 +4,11 @@ One shared graph encoder feeds one small head per target, so latency, accuracy, 
 learned from common features.  Targets are standardised; the loss is MSE plus ``rank_weight`` times a
 pairwise ranking loss (logistic or hinge) over all pairs of a mini-batch, each a mean over targets of the
 target's own mean.  A missing label (NaN in ``y``) is left out of both terms, so a target that only some
-architectures carry (accuracy) can be fitted beside free ones that all carry (exact costs); mini-batches then
-mix the two kinds of rows (:func:`predictors.neural.mixed_batches`).  Input: any list
+architectures carry (accuracy) can be fitted beside free ones that all carry (exact costs).  Input: any list
 of PyG graphs with float node features of one width, e.g. :func:`predictors.graph.encode_graphs`.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -23,10 +20,8 @@ from predictors.neural import (
     RANK_LOSSES,
     GraphEncoder,
     NeuralPredictor,
-    graph_items,
     graph_loader,
     masked_mse,
-    mixed_batches,
     pairwise_ranking_loss,
     seeded,
 )
@@ -115,17 +110,8 @@ class GNNPredictor(NeuralPredictor):
 
         with seeded(self.random_state) as gen:
             self.network_ = self._build_network()
-            mixed = mixed_batches(y, self.batch_size, gen)
-            if mixed is None:
-                loader = graph_loader(X, self.batch_size, shuffle=True, generator=gen)
-                self._train(lambda: loader, batch_loss, len(X))
-            else:
-                items = graph_items(X)
-
-                def epoch() -> Iterator[Batch]:
-                    return (Batch.from_data_list([items[i] for i in idx]) for idx in mixed())
-
-                self._train(epoch, batch_loss, mixed.n_rows)
+            loader = graph_loader(X, self.batch_size, shuffle=True, generator=gen)
+            self._train(lambda: loader, batch_loss, len(X))
         self.network_.eval()
 
     def _predict(self, X: list) -> np.ndarray:

@@ -29,7 +29,6 @@ __all__ = [
     "GraphEncoder",
     "NeuralPredictor",
     "masked_mse",
-    "mixed_batches",
     "pairwise_ranking_loss",
     "relation_loss",
     "seeded",
@@ -137,61 +136,12 @@ def relation_loss(logits: torch.Tensor, diff: torch.Tensor) -> torch.Tensor:
     return _mean_over_targets(loss, valid, logits)
 
 
-def graph_items(graphs: Sequence[Data]) -> list[Data]:
-    """Copies of ``graphs`` holding only ``x``, ``edge_index`` and the row index ``idx``."""
-    return [Data(x=g.x, edge_index=g.edge_index, idx=torch.tensor([i])) for i, g in enumerate(graphs)]
-
-
 def graph_loader(
     graphs: Sequence[Data], batch_size: int, shuffle: bool = False, generator=None
 ) -> DataLoader:
-    """PyG loader over :func:`graph_items` of ``graphs``."""
-    return DataLoader(graph_items(graphs), batch_size=batch_size, shuffle=shuffle, generator=generator)
-
-
-class MixedBatches:
-    """Row-index mini-batches when some rows miss labels (NaN in ``y``), see :func:`mixed_batches`."""
-
-    def __init__(self, complete: np.ndarray, partial: np.ndarray, batch_size: int, generator) -> None:
-        self.complete = torch.as_tensor(complete)
-        self.partial = torch.as_tensor(partial)
-        self.batch_size = batch_size
-        self.generator = generator
-        self.n_rows = len(complete)  # rows per epoch, for the optimiser-step count
-        self._queue = self.partial[:0]
-
-    def _take(self, k: int) -> torch.Tensor:
-        """The next ``k`` partly labelled rows of a cycle reshuffled at each pass."""
-        out = []
-        while k > 0:
-            if len(self._queue) == 0:
-                self._queue = self.partial[torch.randperm(len(self.partial), generator=self.generator)]
-            out.append(self._queue[:k])
-            k -= len(out[-1])
-            self._queue = self._queue[len(out[-1]) :]
-        return torch.cat(out)
-
-    def __call__(self) -> Iterator[torch.Tensor]:
-        """One epoch of row-index batches."""
-        order = self.complete[torch.randperm(len(self.complete), generator=self.generator)]
-        for s in range(0, len(order), self.batch_size):
-            yield torch.cat([order[s : s + self.batch_size], self._take(self.batch_size)])
-
-
-def mixed_batches(y: np.ndarray, batch_size: int, generator) -> MixedBatches | None:
-    """Mini-batches for a fit where some rows miss labels; None when every row (or no row) has every label.
-
-    An epoch is one pass, in a fresh order, over the rows that carry every label, in mini-batches of
-    ``batch_size``, and each mini-batch is joined by ``batch_size`` of the other rows, taken in turn from a
-    cycle over them that is reshuffled at each pass.  So the fully labelled rows get the optimiser steps they
-    would get alone (a fit on 50 labelled and 1,000 unlabelled archs costs about twice a fit on the 50, not
-    twenty times), and every step also sees rows that carry only some targets, e.g. the free costs of
-    unlabelled architectures.
-    """
-    full = np.isfinite(y).all(axis=1)
-    if full.all() or not full.any():
-        return None
-    return MixedBatches(np.flatnonzero(full), np.flatnonzero(~full), batch_size, generator)
+    """PyG loader over copies holding only ``x``, ``edge_index`` and the row index ``idx``."""
+    items = [Data(x=g.x, edge_index=g.edge_index, idx=torch.tensor([i])) for i, g in enumerate(graphs)]
+    return DataLoader(items, batch_size=batch_size, shuffle=shuffle, generator=generator)
 
 
 class NeuralPredictor(Predictor):

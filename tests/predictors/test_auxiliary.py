@@ -124,21 +124,3 @@ def test_masked_fit_is_deterministic_and_uses_the_unlabelled_archs():
             np.testing.assert_array_equal(alone[:, 0], pred[:, 0])
         else:  # the unlabelled archs change what the shared encoder learns
             assert not np.allclose(alone[:, 0], pred[:, 0])
-
-
-def test_mixed_batches_give_labelled_rows_their_own_steps():
-    from predictors.neural import mixed_batches
-
-    y = np.ones((50, 2))
-    y[10:, 0] = np.nan  # rows 0..9 labelled, 10..49 carry only the second target
-    assert mixed_batches(y[:10], 4, torch.Generator()) is None  # nothing missing: the plain batches
-    batches = mixed_batches(y, 4, torch.Generator().manual_seed(0))
-    assert batches.n_rows == 10
-    seen_partial = []
-    for _ in range(4):
-        epoch = list(batches())
-        assert [len(b) for b in epoch] == [8, 8, 6]  # 4 + 4, 4 + 4, 2 + 4
-        labelled = torch.cat([b[b < 10] for b in epoch])
-        assert sorted(labelled.tolist()) == list(range(10))  # each labelled row once per epoch
-        seen_partial += [i for b in epoch for i in b.tolist() if i >= 10]
-    assert sorted(seen_partial[:40]) == list(range(10, 50))  # the others in turn, each once per pass
