@@ -37,7 +37,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ExitData", "ExitMetrics", "evaluate_policies", "policy_metric_names", "threshold_grid"]
+__all__ = [
+    "ExitData",
+    "ExitMetrics",
+    "evaluate_policies",
+    "not_thresholds",
+    "policy_metric_names",
+    "threshold_grid",
+]
 
 LEVELS = 256
 
@@ -138,6 +145,13 @@ def _holds_text(value: object) -> bool:
     return False
 
 
+def not_thresholds(values: object) -> np.ndarray:
+    """Mask of the values that are not exit thresholds: a threshold is a confidence in [0, 1], or ``inf``
+    (never leave early)."""
+    arr = np.asarray(values, dtype=float)
+    return np.isnan(arr) | (arr < 0) | ((arr > 1) & ~np.isposinf(arr))
+
+
 def as_thresholds(thresholds: object, tasks: Sequence[str]) -> np.ndarray:
     """Normalise a scalar, a {task: thr} mapping, a (T,) or an (S, T) array to an (S, T) float array."""
     tasks = tuple(tasks)
@@ -169,7 +183,7 @@ def as_thresholds(thresholds: object, tasks: Sequence[str]) -> np.ndarray:
             f"invalid thresholds shape {arr.shape}; allowed: ({len(tasks)},) or (S, {len(tasks)}) "
             f"for tasks {list(tasks)}"
         )
-    bad = np.isnan(arr) | (arr < 0) | ((arr > 1) & ~np.isposinf(arr))
+    bad = not_thresholds(arr)
     if bad.any():
         s, t = np.argwhere(bad)[0]
         raise ValueError(

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from nasbench_mt.query.exit_policy import not_thresholds
 from nasbench_mt.search.candidates import Candidates
 from nasbench_mt.space.arch import Arch
 
@@ -70,7 +71,7 @@ def parse_exit_grid(values: Iterable[float]) -> tuple[float, ...]:
     if any(isinstance(v, bool) or not isinstance(v, numbers.Real) for v in values):
         raise ValueError(f"invalid exit thresholds {values}; allowed: a list of numbers in [0, 1] or inf")
     grid = sorted({float(v) for v in values})
-    if not grid or any(not (0.0 <= v <= 1.0 or v == math.inf) for v in grid):
+    if not grid or not_thresholds(grid).any():
         raise ValueError(
             f"invalid exit thresholds {values}; allowed: numbers in [0, 1], or inf (never leave early)"
         )
