@@ -24,7 +24,7 @@ def _suite_args(p: argparse.ArgumentParser) -> None:
         "--suite",
         default="mnist-scenes",
         metavar="NAME",
-        help="dataset suite: mnist-scenes, utkface, celeba or image-folder (default: %(default)s)",
+        help="dataset suite: mnist-scenes, utkface, celeba, mtfl or image-folder (default: %(default)s)",
     )
     p.add_argument(
         "--suite-arg",
