@@ -210,7 +210,6 @@ def _check_release(out: Path, metrics: list[str]) -> None:
         assert np.isfinite(model.predict(X)).all()
 
 
-@pytest.mark.slow  # ~100 s: trains and generates end to end; the CelebA pipeline covers the same path
 def test_utkface_pipeline(tmp_path):
     root = make_utkface(tmp_path / "UTKFace")
     out = _pipeline(tmp_path, "utkface", {"root": root})
