@@ -8,7 +8,6 @@ import torch
 
 from nasbench_mt.cli import main
 from nasbench_mt.measure.balance import LossBalancer
-from nasbench_mt.measure.datasets import load_suite
 from nasbench_mt.measure.evaluate import task_loss
 from nasbench_mt.measure.supernet import Supernet
 from nasbench_mt.measure.train import (
@@ -26,16 +25,13 @@ from nasbench_mt.space.model import build_model
 
 pytest.importorskip("mlxtend")
 
-SUITE_KW = {"n_train": 64, "n_val": 16, "n_test": 16}
+SUITE_KW = {"n_train": 128, "n_val": 16, "n_test": 16}  # the standalone protocol trains with batches of 128
 V1_CONFIG_KEYS = ["epochs", "batch_size", "lr", "weight_decay", "warmup_frac", "seed", "supervise_exits"]
 
 
-@pytest.fixture(scope="module")
-def suite(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("NASBENCH_MT_CACHE", str(tmp_path_factory.mktemp("cache")))
-    yield load_suite("mnist-scenes", **SUITE_KW)
-    mp.undo()
+@pytest.fixture
+def suite(small_scenes):
+    return small_scenes
 
 
 def _batch(suite):
@@ -143,8 +139,7 @@ def test_weights_must_name_the_suite_tasks_and_space_exits(suite):
 
 def test_cli_records_the_balance_in_checkpoint_and_manifest(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("NASBENCH_MT_CACHE", str(tmp_path / "cache"))
-    # 128 training scenes: the standalone protocol trains with batches of 128
-    suite_args = [f"--suite-arg={k}={v}" for k, v in (SUITE_KW | {"n_train": 128}).items()]
+    suite_args = [f"--suite-arg={k}={v}" for k, v in SUITE_KW.items()]
     sn = tmp_path / "sn.pt"
     cmd = ["train-supernet", "--out", str(sn), "--epochs", "0.5", "--batch-size", "32", "--n-random", "0"]
     assert main([*cmd, "--task-weights", "age=1", *suite_args]) == 2
