@@ -332,10 +332,11 @@ def mtfl(
         records += _parse_mtfl(path, folder, columns, MTFL_FILES[name] if official else None)
     if official:
         train = sorted((r for r in records if r.split == "train"), key=lambda r: r.key)
-        n_val = max(1, round(val_frac * len(train))) if 0 < val_frac < 1 else -1
+        n_val = max(1, round(val_frac * len(train))) if 0 < val_frac < 1 else 0
         if not 0 < n_val < len(train):
             raise ValueError(
-                f"invalid val_frac of suite 'mtfl': {val_frac}; allowed: in (0, 1), leaving training lines"
+                f"invalid val_frac of suite 'mtfl': {val_frac} of {len(train)} training lines; allowed: in "
+                "(0, 1), holding out at least one line and leaving at least one"
             )
         for i in np.random.default_rng(seed).permutation(len(train))[:n_val]:
             train[i].split = "val"

@@ -327,8 +327,10 @@ def train_supernet(
 
     ``distill`` in [0, 1] turns on in-place distillation: the largest subnet learns from the labels, every
     other subnet from ``(1 - distill) * labels + distill * the largest subnet's outputs``
-    (:func:`distill_loss`).  ``separate_smallest`` and ``separate_random`` add sandwich members, and
-    ``region`` restricts every member to one part of a few-shot split (see :meth:`Supernet.sandwich`).
+    (:func:`distill_loss`); the label loss adds up the tasks and exits as ``cfg.loss_balance`` says
+    (:mod:`nasbench_mt.measure.balance`; by default the plain sum).  ``separate_smallest`` and
+    ``separate_random`` add sandwich members, and ``region`` restricts every member to one part of a few-shot
+    split (see :meth:`Supernet.sandwich`).
 
     ``state_path`` makes the run resumable: after every ``state_every`` steps (and after the last) the
     weights, optimiser and schedule, the sampler's and torch's random states, the losses and the seconds
