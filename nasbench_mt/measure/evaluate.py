@@ -11,10 +11,18 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from nasbench_mt.measure.datasets import Split
+from nasbench_mt.measure.suite import Split
 from nasbench_mt.space.tasks import TaskSpec
 
-__all__ = ["ExitScores", "evaluate", "fold_batchnorm", "recalibrate_bn", "task_loss"]
+__all__ = [
+    "ExitScores",
+    "evaluate",
+    "fold_batchnorm",
+    "points_scale",
+    "recalibrate_bn",
+    "sample_errors",
+    "task_loss",
+]
 
 
 def task_loss(task: TaskSpec, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -24,6 +32,30 @@ def task_loss(task: TaskSpec, output: torch.Tensor, target: torch.Tensor) -> tor
         y = (target.reshape(target.shape[0], -1).float() - task.target_mean) / task.target_std
         return F.smooth_l1_loss(output.reshape(target.shape[0], -1), y)
     return F.cross_entropy(output, target)
+
+
+def points_scale(task: TaskSpec, target: torch.Tensor) -> torch.Tensor:
+    """Per-sample normaliser of a points task's NME from the ground truth ``target`` ``(N, 2 * points)``:
+    the distance between the points ``task.norm_points`` (e.g. inter-ocular), or the bounding-box size
+    ``sqrt(width * height)`` of all the points when ``norm_points`` is empty."""
+    pts = target.reshape(len(target), task.points, 2).double()
+    if task.norm_points:
+        a, b = task.norm_points
+        return (pts[:, a] - pts[:, b]).norm(dim=1)
+    size = pts.amax(1) - pts.amin(1)
+    return (size[:, 0] * size[:, 1]).sqrt()
+
+
+def sample_errors(task: TaskSpec, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-sample error of a regression exit in the target's units: the mean absolute error over the values,
+    or for a points task the NME (mean point-to-point distance over :func:`points_scale`)."""
+    n = len(target)
+    pred = output.float().reshape(n, -1) * task.target_std + task.target_mean
+    y = target.reshape(n, -1).float()
+    if not task.points:
+        return (pred - y).abs().mean(1)
+    dist = (pred - y).reshape(n, task.points, 2).double().norm(dim=2).mean(1)
+    return (dist / points_scale(task, y)).float()
 
 
 def recalibrate_bn(net: nn.Module, batches: Iterable[torch.Tensor]) -> nn.Module:
@@ -94,15 +126,17 @@ def evaluate(
     n_per_sample: int = 0,
     channels_last: bool = True,
 ) -> ExitScores:
-    """Score ``net`` (eval mode) on ``split``: accuracy % (classification), mIoU % (dense), MAE (regression).
+    """Score ``net`` (eval mode) on ``split``: accuracy % (classification), mIoU % (dense), MAE (regression)
+    or NME (regression of points, a fraction; see :class:`~nasbench_mt.space.tasks.TaskSpec`).
 
     mIoU is computed from a confusion matrix over the whole split (classes absent from both prediction and
     target are skipped).  For the first ``n_per_sample`` samples it also returns each sample's confidence
     (max softmax probability; dense: its mean over pixels) and score (correct or not; dense: pixel accuracy).
 
     Regression: the head's output is de-standardised (``out * target_std + target_mean``) so the MAE is in the
-    target's own units; a sample's score is correct when its absolute error is at most the task's
-    ``tolerance`` (the cumulative score CS(tolerance) of age estimation), and its confidence is 0 (a
+    target's own units; a sample's score is correct when its absolute error (points: its NME) is at most the
+    task's ``tolerance`` (the cumulative score CS(tolerance) of age estimation; for landmarks one minus the
+    failure rate at that threshold), and its confidence is 0 (a
     regression head has no confidence: an exit policy answers it at its first exit only with threshold 0).
     Inputs are moved to the device of ``net``'s parameters; the results are on the CPU.
     """
@@ -125,8 +159,7 @@ def evaluate(
             for k, logits in out[task.name].items():
                 key = (task.name, k)
                 if task.kind == "regression":
-                    pred = logits.float().reshape(len(y), -1) * task.target_std + task.target_mean
-                    err = (pred - y.reshape(len(y), -1).float()).abs().mean(1)
+                    err = sample_errors(task, logits, y)
                     sums[key] = sums.get(key, 0.0) + float(err.sum())
                     if keep:
                         conf.setdefault(key, []).append(_to_u8(torch.zeros_like(err[:keep])))

@@ -1,4 +1,4 @@
-"""Ready-made readers for face datasets in their published layouts: UTKFace and CelebA.
+"""Ready-made readers for face datasets in their published layouts: UTKFace, CelebA and MTFL.
 
 - ``utkface``: the UTKFace file-name convention ``age_gender_race_date.jpg`` (``.jpg.chip.jpg`` too) under
   ``root``: ``age`` (regression, years; per-sample correct within 5 years, the usual CS(5) of age
@@ -6,9 +6,14 @@
 - ``celeba``: ``list_attr_celeba.txt`` (count line, header line, one line of +-1 per image; in ``root`` or
   ``root/Anno``), images in ``root/img_align_celeba``, and ``list_eval_partition.txt`` (in ``root`` or
   ``root/Eval``) for the official split when present; ``attrs`` chooses the three attributes that become
-  binary tasks.
+  binary tasks;
+- ``mtfl``: the MTFL (Multi-Task Facial Landmark) ``training.txt`` / ``testing.txt`` under ``root``, one line
+  per image ``path x1..x5 y1..y5 gender smile glasses pose`` (paths relative to ``root``, in the ``AFLW``,
+  ``lfw_5590`` and ``net_7876`` folders, ``\\`` or ``/`` separated; attribute codes 1-based): ``landmarks``
+  (five points: eye centres, nose tip, mouth corners; NME normalised by the inter-ocular distance),
+  ``gender``, ``smile``, ``glasses`` (2 classes each) and ``pose`` (5); ``tasks`` chooses which.
 
-Both build through :func:`~nasbench_mt.measure.folder_datasets.build_suite` (validation, resizing, seeded
+All three build through :func:`~nasbench_mt.measure.folder_datasets.build_suite` (validation, resizing, seeded
 split, cache: see :mod:`nasbench_mt.measure.folder_datasets`)."""
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
 
 from nasbench_mt.measure.folder_datasets import (
     SPLIT_VALUES,
@@ -27,7 +34,7 @@ from nasbench_mt.measure.folder_datasets import (
 )
 from nasbench_mt.measure.suite import Suite, register_suite
 
-__all__ = ["celeba", "utkface"]
+__all__ = ["celeba", "mtfl", "utkface"]
 
 
 # ------------------------------------------------------------------------------------------ UTKFace
@@ -207,6 +214,134 @@ def celeba(
         records.append(ImageRecord(image_dir / name, where, labels, split, key=name))
     return build_suite(
         "celeba",
+        columns,
+        records,
+        seed=seed,
+        val_frac=val_frac,
+        test_frac=test_frac,
+        max_images=max_images,
+        crop=crop,
+        cache=cache,
+    )
+
+
+# --------------------------------------------------------------------------------------------- MTFL
+MTFL_POINTS = 5  # left eye, right eye, nose tip, left mouth corner, right mouth corner
+# attribute -> (number of classes, what the 1-based codes mean); the task's class is the code minus one
+MTFL_ATTRIBUTES = {
+    "gender": (2, "1 male, 2 female"),
+    "smile": (2, "1 smiling, 2 not smiling"),
+    "glasses": (2, "1 wearing glasses, 2 not"),
+    "pose": (5, "1 left profile, 2 left, 3 frontal, 4 right, 5 right profile"),
+}
+MTFL_TASKS = ("landmarks", *MTFL_ATTRIBUTES)
+# the default selection: the landmarks with two attributes they help (the smile moves the mouth corners, the
+# glasses sit on the eyes); the other attributes are one ``tasks=`` away
+MTFL_DEFAULT_TASKS = ("landmarks", "smile", "glasses")
+MTFL_FILES = {"training.txt": "train", "testing.txt": "test"}
+
+
+def _mtfl_columns(tasks: Sequence[str], tolerance: float) -> list[LabelColumn]:
+    columns = []
+    for name in tasks:
+        if name == "landmarks":
+            columns.append(
+                LabelColumn(
+                    "landmarks",
+                    "regression",
+                    points=MTFL_POINTS,
+                    layout="xxyy",
+                    norm_points=(0, 1),
+                    tolerance=float(tolerance),
+                )
+            )
+        elif name in MTFL_ATTRIBUTES:
+            columns.append(LabelColumn(name, "classification", MTFL_ATTRIBUTES[name][0]))
+        else:
+            raise ValueError(f"invalid MTFL task: {name!r}; allowed: {list(MTFL_TASKS)}")
+    return columns
+
+
+def _parse_mtfl(path: Path, root: Path, columns: Sequence[LabelColumn], split: str) -> list[ImageRecord]:
+    records = []
+    n_fields = 1 + 2 * MTFL_POINTS + len(MTFL_ATTRIBUTES)
+    for no, line in enumerate(path.read_text().splitlines(), start=1):
+        parts = line.split()
+        if not parts:
+            continue
+        where = f"{path} line {no}"
+        if len(parts) != n_fields:
+            raise ValueError(
+                f"{where}: {len(parts)} fields; expected {n_fields}: an image path, x1..x5 y1..y5, "
+                "gender smile glasses pose"
+            )
+        coords = parts[1 : 1 + 2 * MTFL_POINTS]
+        codes = dict(zip(MTFL_ATTRIBUTES, parts[1 + 2 * MTFL_POINTS :]))
+        labels = []
+        for c in columns:
+            if c.task_name == "landmarks":
+                labels.append(c.parse(coords, where))
+                continue
+            code = codes[c.task_name]
+            if not (code.isdigit() and 1 <= int(code) <= c.num_classes):
+                raise ValueError(
+                    f"{where}: label {c.task_name}={code!r} out of the declared range 1..{c.num_classes} "
+                    f"({MTFL_ATTRIBUTES[c.task_name][1]})"
+                )
+            labels.append(int(code) - 1)
+        rel = parts[0].replace("\\", "/")
+        records.append(ImageRecord(root / rel, where, tuple(labels), split, key=rel))
+    return records
+
+
+@register_suite("mtfl")
+def mtfl(
+    root: str,
+    tasks: Sequence[str] | str = MTFL_DEFAULT_TASKS,
+    landmark_tolerance: float = 0.1,
+    official_split: bool = True,
+    seed: int = 0,
+    val_frac: float = 0.15,
+    test_frac: float = 0.15,
+    max_images: int = 0,
+    crop: str = "center",
+    cache: bool = True,
+) -> Suite:
+    """MTFL under ``root``: ``training.txt`` and ``testing.txt`` with the images in the folders they name.
+
+    ``tasks`` (a list or a comma-separated string) picks from ``landmarks`` (five points, NME normalised by
+    the inter-ocular distance; per-sample correct when the NME is at most ``landmark_tolerance``, the usual
+    failure threshold 0.1), ``gender``, ``smile``, ``glasses`` and ``pose``; default ``landmarks, smile,
+    glasses``.  Attribute classes are the published 1-based codes minus one (smile: 0 smiling, 1 not).
+    ``official_split``: ``testing.txt`` is the test split and a seeded ``val_frac`` of ``training.txt`` the
+    validation split; ``False`` (or a ``root`` with only one of the files) uses one seeded split of every
+    line (``val_frac`` / ``test_frac``)."""
+    folder = Path(root)
+    if not folder.is_dir():
+        raise ValueError(f"MTFL folder {folder} does not exist")
+    if isinstance(tasks, str):
+        tasks = [t.strip() for t in tasks.split(",") if t.strip()]
+    columns = _mtfl_columns(list(tasks), landmark_tolerance)
+    check_v1("mtfl", columns)
+    files = {name: folder / name for name in MTFL_FILES if (folder / name).is_file()}
+    if not files:
+        raise ValueError(f"no MTFL label file in {folder}; looked for {list(MTFL_FILES)}")
+    official = official_split and len(files) == len(MTFL_FILES)
+    records = []
+    for name, path in files.items():
+        records += _parse_mtfl(path, folder, columns, MTFL_FILES[name] if official else None)
+    if official:
+        train = sorted((r for r in records if r.split == "train"), key=lambda r: r.key)
+        n_val = max(1, round(val_frac * len(train))) if 0 < val_frac < 1 else 0
+        if not 0 < n_val < len(train):
+            raise ValueError(
+                f"invalid val_frac of suite 'mtfl': {val_frac} of {len(train)} training lines; allowed: in "
+                "(0, 1), holding out at least one line and leaving at least one"
+            )
+        for i in np.random.default_rng(seed).permutation(len(train))[:n_val]:
+            train[i].split = "val"
+    return build_suite(
+        "mtfl",
         columns,
         records,
         seed=seed,

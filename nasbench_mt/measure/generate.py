@@ -36,7 +36,7 @@ from nasbench_mt.measure.shards import (
     split_shards,
     write_partial,
 )
-from nasbench_mt.measure.train import resolve_device
+from nasbench_mt.measure.train import TrainConfig, make_balancer, resolve_device
 from nasbench_mt.release.manifest import MANIFEST_NAME
 from nasbench_mt.release.provenance import machine, update_manifest
 from nasbench_mt.space.arch import Arch
@@ -113,6 +113,9 @@ def generate(cfg: GenerateConfig, resume: bool = False, progress: bool = True) -
         suite = load_suite(cfg.spec.suite, **cfg.spec.suite_kwargs)
         tasks = suite.tasks
         identity["suite_fingerprint"] = suite.fingerprint
+        for fields in (cfg.spec.train, cfg.spec.finetune):  # loss weights name the suite's tasks
+            if fields:
+                make_balancer(TrainConfig(**fields), tasks, cfg.archs()[0].space)
         evaluates = cfg.spec.protocol in ("supernet", "standalone")  # the others keep no per-sample data
         if evaluates and cfg.spec.n_per_sample > len(suite.test):
             raise ValueError(
@@ -192,4 +195,15 @@ def _record(cfg: GenerateConfig, identity: dict, t0: float, tasks) -> dict:
         "machine": machine(),
         "last_session_seconds": round(time.time() - t0, 1),
     }
+    balance = _supernet_loss_balance(cfg.spec)
+    if balance is not None:
+        generation["loss_balance"] = balance
     return update_manifest(cfg.out, cfg.version, tasks, generation, key=cfg.prefix)
+
+
+def _supernet_loss_balance(spec: MeasureSpec) -> dict | None:
+    """How the measured supernet balanced its losses, from its side file (absent before the option was)."""
+    if spec.protocol != "supernet" or not spec.supernet:
+        return None
+    side = Path(spec.supernet).with_suffix(".json")
+    return json.loads(side.read_text()).get("loss_balance") if side.is_file() else None

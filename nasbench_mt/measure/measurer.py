@@ -84,12 +84,13 @@ class MeasureSpec:
                 f"invalid finetune for protocol {self.protocol!r}: {self.finetune}; allowed: only with the "
                 "supernet protocol"
             )
-        if self.finetune:  # a bad field or value fails here, before any worker starts
-            allowed = [f.name for f in fields(TrainConfig)]
-            unknown = sorted(set(self.finetune) - set(allowed))
-            if unknown:
-                raise ValueError(f"invalid finetune fields: {unknown}; allowed: {allowed}")
-            TrainConfig(**self.finetune)
+        for what, given in (("finetune", self.finetune), ("train", self.train)):
+            if given:  # a bad field or value fails here, before any worker starts
+                allowed = [f.name for f in fields(TrainConfig)]
+                unknown = sorted(set(given) - set(allowed))
+                if unknown:
+                    raise ValueError(f"invalid {what} fields: {unknown}; allowed: {allowed}")
+                TrainConfig(**given)
         if self.protocol == "supernet" and not Path(self.supernet).is_file():
             raise ValueError(
                 f"invalid supernet: {self.supernet} does not exist; allowed: a checkpoint file path"

@@ -15,10 +15,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from nasbench_mt.measure.balance import BALANCES, LossBalancer, parse_weights, unweighted_loss
 from nasbench_mt.measure.datasets import Split
-from nasbench_mt.measure.evaluate import task_loss
 from nasbench_mt.measure.supernet import Supernet
-from nasbench_mt.space.arch import Arch
+from nasbench_mt.space.arch import Arch, SearchSpace
 from nasbench_mt.space.model import MultiTaskNet, build_model
 from nasbench_mt.space.tasks import TaskSpec
 
@@ -26,10 +26,12 @@ __all__ = [
     "DEVICES",
     "SUPERVISE_EXITS",
     "TrainConfig",
+    "config_record",
     "distill_loss",
     "finetune_subnet",
     "keep_exits",
     "load_train_state",
+    "make_balancer",
     "multitask_loss",
     "resolve_device",
     "save_atomic",
@@ -73,8 +75,18 @@ class TrainConfig:
     # only the architecture's exits, so the exit set never changes the backbone; "arch" supervises only
     # the architecture's own exits (deep supervision then varies with the exit set)
     supervise_exits: str = "all"
+    # loss balancing across tasks and exits (see nasbench_mt.measure.balance): "fixed" weights (every weight 1
+    # by default: the unweighted sum v1 used) or learned "uncertainty" weighting on top of the fixed weights;
+    # weights are {task: w} / {exit position: w} mappings or "KEY=W,..." strings, unlisted keys weigh 1
+    loss_balance: str = "fixed"
+    task_weights: dict | None = None
+    exit_weights: dict | None = None
 
     def __post_init__(self) -> None:
+        if self.loss_balance not in BALANCES:
+            raise ValueError(f"invalid loss balance: {self.loss_balance!r}; allowed: {list(BALANCES)}")
+        object.__setattr__(self, "task_weights", parse_weights(self.task_weights, "task"))
+        object.__setattr__(self, "exit_weights", parse_weights(self.exit_weights, "exit"))
         if self.supervise_exits not in SUPERVISE_EXITS:
             raise ValueError(
                 f"invalid supervise_exits: {self.supervise_exits!r}; allowed: {list(SUPERVISE_EXITS)}"
@@ -144,10 +156,34 @@ def make_optimizer(params: Sequence[tuple[str, nn.Parameter]], cfg: TrainConfig,
 
 
 def multitask_loss(
-    out: dict[str, dict[int, torch.Tensor]], targets: dict[str, torch.Tensor], tasks: Sequence[TaskSpec]
+    out: dict[str, dict[int, torch.Tensor]],
+    targets: dict[str, torch.Tensor],
+    tasks: Sequence[TaskSpec],
+    balancer: LossBalancer | None = None,
 ) -> torch.Tensor:
-    """Sum over tasks and exits of each exit's loss (every exit supervised, as in MSDNet)."""
-    return sum(task_loss(t, y, targets[t.name]) for t in tasks for y in out[t.name].values())
+    """Sum over tasks and exits of each exit's loss (every exit supervised, as in MSDNet), or the loss of
+    ``balancer`` (a :class:`~nasbench_mt.measure.balance.LossBalancer` over the same tasks)."""
+    if balancer is not None:
+        return balancer(out, targets)
+    return unweighted_loss(out, targets, tasks)
+
+
+def make_balancer(cfg: TrainConfig, tasks: Sequence[TaskSpec], space: SearchSpace) -> LossBalancer:
+    """The loss balancing ``cfg`` asks for over ``tasks`` and the exit positions of ``space``."""
+    exits = tuple(range(1, space.num_stages + 1))
+    return LossBalancer(tasks, cfg.loss_balance, cfg.task_weights, cfg.exit_weights, exits)
+
+
+def config_record(cfg: TrainConfig) -> dict:
+    """``cfg`` as plain data, the loss-balancing fields only where they differ from the default (so records
+    of runs from before the option read the same)."""
+    out = asdict(cfg)
+    for key in ("loss_balance", "task_weights", "exit_weights"):
+        if out[key] == getattr(TrainConfig, key):
+            del out[key]
+    if out.get("exit_weights"):
+        out["exit_weights"] = {str(k): w for k, w in out["exit_weights"].items()}
+    return out
 
 
 def distill_loss(
@@ -235,12 +271,14 @@ def _fit(
     """Train ``net`` (``arch``, possibly with extra exit heads) under ``cfg``; returns ``build_model(arch)``
     with the trained weights, in eval mode on ``device``."""
     net = net.to(device, memory_format=torch.channels_last).train()
+    balancer = make_balancer(cfg, tasks, arch.space).to(device)
     total = num_steps(train, cfg)
-    opt, sched = make_optimizer(list(net.named_parameters()), cfg, total)
+    params = list(net.named_parameters()) + list(balancer.named_parameters(prefix="balance"))
+    opt, sched = make_optimizer(params, cfg, total)
     bar = tqdm(total=total, desc=desc, disable=not progress, leave=False)
     for step, (x, y) in enumerate(train_batches(train, cfg)):
         x, y = _to(device, x, y)
-        loss = multitask_loss(net(x), y, tasks)
+        loss = multitask_loss(net(x), y, tasks, balancer)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -289,8 +327,10 @@ def train_supernet(
 
     ``distill`` in [0, 1] turns on in-place distillation: the largest subnet learns from the labels, every
     other subnet from ``(1 - distill) * labels + distill * the largest subnet's outputs``
-    (:func:`distill_loss`).  ``separate_smallest`` and ``separate_random`` add sandwich members, and
-    ``region`` restricts every member to one part of a few-shot split (see :meth:`Supernet.sandwich`).
+    (:func:`distill_loss`); the label loss adds up the tasks and exits as ``cfg.loss_balance`` says
+    (:mod:`nasbench_mt.measure.balance`; by default the plain sum).  ``separate_smallest`` and
+    ``separate_random`` add sandwich members, and ``region`` restricts every member to one part of a few-shot
+    split (see :meth:`Supernet.sandwich`).
 
     ``state_path`` makes the run resumable: after every ``state_every`` steps (and after the last) the
     weights, optimiser and schedule, the sampler's and torch's random states, the losses and the seconds
@@ -306,10 +346,12 @@ def train_supernet(
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
     supernet = supernet.to(device, memory_format=torch.channels_last).train()
+    balancer = make_balancer(cfg, supernet.tasks, supernet.space).to(device)
     total = num_steps(train, cfg)
-    opt, sched = make_optimizer(list(supernet.named_parameters()), cfg, total)
+    params = list(supernet.named_parameters()) + list(balancer.named_parameters(prefix="balance"))
+    opt, sched = make_optimizer(params, cfg, total)
     run = {
-        "config": asdict(cfg),
+        "config": config_record(cfg),
         "n_random": n_random,
         "distill": distill,
         "separate_smallest": separate_smallest,
@@ -328,6 +370,7 @@ def train_supernet(
                 f"a state of this run ({run}), or delete the file to start afresh"
             )
         supernet.load_state_dict(state["supernet"])
+        balancer.load_state_dict(state.get("balance", {}))
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         rng.setstate(state["sampler_rng"])
@@ -346,7 +389,7 @@ def train_supernet(
         members = supernet.sandwich(rng, n_random, separate_smallest, separate_random, region)
         for i, arch in enumerate(members):
             out = supernet(x, arch)
-            loss = multitask_loss(out, y, supernet.tasks)
+            loss = multitask_loss(out, y, supernet.tasks, balancer)
             if distill and i == 0:  # the sandwich starts with the largest subnet
                 teacher = {t: {k: v.detach() for k, v in o.items()} for t, o in out.items()}
             elif distill:
@@ -370,6 +413,8 @@ def train_supernet(
                     "torch_rng": torch.get_rng_state(),
                     "losses": losses,
                     "seconds": seconds + time.perf_counter() - t0,
+                    "balance": balancer.state_dict(),
+                    "balance_record": balancer.record(),
                 },
                 state_path,
             )
@@ -392,8 +437,9 @@ def load_train_state(path: str | Path) -> dict:
     """A resumable training state written by :func:`train_supernet` (``weights_only=True``: no code runs).
 
     Keys: ``run`` (what the run was), ``step`` (steps done), ``seconds`` (training time spent so far),
-    ``losses``, and the weights, optimiser, schedule and random states.
-    """
+    ``losses``, and the weights, optimiser, schedule and random states; states written since loss balancing
+    exists also hold ``balance`` (the learned loss weights, if any) and ``balance_record``
+    (:meth:`~nasbench_mt.measure.balance.LossBalancer.record`)."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:

@@ -102,6 +102,8 @@ def _task_dict(task: TaskSpec | Mapping[str, Any]) -> dict[str, Any]:
                 "target_std": task.target_std,
                 "tolerance": task.tolerance,
             }
+        if task.points:  # landmarks: NME normalised by two points' distance or the bounding-box size
+            out |= {"points": task.points, "norm_points": list(task.norm_points)}
         return out
     if isinstance(task, Mapping):
         return _task_dict(_task_spec(task))
@@ -109,7 +111,11 @@ def _task_dict(task: TaskSpec | Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _task_spec(task: Mapping[str, Any]) -> TaskSpec:
-    extra = {k: float(task[k]) for k in ("target_mean", "target_std", "tolerance") if k in task}
+    extra: dict[str, Any] = {
+        k: float(task[k]) for k in ("target_mean", "target_std", "tolerance") if k in task
+    }
+    if task.get("points"):
+        extra |= {"points": int(task["points"]), "norm_points": tuple(task.get("norm_points", ()))}
     return TaskSpec(task["name"], task["kind"], task["num_outputs"], task.get("out_size", 16), **extra)
 
 

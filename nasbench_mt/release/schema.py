@@ -1,7 +1,8 @@
 """Column names of the benchmark table and its per-sample companion file (schema version 1).
 
-One row per architecture.  Scores are in percent (accuracy and mIoU; higher is better) or in the task's
-units (MAE; lower is better).  A column for an exit the architecture does not have holds NaN.
+One row per architecture.  Scores are in percent (accuracy and mIoU; higher is better), in the task's
+units (MAE; lower is better) or a fraction (NME of landmark points; lower is better).  A column for an exit
+the architecture does not have holds NaN.
 
 =========================  =====================================================================
 column                     meaning
@@ -35,7 +36,8 @@ Per-sample companion (``exits-*.parquet``), one row per (architecture, task, exi
 ``exit``, ``conf`` and ``score`` as ``uint8`` byte strings over the first ``n_samples`` test scenes.  ``conf``
 is the max softmax probability (dense tasks: its mean over pixels) x 255, rounded; ``score`` is the sample's
 correctness x 255 (classification: 0 or 255; dense: pixel accuracy; regression: 255 when the absolute error
-is at most the task's ``tolerance``, with ``conf`` 0 since a regression head has no confidence).
+(landmark points: its NME) is at most the task's ``tolerance``, with ``conf`` 0 since a regression head has no
+confidence).
 """
 
 from __future__ import annotations

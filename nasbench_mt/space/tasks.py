@@ -10,6 +10,7 @@ __all__ = ["KINDS", "METRIC_OF_KIND", "SCENE_TASKS", "TaskSpec", "check_tasks"]
 
 KINDS = ("classification", "regression", "dense")
 METRIC_OF_KIND = {"classification": "acc", "regression": "mae", "dense": "miou"}
+POINTS_METRIC = "nme"  # regression of 2-D points (landmarks)
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,13 @@ class TaskSpec:
     Regression targets are stored in their original units; heads are trained on the standardised target
     ``(y - target_mean) / target_std`` and scored (MAE) back in the original units.  A test sample counts as
     correct in the per-sample records when its absolute error is at most ``tolerance`` (original units).
+
+    A regression task with ``points > 0`` predicts ``points`` 2-D points (landmarks), its ``num_outputs =
+    2 * points`` values ordered ``x1, y1, x2, y2, ...``.  It is scored by the normalised mean error (NME, a
+    fraction): the mean point-to-point distance divided by the distance between the two ground-truth points
+    ``norm_points`` (e.g. the eye centres: inter-ocular normalisation) or, when ``norm_points`` is empty, by
+    the ground-truth points' bounding-box size ``sqrt(width * height)``.  A sample counts as correct when its
+    NME is at most ``tolerance`` (0.1 is the usual failure threshold).
     """
 
     name: str
@@ -31,6 +39,8 @@ class TaskSpec:
     target_mean: float = 0.0
     target_std: float = 1.0
     tolerance: float = 0.0
+    points: int = 0
+    norm_points: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier():
@@ -59,11 +69,38 @@ class TaskSpec:
             raise ValueError(f"invalid target_std for {self.name!r}: {self.target_std!r}; allowed: > 0")
         if not (isinstance(self.tolerance, (int, float)) and self.tolerance >= 0):
             raise ValueError(f"invalid tolerance for {self.name!r}: {self.tolerance!r}; allowed: >= 0")
+        self._check_points()
+
+    def _check_points(self) -> None:
+        object.__setattr__(self, "norm_points", tuple(self.norm_points))
+        if not isinstance(self.points, int) or self.points < 0:
+            raise ValueError(f"invalid points for {self.name!r}: {self.points!r}; allowed: an int >= 0")
+        if self.points and (self.kind != "regression" or self.num_outputs != 2 * self.points):
+            raise ValueError(
+                f"invalid points for {self.name!r}: {self.points} points of a {self.kind} task with "
+                f"{self.num_outputs} outputs; allowed: a regression task with num_outputs = 2 * points"
+            )
+        if self.points == 1 and not self.norm_points:
+            raise ValueError(
+                f"invalid points for {self.name!r}: 1 point has no bounding box to normalise by; "
+                "allowed: >= 2 points"
+            )
+        norm = self.norm_points
+        if norm and not (
+            self.points
+            and len(norm) == 2
+            and all(isinstance(i, int) and 0 <= i < self.points for i in norm)
+            and norm[0] != norm[1]
+        ):
+            raise ValueError(
+                f"invalid norm_points for {self.name!r}: {list(norm)}; allowed: two distinct point indices "
+                f"in 0..{max(self.points - 1, 0)} of a task with points, or none (bounding-box size)"
+            )
 
     @property
     def metric(self) -> str:
-        """Name of the score: ``acc`` (higher is better), ``miou`` (higher), ``mae`` (lower)."""
-        return METRIC_OF_KIND[self.kind]
+        """Name of the score: ``acc`` (higher is better), ``miou`` (higher), ``mae`` or ``nme`` (lower)."""
+        return POINTS_METRIC if self.points else METRIC_OF_KIND[self.kind]
 
     @property
     def higher_is_better(self) -> bool:

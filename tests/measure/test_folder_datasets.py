@@ -1,4 +1,5 @@
-"""Your own data: tiny synthetic UTKFace / CelebA / image-folder layouts through the whole pipeline, and every
+"""Your own data: tiny synthetic UTKFace / CelebA / MTFL / image-folder layouts through the whole pipeline
+(every task kind: classification, regression of one value, of several and of points, dense masks), and every
 kind of bad input (clear error naming the file and line, nothing already measured lost)."""
 
 import json
@@ -95,6 +96,85 @@ def make_folder(root: Path, n: int = N_IMAGES, suffix: str = ".csv") -> Path:
     return root / "config.json"
 
 
+MTFL_FOLDERS = {"training.txt": ["lfw_5590", "net_7876"], "testing.txt": ["AFLW"]}
+MTFL_SIZES = [(60, 50), (50, 50), (48, 64)]  # (width, height) as stored, so the crop moves the points
+
+
+def _landmarks(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
+    """Five points (eyes, nose, mouth corners) in pixels, as ``x1..x5 y1..y5``."""
+    side = min(w, h)
+    base = np.array([[0.3, 0.4], [0.7, 0.4], [0.5, 0.55], [0.35, 0.75], [0.65, 0.75]])
+    pts = base * side + [(w - side) / 2, (h - side) / 2] + rng.normal(0, 1.0, (5, 2))
+    return np.concatenate([pts[:, 0], pts[:, 1]])
+
+
+def make_mtfl(root: Path, n_train: int = 40, n_test: int = 8) -> Path:
+    """The MTFL layout: ``training.txt`` / ``testing.txt`` with Windows-style paths into AFLW/, lfw_5590/ and
+    net_7876/, ``path x1..x5 y1..y5 gender smile glasses pose`` with 1-based codes."""
+    rng = np.random.default_rng(3)
+    for name, n in (("training.txt", n_train), ("testing.txt", n_test)):
+        lines = []
+        for i in range(n):
+            folder = MTFL_FOLDERS[name][i % len(MTFL_FOLDERS[name])]
+            (root / folder).mkdir(parents=True, exist_ok=True)
+            w, h = MTFL_SIZES[i % len(MTFL_SIZES)]
+            codes = [int(rng.integers(1, 3)), i % 2 + 1, int(rng.integers(1, 3)), int(rng.integers(1, 6))]
+            arr = rng.integers(0, 120, (h, w, 3)) + 60 * (codes[1] - 1)
+            Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).save(
+                root / folder / f"{name[:4]}{i:03d}.jpg"
+            )
+            coords = " ".join(f"{v:.2f}" for v in _landmarks(rng, w, h))
+            lines.append(f"{folder}\\{name[:4]}{i:03d}.jpg {coords} " + " ".join(map(str, codes)))
+        (root / name).write_text("\n".join(lines) + "\n")
+    return root
+
+
+def make_kinds_folder(root: Path, n: int = N_IMAGES) -> Path:
+    """An image folder whose three tasks are one of each other kind: dense masks (``seg``, 3 classes), two
+    points from four columns (``eyes``) and three values in one list-valued column (``box``)."""
+    (root / "img").mkdir(parents=True)
+    (root / "masks").mkdir()
+    rng = np.random.default_rng(4)
+    rows = []
+    for i in range(n):
+        w, h = MTFL_SIZES[i % len(MTFL_SIZES)]
+        image = rng.integers(0, 120, (h, w, 3)) + 40 * (i % 3)
+        Image.fromarray(image.astype(np.uint8)).save(root / f"img/p{i:03d}.png")
+        mask = (np.arange(w)[None, :] * 3 // w + np.arange(h)[:, None] * 0 + i) % 3
+        Image.fromarray(mask.astype(np.uint8), mode="L").save(root / f"masks/p{i:03d}.png")
+        pts = _landmarks(rng, w, h)
+        rows.append(
+            {
+                "file": f"img/p{i:03d}.png",
+                "mask": f"masks/p{i:03d}.png",
+                "lx": pts[0],
+                "ly": pts[5],
+                "rx": pts[1],
+                "ry": pts[6],
+                "box": " ".join(f"{v:.1f}" for v in rng.normal(10, 2, 3)),
+            }
+        )
+    pd.DataFrame(rows).to_csv(root / "labels.csv", index=False)
+    config = {
+        "images": ".",
+        "labels": "labels.csv",
+        "image_column": "file",
+        "tasks": [
+            {"column": "mask", "kind": "dense", "num_classes": 3, "out_size": 8, "name": "seg"},
+            {
+                "column": ["lx", "ly", "rx", "ry"],
+                "kind": "regression",
+                "points": 2,
+                "norm_points": [0, 1],
+                "name": "eyes",
+            },
+            {"column": "box", "kind": "regression", "num_values": 3, "tolerance": 1.5},
+        ],
+    }
+    (root / "config.json").write_text(json.dumps(config))
+    return root / "config.json"
+
+
 def _pipeline(tmp: Path, suite: str, args: dict) -> Path:
     """train-supernet then generate 4 archs through the CLI (in process); returns the release directory."""
     suite_args = ["--suite", suite, *(f"--suite-arg={k}={v}" for k, v in args.items())]
@@ -123,14 +203,13 @@ def _check_release(out: Path, metrics: list[str]) -> None:
             assert (col <= 100).all()
     arch = bench[0].arch
     policy = bench.exit_metrics(arch, {t.name: 0.5 for t in bench.tasks})
-    assert policy.policy_acc.shape == (1, 3)
+    assert policy.policy_acc.shape == (1, len(bench.tasks))
     X = encode_archs(list(table.arch), tasks=bench.tasks)
     for target in ("mean_acc", f"test_{bench.tasks[0].name}"):
         model = create_predictor("xgb", random_state=0).fit(X, table[target].to_numpy())
         assert np.isfinite(model.predict(X)).all()
 
 
-@pytest.mark.slow  # ~100 s: trains and generates end to end; the CelebA pipeline covers the same path
 def test_utkface_pipeline(tmp_path):
     root = make_utkface(tmp_path / "UTKFace")
     out = _pipeline(tmp_path, "utkface", {"root": root})
@@ -153,6 +232,106 @@ def test_celeba_pipeline(tmp_path):
     out = _pipeline(tmp_path, "celeba", {"root": root, "attrs": "Male,Smiling,5_o_Clock_Shadow"})
     _check_release(out, ["acc", "acc", "acc"])
     assert [t.name for t in load_benchmark(path=out).tasks] == ["male", "smiling", "a_5_o_clock_shadow"]
+
+
+def test_mtfl_pipeline(tmp_path):
+    root = make_mtfl(tmp_path / "MTFL")
+    out = _pipeline(tmp_path, "mtfl", {"root": root})
+    _check_release(out, ["nme", "acc", "acc"])
+    bench = load_benchmark(path=out)
+    landmarks = bench.tasks[0]
+    assert [t.name for t in bench.tasks] == ["landmarks", "smile", "glasses"]
+    assert (landmarks.points, landmarks.norm_points, landmarks.tolerance) == (5, (0, 1), 0.1)
+    assert landmarks.num_outputs == 10 and not bench.higher_is_better("test_landmarks")
+    assert bench.table.test_landmarks.gt(0).all()
+    exits = pd.read_parquet(out / "exits-00000.parquet")
+    rows = exits[exits.task == "landmarks"]
+    assert len(rows) > 0 and all(len(c) == 6 and not any(c) for c in rows.conf)
+
+
+def test_folder_dense_and_points_pipeline(tmp_path):
+    config = make_kinds_folder(tmp_path / "kinds")
+    out = _pipeline(tmp_path, "image-folder", {"config": config})
+    _check_release(out, ["miou", "nme", "mae"])
+    bench = load_benchmark(path=out)
+    seg, eyes, box = bench.tasks
+    assert (seg.kind, seg.num_outputs, seg.out_size) == ("dense", 3, 8)
+    assert (eyes.points, eyes.norm_points, eyes.num_outputs) == (2, (0, 1), 4)
+    assert (box.kind, box.num_outputs, box.points, box.tolerance) == ("regression", 3, 0, 1.5)
+    assert list(bench.table.mean_acc) == list(bench.table.test_seg)  # the only higher-is-better task
+
+
+def test_mtfl_layout_and_splits(tmp_path):
+    root = make_mtfl(tmp_path / "MTFL")
+    suite = load_suite("mtfl", root=str(root), tasks="landmarks,gender,pose")
+    assert (len(suite.train), len(suite.val), len(suite.test)) == (34, 6, 8)
+    assert [(t.name, t.metric, t.num_outputs) for t in suite.tasks] == [
+        ("landmarks", "nme", 10),
+        ("gender", "acc", 2),
+        ("pose", "acc", 5),
+    ]
+    lines = [line.split() for line in (root / "testing.txt").read_text().splitlines()]
+    first = np.array(lines[0][1:11], dtype=float)  # testing.txt line 1: a 60x50 image, cropped to 50x50
+    expect = np.stack([(first[:5] - 5) / 50, first[5:] / 50], axis=1).reshape(-1)  # x1, y1, x2, y2, ...
+    np.testing.assert_allclose(suite.test.targets["landmarks"][0], expect, rtol=1e-6)
+    assert list(suite.test.targets["pose"]) == [int(parts[14]) - 1 for parts in lines]
+    seeded = load_suite("mtfl", root=str(root), official_split=False, seed=1)
+    assert len(seeded.train) + len(seeded.val) + len(seeded.test) == 48 and len(seeded.test) == 7
+    task = suite.tasks[0]
+    assert task.target_mean == pytest.approx(float(suite.train.targets["landmarks"].mean()), rel=1e-5)
+
+
+def test_dense_and_multi_value_labels(tmp_path):
+    config = make_kinds_folder(tmp_path / "kinds")
+    suite = load_suite("image-folder", config=str(config))
+    seg = suite.train.targets["seg"]
+    assert (
+        seg.shape == (len(suite.train), 8, 8) and seg.dtype == np.int64 and set(np.unique(seg)) == {0, 1, 2}
+    )
+    assert suite.train.targets["eyes"].shape == (len(suite.train), 4)
+    assert suite.train.targets["box"].shape == (len(suite.train), 3)
+    # the mask gets the image's centre crop and a nearest-neighbour resize: as PIL's NEAREST on the crop
+    df = pd.read_csv(config.parent / "labels.csv").sort_values("file")
+    first_test = int(np.sort(np.random.default_rng(0).permutation(N_IMAGES)[:6])[0])  # the seeded split
+    with Image.open(config.parent / df.iloc[first_test]["mask"]) as m:
+        w, h = m.size
+        side = min(w, h)
+        box = ((w - side) // 2, (h - side) // 2, (w - side) // 2 + side, (h - side) // 2 + side)
+        expect = np.asarray(m.crop(box).resize((8, 8), Image.Resampling.NEAREST))
+    np.testing.assert_array_equal(suite.test.targets["seg"][0], expect)
+    assert len(np.unique(expect)) == 3
+
+
+def test_nme_and_per_sample_records():
+    from nasbench_mt.measure.suite import Split
+    from nasbench_mt.space.tasks import TaskSpec
+
+    eyes = TaskSpec("eyes", "regression", 4, points=2, norm_points=(0, 1), tolerance=0.08)
+    blob = TaskSpec("blob", "regression", 6, points=3, tolerance=0.1)  # bounding-box normaliser
+    cls = TaskSpec("c", "classification", 2)
+    y_eyes = np.array([[0.2, 0.5, 0.6, 0.5], [0.0, 0.0, 0.0, 0.8]], dtype=np.float32)
+    y_blob = np.array([[0, 0, 0.4, 0, 0, 0.9], [0, 0, 0.5, 0.5, 0.2, 0.5]], dtype=np.float32)
+    shift = np.array([0.02, 0.0, 0.0, 0.06], dtype=np.float32)  # per point: 0.02 then 0.06 away
+
+    class Fixed(torch.nn.Module):  # predicts the ground truth moved by ``shift`` (blob: by 0.1 in x)
+        def forward(self, x):
+            n = len(x)
+            e = torch.from_numpy(y_eyes + shift)[:n]
+            b = torch.from_numpy(y_blob)[:n] + torch.tensor([0.1, 0, 0.1, 0, 0.1, 0])
+            return {"eyes": {4: e}, "blob": {4: b}, "c": {4: torch.zeros(n, 2)}}
+
+    split = Split(
+        np.zeros((2, 3, 4, 4), np.uint8),
+        {"eyes": y_eyes, "blob": y_blob, "c": np.zeros(2, np.int64)},
+    )
+    res = evaluate(Fixed(), split, [eyes, blob, cls], n_per_sample=2, channels_last=False)
+    nme_eyes = [0.04 / 0.4, 0.04 / 0.8]  # mean distance 0.04, inter-ocular 0.4 and 0.8
+    nme_blob = [0.1 / np.sqrt(0.4 * 0.9), 0.1 / np.sqrt(0.5 * 0.5)]
+    assert res.scores[("eyes", 4)] == pytest.approx(np.mean(nme_eyes), rel=1e-5)
+    assert res.scores[("blob", 4)] == pytest.approx(np.mean(nme_blob), rel=1e-5)
+    assert list(res.score[("eyes", 4)]) == [0, 255]  # NME 0.1 is above the tolerance 0.08, 0.05 is not
+    assert list(res.score[("blob", 4)]) == [255 if e <= 0.1 else 0 for e in nme_blob]
+    assert not res.conf[("eyes", 4)].any()
 
 
 def test_celeba_official_partition_and_seeded_split(tmp_path):
@@ -389,3 +568,96 @@ def test_suite_arguments_are_checked(tmp_path, capsys):
         load_suite("utkface", root=str(tmp_path / "nope"))
     assert main(["train-supernet", "--out", str(tmp_path / "sn.pt"), "--suite", "utkface"]) == 2
     assert "needs the arguments ['root']" in capsys.readouterr().err
+
+
+def test_malformed_mtfl(tmp_path):
+    root = make_mtfl(tmp_path / "MTFL")
+    path = root / "training.txt"
+    good = path.read_text().splitlines()
+
+    def expect(line: int, text: str, match: str, **kwargs) -> None:
+        lines = list(good)
+        lines[line - 1] = text
+        path.write_text("\n".join(lines) + "\n")
+        with pytest.raises(ValueError, match=match):
+            load_suite("mtfl", root=str(root), **kwargs)
+
+    parts = good[2].split()
+    expect(3, " ".join(parts[:10] + parts[11:]), r"training\.txt line 3: 14 fields; expected 15")
+    expect(
+        3,
+        " ".join(parts[:14] + ["6"]),
+        r"line 3: label pose='6' out of the declared range 1\.\.5",
+        tasks="landmarks,smile,pose",
+    )
+    expect(3, " ".join(parts[:12] + ["0"] + parts[13:]), r"line 3: label smile='0' out of the declared range")
+    expect(3, " ".join(parts[:3] + ["abc"] + parts[4:]), r"line 3: label landmarks='abc' is not a number")
+    eyes = parts[:2] + [parts[1]] + parts[3:7] + [parts[6]] + parts[8:]  # right eye on the left eye
+    expect(3, " ".join(eyes), r"training\.txt line 3: label landmarks: points 0 and 1 coincide")
+    expect(
+        3, "lfw_5590\\nope.jpg" + good[2][good[2].index(" ") :], r"line 3: image .*nope\.jpg does not exist"
+    )
+    path.write_text("\n".join(good) + "\n")
+    with pytest.raises(ValueError, match=r"invalid MTFL task: 'age'; allowed: \['landmarks'"):
+        load_suite("mtfl", root=str(root), tasks="landmarks,age,smile")
+    (root / "training.txt").unlink()
+    (root / "testing.txt").unlink()
+    with pytest.raises(ValueError, match=r"no MTFL label file in .*; looked for \['training\.txt'"):
+        load_suite("mtfl", root=str(root))
+
+
+def _kinds_error(tmp_path, edit, match) -> None:
+    config = make_kinds_folder(tmp_path / "kinds")
+    edit(config.parent)
+    with pytest.raises(ValueError, match=match):
+        load_suite("image-folder", config=str(config))
+
+
+def _set_cell(root: Path, row: int, column: str, value) -> None:
+    df = pd.read_csv(root / "labels.csv")
+    df[column] = df[column].astype(object)
+    df.loc[row, column] = value
+    df.to_csv(root / "labels.csv", index=False)
+
+
+@pytest.mark.parametrize(
+    "edit,match",
+    [
+        (lambda r: (r / "masks/p004.png").unlink(), r"labels\.csv line 6: mask .*p004\.png does not exist"),
+        (
+            lambda r: Image.fromarray(np.full((50, 60), 3, np.uint8), mode="L").save(r / "masks/p003.png"),
+            r"line 5: mask .*p003\.png has the value 3 out of the declared classes 0\.\.2 of 'seg'",
+        ),
+        (
+            lambda r: Image.fromarray(np.zeros((50, 60, 3), np.uint8)).save(r / "masks/p003.png"),
+            r"line 5: mask .*p003\.png has mode RGB; allowed: a single-channel image",
+        ),
+        (
+            lambda r: Image.fromarray(np.zeros((40, 40), np.uint8), mode="L").save(r / "masks/p003.png"),
+            r"line 5: mask .*p003\.png is 40x40 but its image is 60x50",
+        ),
+        (lambda r: _set_cell(r, 7, "box", "1 2"), r"line 9: label box has 2 values; expected 3"),
+        (lambda r: _set_cell(r, 7, "box", "[1, 2, x]"), r"line 9: label box='\[1, 2, x\]' is not a list"),
+        (lambda r: _set_cell(r, 7, "ry", ""), r"line 9: missing value in label column 'ry'"),
+        (lambda r: _set_cell(r, 7, "rx", "inf"), r"line 9: label rx='inf' out of the declared range"),
+    ],
+)
+def test_bad_dense_and_multi_value_labels(tmp_path, edit, match):
+    _kinds_error(tmp_path, edit, match)
+
+
+def test_bad_label_column_declarations():
+    from nasbench_mt.measure.folder_datasets import LabelColumn
+
+    with pytest.raises(ValueError, match=r"invalid kind of label column 'm': 'mask'; allowed: \['classif"):
+        LabelColumn("m", "mask")
+    with pytest.raises(ValueError, match=r"invalid column: \['a', 'b'\]; allowed: a list of columns only"):
+        LabelColumn(["a", "b"], "regression")
+    with pytest.raises(ValueError, match=r"invalid points of label column 'p': 3 with 4 values"):
+        LabelColumn("p", "regression", num_values=4, points=3)
+    with pytest.raises(ValueError, match=r"invalid norm_points for 'p': \[0, 5\]"):
+        LabelColumn("p", "regression", points=5, norm_points=(0, 5))
+    with pytest.raises(ValueError, match=r"invalid num_classes of label column 'm'"):
+        LabelColumn("m", "dense")
+    with pytest.raises(ValueError, match=r"invalid layout of label column 'p': 'yx'"):
+        LabelColumn("p", "regression", points=2, layout="yx")

@@ -3,23 +3,18 @@
 import pytest
 import torch
 
-from nasbench_mt.measure.datasets import load_suite
 from nasbench_mt.measure.train import TrainConfig, keep_exits, train_standalone
 from nasbench_mt.space.arch import Arch
 from nasbench_mt.space.model import build_model
 
 pytest.importorskip("mlxtend")
 
-SUITE_KW = {"n_train": 64, "n_val": 16, "n_test": 16}
 ARCH = Arch.from_string("k3e3|k3e3|k3e3|k3e3|b=4,2,0|x=2")
 
 
-@pytest.fixture(scope="module")
-def suite(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("NASBENCH_MT_CACHE", str(tmp_path_factory.mktemp("cache")))
-    yield load_suite("mnist-scenes", **SUITE_KW)
-    mp.undo()
+@pytest.fixture
+def suite(small_scenes):
+    return small_scenes
 
 
 def _train(suite, arch, mode, seed=0):
