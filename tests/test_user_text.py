@@ -69,3 +69,9 @@ def test_no_internal_vocabulary(name):
 )
 def test_the_patterns(text, hit):
     assert any(re.search(p, text, flags=re.IGNORECASE) for p in INTERNAL.values()) is hit
+
+
+def test_readme_is_a_short_guide():
+    """README stays a user's guide; longer text belongs in docs/."""
+    lines = (ROOT / "README.md").read_text().splitlines()
+    assert len(lines) < 250, f"README.md has {len(lines)} lines; keep it under 250 (move detail to docs/)"
