@@ -1,7 +1,8 @@
 """SYNTHETIC benchmark releases for tests and speed benchmarks — not measurements.
 
 :func:`synthetic_release` writes a directory in exactly the release layout (see
-:mod:`nasbench_mt.release.manifest`): real architectures (``V1.sample``) and real costs, with every accuracy,
+:mod:`nasbench_mt.release.manifest`): real architectures (``space.sample``, ``space`` the v1 geometry with
+the release's tasks, any number of them) and real costs, with every accuracy,
 latency and per-sample column drawn from a seeded toy model (accuracy grows with log-MACs and exit depth,
 latency with MACs).  The manifest says ``"synthetic": true`` under ``generation``.  Use it to exercise code
 paths, never to draw conclusions.
@@ -54,11 +55,14 @@ class _SegmentTable:
         from nasbench_mt.space.model import build_model
 
         self.tasks = tuple(tasks)
-        n = V1.num_stages
+        space = self.space = V1.with_tasks(self.tasks)
+        n = space.num_stages
         self.block: dict[tuple[int, bool, Block], tuple[int, int]] = {}
-        for blk in V1.block_choices:
+        for blk in space.block_choices:
             one, two = (
-                measure_costs(build_model(Arch([[blk] * d] * n, (n,) * len(tasks), V1.exit_choices), tasks))
+                measure_costs(
+                    build_model(Arch([[blk] * d] * n, (n,) * len(tasks), space.exit_choices, space))
+                )
                 for d in (1, 2)
             )
             for s in range(1, n + 1):
@@ -88,7 +92,7 @@ def composed_costs(arch: Arch, table: _SegmentTable) -> dict[str, Any]:
     per_task = {}
     for t, bp in zip(table.tasks, arch.written_branches):
         path = ["stem"] + [f"trunk_s{s}" for s in range(1, bp + 1)]
-        for s in range(bp + 1, V1.num_stages + 1):
+        for s in range(bp + 1, table.space.num_stages + 1):
             macs[f"{t.name}_s{s}"], params[f"{t.name}_s{s}"] = table.stage(s, arch.stages[s - 1])
             path.append(f"{t.name}_s{s}")
         for k in arch.all_exits:
@@ -105,7 +109,7 @@ def composed_costs(arch: Arch, table: _SegmentTable) -> dict[str, Any]:
     row.update({f"macs_e{k}": sum(v for s, v in macs.items() if stage_of(s) <= k) for k in arch.all_exits})
     row.update({f"macs_seg_{s}": v for s, v in macs.items()})
     # rough estimate, not measured: input + stage-1 expanded activations (16x16), more with early branches
-    hidden = 16 * 16 * V1.stages[0].channels * max(b.expand for b in arch.stages[0])
+    hidden = 16 * 16 * table.space.stages[0].channels * max(b.expand for b in arch.stages[0])
     own_early = sum(bp < 1 for bp in arch.written_branches)
     row["peak_mem_bytes"] = int(4 * (3 * 32 * 32 + 2 * hidden) * (1 + 0.3 * own_early))
     return row
@@ -154,21 +158,22 @@ def synthetic_release(
     import pandas as pd
 
     from nasbench_mt.release.manifest import write_manifest
-    from nasbench_mt.space.model import default_tasks
 
     if costs not in ("exact", "composed"):
         raise ValueError(f"invalid costs: {costs!r}; allowed: ['exact', 'composed']")
-    tasks = tuple(default_tasks() if tasks is None else tasks)
+    space = V1 if tasks is None else V1.with_tasks(tasks)
+    tasks = space.tasks
     root = Path(directory)
     root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    archs = V1.sample(n, seed=seed)
+    archs = space.sample(n, seed=seed)
     seg_table = _SegmentTable(tasks) if costs == "composed" else None
     cost_rows = [_exact_costs(a, tasks) if seg_table is None else composed_costs(a, seg_table) for a in archs]
     log_macs = np.log([c["macs"] for c in cost_rows])
     z = (log_macs - log_macs.mean()) / (log_macs.std() + 1e-9)
     difficulty = {t.name: rng.normal(size=n_samples) for t in tasks}  # per test scene, shared by archs
-    base = {t.name: b for t, b in zip(tasks, (1.2, 0.4, 0.8, 0.0, 0.6))}
+    levels = (1.2, 0.4, 0.8, 0.0, 0.6)  # per task, how easy it is (cycled for longer task lists)
+    base = {t.name: levels[i % len(levels)] for i, t in enumerate(tasks)}
 
     rows, exit_rows = [], []
     for i, (arch, cost) in enumerate(zip(archs, cost_rows)):
@@ -267,7 +272,7 @@ def synthetic_release(
 
     meta = {
         "version": version,
-        "space": V1.name,
+        "space": space.name,
         "tasks": tasks,
         "n_samples": n_samples,
         "generation": {

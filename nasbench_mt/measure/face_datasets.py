@@ -5,8 +5,8 @@
   estimation), ``gender`` (2 classes), ``race`` (5 classes);
 - ``celeba``: ``list_attr_celeba.txt`` (count line, header line, one line of +-1 per image; in ``root`` or
   ``root/Anno``), images in ``root/img_align_celeba``, and ``list_eval_partition.txt`` (in ``root`` or
-  ``root/Eval``) for the official split when present; ``attrs`` chooses the three attributes that become
-  binary tasks.
+  ``root/Eval``) for the official split when present; ``attrs`` chooses the attributes (any number) that
+  become binary tasks.
 
 Both build through :func:`~nasbench_mt.measure.folder_datasets.build_suite` (validation, resizing, seeded
 split, cache: see :mod:`nasbench_mt.measure.folder_datasets`)."""
@@ -22,7 +22,7 @@ from nasbench_mt.measure.folder_datasets import (
     ImageRecord,
     LabelColumn,
     build_suite,
-    check_v1,
+    check_columns,
     list_images,
 )
 from nasbench_mt.measure.suite import Suite, register_suite
@@ -167,8 +167,8 @@ def celeba(
     crop: str = "center",
     cache: bool = True,
 ) -> Suite:
-    """CelebA under ``root``: three of the 40 binary attributes as tasks (``attrs``, a list or a
-    comma-separated string; task names are lower-cased).  ``partition``: ``"auto"`` uses
+    """CelebA under ``root``: any of the 40 binary attributes as tasks (``attrs``, a list or a
+    comma-separated string, one task each; task names are lower-cased).  ``partition``: ``"auto"`` uses
     ``list_eval_partition.txt`` when present, ``True`` requires it, ``False`` uses a seeded split."""
     folder = Path(root)
     if not folder.is_dir():
@@ -177,7 +177,7 @@ def celeba(
         attrs = [a.strip() for a in attrs.split(",") if a.strip()]
     attrs = list(attrs)
     columns = [LabelColumn(a, "classification", 2) for a in attrs]
-    check_v1("celeba", columns)
+    check_columns("celeba", columns)
     tried = [folder / "list_attr_celeba.txt", folder / "Anno" / "list_attr_celeba.txt"]
     attr_file = _first(tried)
     if attr_file is None:
