@@ -37,7 +37,14 @@ from nasbench_mt.release.schema import (
 from nasbench_mt.space.arch import V1, Arch, Block
 from nasbench_mt.space.tasks import TaskSpec
 
-__all__ = ["TINY_SUITE_KWARGS", "composed_costs", "suite_cache", "synthetic_release", "tiny_generation_env"]
+__all__ = [
+    "TINY_SUITE_KWARGS",
+    "composed_costs",
+    "suite_cache",
+    "synthetic_image_folder",
+    "synthetic_release",
+    "tiny_generation_env",
+]
 
 
 def _exact_costs(arch: Arch, tasks: Sequence[TaskSpec]) -> dict[str, Any]:
@@ -288,6 +295,56 @@ def synthetic_release(
         "calibration": {"rows": calibration},
     }
     return write_manifest(root, files, meta)
+
+
+def synthetic_image_folder(
+    directory: str | os.PathLike[str], n_tasks: int = 4, n_images: int = 40, seed: int = 0
+) -> Path:
+    """Write a SYNTHETIC image folder of ``n_tasks`` tasks in the ``image-folder`` layout; returns the
+    path of its JSON config (``load_suite("image-folder", config=...)``, ``--suite-arg config=...``).
+
+    ``directory`` gets ``img/*.png`` (32x32 RGB), ``labels.csv`` (column ``file`` plus one column per task,
+    ``band0``, ``band1``, ...) and ``config.json``.  Task ``i`` reads horizontal band ``i`` of the image: its
+    brightness follows the label, so every task is learnable and each needs its own part of the image.
+    Every third task is a regression (values 0-100, tolerance 10), the others classifications of 2 or 3
+    classes.  For tests and the README's walk-through, never for conclusions.
+    """
+    import json
+
+    import pandas as pd
+    from PIL import Image
+
+    if not isinstance(n_tasks, int) or not 1 <= n_tasks <= 32:
+        raise ValueError(f"invalid n_tasks: {n_tasks!r}; allowed: an int in 1..32 (one band of pixels each)")
+    root = Path(directory)
+    (root / "img").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    columns = []
+    for i in range(n_tasks):
+        if i % 3 == 2:
+            columns.append({"column": f"band{i}", "kind": "regression", "tolerance": 10})
+        else:
+            columns.append({"column": f"band{i}", "kind": "classification", "num_classes": 2 + i % 3})
+    rows = []
+    edges = np.linspace(0, 32, n_tasks + 1).astype(int)
+    for k in range(n_images):
+        image = rng.integers(0, 60, (32, 32, 3))
+        row: dict[str, Any] = {"file": f"img/{k:04d}.png"}
+        for i, col in enumerate(columns):
+            if col["kind"] == "regression":
+                value = round(float(rng.uniform(0, 100)), 2)
+                level = value / 100
+            else:
+                value = int(rng.integers(col["num_classes"]))
+                level = value / (col["num_classes"] - 1)
+            row[col["column"]] = value
+            image[edges[i] : edges[i + 1]] += int(160 * level)
+        Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).save(root / row["file"])
+        rows.append(row)
+    pd.DataFrame(rows).to_csv(root / "labels.csv", index=False)
+    config = {"images": ".", "labels": "labels.csv", "image_column": "file", "tasks": columns}
+    (root / "config.json").write_text(json.dumps(config, indent=1) + "\n")
+    return root / "config.json"
 
 
 # the mnist-scenes slice every generation test measures on (one tiny supernet serves them all)
