@@ -59,6 +59,12 @@ def test_release_of_n_tasks_is_generated_loaded_predicted_and_searched(tmp_path,
     policy = bench.exit_metrics(archs[0], {t: 0.5 for t in names})
     assert policy.policy_acc.shape == (1, n_tasks)
 
+    capsys.readouterr()
+    assert main(["space", "--path", str(out), "--sample", "2", "--json"]) == 0
+    described = json.loads(capsys.readouterr().out)
+    assert described["tasks"] == n_tasks and described["task_names"] == names
+    assert described["size"] == space.size and described["size"] != V1.size
+
     # a tree and a graph predictor, encoded from the table's strings with the release's tasks
     y = bench.table.mean_acc.to_numpy()
     X = encode_archs(list(bench.table.arch), tasks=bench.tasks)
