@@ -1,7 +1,8 @@
 """SYNTHETIC benchmark releases for tests and speed benchmarks — not measurements.
 
 :func:`synthetic_release` writes a directory in exactly the release layout (see
-:mod:`nasbench_mt.release.manifest`): real architectures (``V1.sample``) and real costs, with every accuracy,
+:mod:`nasbench_mt.release.manifest`): real architectures (``space.sample``, ``space`` the v1 geometry with
+the release's tasks, any number of them) and real costs, with every accuracy,
 latency and per-sample column drawn from a seeded toy model (accuracy grows with log-MACs and exit depth,
 latency with MACs).  The manifest says ``"synthetic": true`` under ``generation``.  Use it to exercise code
 paths, never to draw conclusions.
@@ -36,7 +37,14 @@ from nasbench_mt.release.schema import (
 from nasbench_mt.space.arch import V1, Arch, Block
 from nasbench_mt.space.tasks import TaskSpec
 
-__all__ = ["TINY_SUITE_KWARGS", "composed_costs", "suite_cache", "synthetic_release", "tiny_generation_env"]
+__all__ = [
+    "TINY_SUITE_KWARGS",
+    "composed_costs",
+    "suite_cache",
+    "synthetic_image_folder",
+    "synthetic_release",
+    "tiny_generation_env",
+]
 
 
 def _exact_costs(arch: Arch, tasks: Sequence[TaskSpec]) -> dict[str, Any]:
@@ -54,11 +62,14 @@ class _SegmentTable:
         from nasbench_mt.space.model import build_model
 
         self.tasks = tuple(tasks)
-        n = V1.num_stages
+        space = self.space = V1.with_tasks(self.tasks)
+        n = space.num_stages
         self.block: dict[tuple[int, bool, Block], tuple[int, int]] = {}
-        for blk in V1.block_choices:
+        for blk in space.block_choices:
             one, two = (
-                measure_costs(build_model(Arch([[blk] * d] * n, (n,) * len(tasks), V1.exit_choices), tasks))
+                measure_costs(
+                    build_model(Arch([[blk] * d] * n, (n,) * len(tasks), space.exit_choices, space))
+                )
                 for d in (1, 2)
             )
             for s in range(1, n + 1):
@@ -88,7 +99,7 @@ def composed_costs(arch: Arch, table: _SegmentTable) -> dict[str, Any]:
     per_task = {}
     for t, bp in zip(table.tasks, arch.written_branches):
         path = ["stem"] + [f"trunk_s{s}" for s in range(1, bp + 1)]
-        for s in range(bp + 1, V1.num_stages + 1):
+        for s in range(bp + 1, table.space.num_stages + 1):
             macs[f"{t.name}_s{s}"], params[f"{t.name}_s{s}"] = table.stage(s, arch.stages[s - 1])
             path.append(f"{t.name}_s{s}")
         for k in arch.all_exits:
@@ -105,7 +116,7 @@ def composed_costs(arch: Arch, table: _SegmentTable) -> dict[str, Any]:
     row.update({f"macs_e{k}": sum(v for s, v in macs.items() if stage_of(s) <= k) for k in arch.all_exits})
     row.update({f"macs_seg_{s}": v for s, v in macs.items()})
     # rough estimate, not measured: input + stage-1 expanded activations (16x16), more with early branches
-    hidden = 16 * 16 * V1.stages[0].channels * max(b.expand for b in arch.stages[0])
+    hidden = 16 * 16 * table.space.stages[0].channels * max(b.expand for b in arch.stages[0])
     own_early = sum(bp < 1 for bp in arch.written_branches)
     row["peak_mem_bytes"] = int(4 * (3 * 32 * 32 + 2 * hidden) * (1 + 0.3 * own_early))
     return row
@@ -154,21 +165,22 @@ def synthetic_release(
     import pandas as pd
 
     from nasbench_mt.release.manifest import write_manifest
-    from nasbench_mt.space.model import default_tasks
 
     if costs not in ("exact", "composed"):
         raise ValueError(f"invalid costs: {costs!r}; allowed: ['exact', 'composed']")
-    tasks = tuple(default_tasks() if tasks is None else tasks)
+    space = V1 if tasks is None else V1.with_tasks(tasks)
+    tasks = space.tasks
     root = Path(directory)
     root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    archs = V1.sample(n, seed=seed)
+    archs = space.sample(n, seed=seed)
     seg_table = _SegmentTable(tasks) if costs == "composed" else None
     cost_rows = [_exact_costs(a, tasks) if seg_table is None else composed_costs(a, seg_table) for a in archs]
     log_macs = np.log([c["macs"] for c in cost_rows])
     z = (log_macs - log_macs.mean()) / (log_macs.std() + 1e-9)
     difficulty = {t.name: rng.normal(size=n_samples) for t in tasks}  # per test scene, shared by archs
-    base = {t.name: b for t, b in zip(tasks, (1.2, 0.4, 0.8, 0.0, 0.6))}
+    levels = (1.2, 0.4, 0.8, 0.0, 0.6)  # per task, how easy it is (cycled for longer task lists)
+    base = {t.name: levels[i % len(levels)] for i, t in enumerate(tasks)}
 
     rows, exit_rows = [], []
     for i, (arch, cost) in enumerate(zip(archs, cost_rows)):
@@ -267,7 +279,7 @@ def synthetic_release(
 
     meta = {
         "version": version,
-        "space": V1.name,
+        "space": space.name,
         "tasks": tasks,
         "n_samples": n_samples,
         "generation": {
@@ -283,6 +295,56 @@ def synthetic_release(
         "calibration": {"rows": calibration},
     }
     return write_manifest(root, files, meta)
+
+
+def synthetic_image_folder(
+    directory: str | os.PathLike[str], n_tasks: int = 4, n_images: int = 40, seed: int = 0
+) -> Path:
+    """Write a SYNTHETIC image folder of ``n_tasks`` tasks in the ``image-folder`` layout; returns the
+    path of its JSON config (``load_suite("image-folder", config=...)``, ``--suite-arg config=...``).
+
+    ``directory`` gets ``img/*.png`` (32x32 RGB), ``labels.csv`` (column ``file`` plus one column per task,
+    ``band0``, ``band1``, ...) and ``config.json``.  Task ``i`` reads horizontal band ``i`` of the image: its
+    brightness follows the label, so every task is learnable and each needs its own part of the image.
+    Every third task is a regression (values 0-100, tolerance 10), the others classifications of 2 or 3
+    classes.  For tests and the README's walk-through, never for conclusions.
+    """
+    import json
+
+    import pandas as pd
+    from PIL import Image
+
+    if not isinstance(n_tasks, int) or not 1 <= n_tasks <= 32:
+        raise ValueError(f"invalid n_tasks: {n_tasks!r}; allowed: an int in 1..32 (one band of pixels each)")
+    root = Path(directory)
+    (root / "img").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    columns = []
+    for i in range(n_tasks):
+        if i % 3 == 2:
+            columns.append({"column": f"band{i}", "kind": "regression", "tolerance": 10})
+        else:
+            columns.append({"column": f"band{i}", "kind": "classification", "num_classes": 2 + i % 3})
+    rows = []
+    edges = np.linspace(0, 32, n_tasks + 1).astype(int)
+    for k in range(n_images):
+        image = rng.integers(0, 60, (32, 32, 3))
+        row: dict[str, Any] = {"file": f"img/{k:04d}.png"}
+        for i, col in enumerate(columns):
+            if col["kind"] == "regression":
+                value = round(float(rng.uniform(0, 100)), 2)
+                level = value / 100
+            else:
+                value = int(rng.integers(col["num_classes"]))
+                level = value / (col["num_classes"] - 1)
+            row[col["column"]] = value
+            image[edges[i] : edges[i + 1]] += int(160 * level)
+        Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).save(root / row["file"])
+        rows.append(row)
+    pd.DataFrame(rows).to_csv(root / "labels.csv", index=False)
+    config = {"images": ".", "labels": "labels.csv", "image_column": "file", "tasks": columns}
+    (root / "config.json").write_text(json.dumps(config, indent=1) + "\n")
+    return root / "config.json"
 
 
 # the mnist-scenes slice every generation test measures on (one tiny supernet serves them all)

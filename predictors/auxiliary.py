@@ -17,8 +17,8 @@ labelled ones does::
     >>> labelled = V1.sample(20, seed=0)
     >>> acc = np.random.default_rng(0).random(20)  # stands for measured accuracies
     >>> archs, Y, names = with_free_targets(labelled, acc, ["acc"], V1.sample(60, seed=1))
-    >>> Y.shape, names[:3], int(np.isnan(Y[:, 0]).sum())
-    ((80, 9), ['acc', 'params', 'params_digit'], 60)
+    >>> Y.shape, names[:2], int(np.isnan(Y[:, 0]).sum())  # then params_{task} per task, flops, macs_e{k}
+    ((80, 9), ['acc', 'params'], 60)
     >>> model = create_predictor("gin", epochs=2, random_state=0).fit(encode_graphs(archs), Y)
     >>> model.predict(encode_graphs(labelled[:3]))[:, 0].shape  # column 0: the accuracy
     (3,)
@@ -30,9 +30,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from nasbench_mt.space.arch import V1, Arch, SearchSpace
+from nasbench_mt.space.arch import V1, Arch, SearchSpace, infer_space
 from nasbench_mt.space.costs import analytic_costs
-from nasbench_mt.space.model import default_tasks
 from nasbench_mt.space.tasks import TaskSpec
 
 __all__ = ["free_target_names", "free_targets", "sample_unlabelled", "with_free_targets"]
@@ -42,7 +41,7 @@ def free_target_names(space: SearchSpace = V1, tasks: Sequence[TaskSpec] | None 
     """The default free targets: ``params``, ``params_{task}`` (each task's path), ``flops`` (2 x MACs of
     the whole network) and ``macs_e{k}`` (MACs up to the early exit after stage ``k``; NaN, a missing
     label, for an architecture without that exit).  Column names as in the release table."""
-    tasks = default_tasks() if tasks is None else tasks
+    tasks = space.tasks if tasks is None else tasks
     return [
         "params",
         *[f"params_{t.name}" for t in tasks],
@@ -66,9 +65,8 @@ def free_targets(
     architecture lacks)."""
     if isinstance(archs, (str, Arch)) or not isinstance(archs, Sequence):
         raise ValueError(f"invalid archs: {type(archs).__name__}; allowed: a sequence of Arch or strings")
-    if space is None:
-        space = next((a.space for a in archs if isinstance(a, Arch)), V1)
-    tasks = tuple(default_tasks() if tasks is None else tasks)
+    space = infer_space(archs, tasks, space)
+    tasks = tuple(space.tasks if tasks is None else tasks)
     names = free_target_names(space, tasks) if names is None else list(names)
     allowed = _allowed(space, tasks)
     unknown = [n for n in names if n not in allowed]
@@ -115,9 +113,8 @@ def with_free_targets(
     itself a free cost (``params``, ``flops``, ``macs``, ...), and NaN (missing, masked by the predictor) in
     the others, e.g. accuracy and latency.
     """
-    if space is None:
-        space = next((a.space for a in [*archs, *aux_archs] if isinstance(a, Arch)), V1)
-    tasks = tuple(default_tasks() if tasks is None else tasks)
+    space = infer_space([*archs, *aux_archs], tasks, space)
+    tasks = tuple(space.tasks if tasks is None else tasks)
     targets = list(targets)
     labelled = [space.validate(a) for a in archs]
     unlabelled = [space.validate(a) for a in aux_archs]

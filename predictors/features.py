@@ -35,10 +35,9 @@ from typing import Any
 
 import numpy as np
 
-from nasbench_mt.space.arch import V1, Arch, SearchSpace
+from nasbench_mt.space.arch import V1, Arch, SearchSpace, infer_space
 from nasbench_mt.space.costs import analytic_costs
 from nasbench_mt.space.encoding import onehot_blocks, onehot_branches, onehot_exits
-from nasbench_mt.space.model import default_tasks
 from nasbench_mt.space.tasks import TaskSpec
 
 __all__ = ["ENCODINGS", "FEATURE_SETS", "encode_archs", "feature_names", "parse_features", "proxy_features"]
@@ -91,7 +90,7 @@ def feature_names(
     names += [f"shared_depth_t{t}" for t in range(space.num_tasks)]
     names += [f"exit_{x}" for x in space.exit_choices]
     if costs:
-        tasks = default_tasks() if tasks is None else tasks
+        tasks = space.tasks if tasks is None else tasks
         names += ["params"] + [f"params_{t.name}" for t in tasks]
         names += ["macs"] + [f"macs_e{x}" for x in space.exit_choices]
     return names
@@ -106,8 +105,9 @@ def encode_archs(
 ) -> np.ndarray:
     """Encode architectures as a float64 array of shape ``(len(archs), len(feature_names(...)))``.
 
-    ``space`` defaults to the first architecture's space (strings are parsed in ``V1``); every architecture
-    must belong to it. ``tasks`` (for the cost columns) defaults to the built-in task suite. Example::
+    ``space`` defaults to the first architecture's space (strings are parsed in ``V1`` with the task list
+    ``tasks``); every architecture must belong to it. ``tasks`` (for the cost columns) defaults to the
+    space's task list. Example::
 
         >>> X = encode_archs(V1.sample(4, seed=0))
         >>> X.shape == (4, len(feature_names()))
@@ -116,10 +116,9 @@ def encode_archs(
     _check_encoding(encoding)
     if isinstance(archs, (str, Arch)) or not isinstance(archs, Sequence):
         raise ValueError(f"invalid archs: {type(archs).__name__}; allowed: a sequence of Arch or strings")
-    if space is None:
-        space = next((a.space for a in archs if isinstance(a, Arch)), V1)
+    space = infer_space(archs, tasks, space)
     archs = [space.validate(a) for a in archs]
-    tasks = tuple(default_tasks() if tasks is None else tasks)
+    tasks = tuple(space.tasks if tasks is None else tasks)
     n_cols = len(feature_names(space, costs, encoding, tasks))
     out = np.zeros((len(archs), n_cols), dtype=np.float64)
     n_branch = len(space.branch_choices)

@@ -33,9 +33,8 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
-from nasbench_mt.space.arch import V1, Arch, SearchSpace
+from nasbench_mt.space.arch import V1, Arch, SearchSpace, infer_space
 from nasbench_mt.space.costs import block_costs, head_costs, stem_costs
-from nasbench_mt.space.model import default_tasks
 from nasbench_mt.space.tasks import TaskSpec, check_tasks
 
 __all__ = ["NODE_TYPES", "add_global_features", "encode_graphs", "node_feature_names"]
@@ -162,13 +161,13 @@ def encode_graphs(
 ) -> list[Data]:
     """One graph per architecture (see the module docstring); node features are float32.
 
-    ``space`` defaults to the first architecture's space (strings are parsed in ``V1``).
+    ``space`` defaults to the first architecture's space (strings are parsed in ``V1`` with the task list
+    ``tasks``).
     """
     if isinstance(archs, (str, Arch)) or not isinstance(archs, Sequence):
         raise ValueError(f"invalid archs: {type(archs).__name__}; allowed: a sequence of Arch or strings")
-    if space is None:
-        space = next((a.space for a in archs if isinstance(a, Arch)), V1)
-    tasks = check_tasks(default_tasks() if tasks is None else tasks, space.num_tasks)
+    space = infer_space(archs, tasks, space)
+    tasks = check_tasks(space.tasks if tasks is None else tasks, space.num_tasks)
     graphs = []
     for arch in archs:
         arch = space.validate(arch)

@@ -337,7 +337,7 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
         "--n",
         type=int,
         required=True,
-        help="number of architectures, the first n of V1.sample(n, seed) (required)",
+        help="number of architectures, the first n sampled with --seed from the suite's space (required)",
     )
     p.add_argument("--seed", type=int, default=0, help="architecture sampling seed (default: %(default)s)")
     p.add_argument(

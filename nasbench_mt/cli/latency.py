@@ -95,6 +95,7 @@ def _measure_latency(args: argparse.Namespace) -> int:
     df = measure_device(
         bench.table,
         args.n,
+        space=bench.space,
         seed=args.seed,
         backend=args.backend,
         threads=args.threads,
@@ -156,7 +157,7 @@ def _transfer_latency(args: argparse.Namespace) -> int:
         )
     measured = pd.read_parquet(args.measured)
     bench = load_benchmark(args.release, path=args.path)
-    model = LatencyTransfer().fit(bench.table, measured)
+    model = LatencyTransfer(space=bench.space).fit(bench.table, measured)
     pred = model.predict(bench.table)
     pred.insert(1, "measured", pred["arch_id"].isin(set(measured["arch_id"])))
     _write(pred, args.out, {"measured_file": str(args.measured), "n_measured": len(measured)})

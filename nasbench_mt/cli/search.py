@@ -44,7 +44,7 @@ def _search_args(p: argparse.ArgumentParser) -> None:
         action="append",
         default=None,
         metavar="METRIC",
-        help="column to maximise, e.g. mean_acc or test_digit; min:COLUMN minimises, e.g. min:latency_norm; "
+        help="column to maximise, e.g. mean_acc or test_TASK; min:COLUMN minimises, e.g. min:latency_norm; "
         "delta_p is the multi-task gain over --reference, in %%; with --exits grid or joint the expected "
         "metrics under the exit policy instead: policy_mean_acc, policy_acc_TASK (percent; dense tasks by "
         "pixel accuracy, not the table's mIoU), policy_macs, policy_flops, policy_latency_ms, "
@@ -407,6 +407,12 @@ def _onnx_args(p: argparse.ArgumentParser) -> None:
         metavar="EXIT",
         help="export the network only up to this exit position, 1-4 (default: the whole network)",
     )
+    p.add_argument(
+        "--path",
+        default=None,
+        metavar="DIR",
+        help="release whose search space and tasks the arch belongs to (default: the shipped v1 space)",
+    )
 
 
 @command("export-onnx", _onnx_args)
@@ -421,13 +427,15 @@ def _export_onnx(args: argparse.Namespace) -> int:
         raise ValueError(
             f"export-onnx needs {missing}, which are not installed; allowed: pip install 'nasbench-mt[onnx]'"
         )
+    from nasbench_mt.release.manifest import read_manifest, space_from_manifest
     from nasbench_mt.space.arch import V1
     from nasbench_mt.space.model import build_model, flat_outputs
 
     out = Path(args.out)
     if not args.out or out.is_dir() or any(p.exists() and not p.is_dir() for p in out.parents):
         raise ValueError(f"invalid --out {args.out!r}; allowed: a file path such as net.onnx")
-    arch = V1.validate(args.arch)
+    space = V1 if args.path is None else space_from_manifest(read_manifest(args.path))
+    arch = space.validate(args.arch)
     if args.upto is not None and args.upto not in arch.all_exits:
         raise ValueError(
             f"invalid --upto {args.upto}; allowed: one of the arch's exits {list(arch.all_exits)}"

@@ -25,13 +25,22 @@ def _space_args(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also build each sampled network and print its exact params, MACs and peak activation bytes",
     )
+    p.add_argument(
+        "--path",
+        default=None,
+        metavar="DIR",
+        help="describe the search space of this release (its task list) (default: the shipped v1 space)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of text, for scripts")
 
 
 @command("space", _space_args)
 def _space(args: argparse.Namespace) -> int:
-    """Describe the v1 search space, optionally sampling architectures."""
-    archs = V1.sample(args.sample, seed=args.seed)
+    """Describe the search space (v1, or a release's), optionally sampling architectures."""
+    from nasbench_mt.release.manifest import read_manifest, space_from_manifest
+
+    space = V1 if args.path is None else space_from_manifest(read_manifest(args.path))
+    archs = space.sample(args.sample, seed=args.seed)
     rows = []
     for a in archs:
         row = {"id": a.id, "arch": a.to_string()}
@@ -39,29 +48,30 @@ def _space(args: argparse.Namespace) -> int:
             from nasbench_mt.space.costs import measure_costs
             from nasbench_mt.space.model import build_model
 
-            c = measure_costs(build_model(a.to_string()))  # the canonical layout of the network
+            c = measure_costs(build_model(space.validate(a.to_string())))  # the network's canonical layout
             row.update(params=c.params, macs=c.macs, peak_mem_bytes=c.peak_activation_bytes)
         rows.append(row)
     info = {
-        "space": V1.name,
-        "size": V1.size,
-        "stages": [{"channels": s.channels, "stride": s.stride} for s in V1.stages],
-        "depths": list(V1.depths),
-        "kernels": list(V1.kernels),
-        "expands": list(V1.expands),
-        "tasks": V1.num_tasks,
-        "branch_points": list(V1.branch_choices),
-        "sharing_structures": len(V1.branch_settings),
-        "early_exits": list(V1.exit_choices),
+        "space": space.name,
+        "size": space.size,
+        "stages": [{"channels": s.channels, "stride": s.stride} for s in space.stages],
+        "depths": list(space.depths),
+        "kernels": list(space.kernels),
+        "expands": list(space.expands),
+        "tasks": space.num_tasks,
+        "task_names": list(space.task_names),
+        "branch_points": list(space.branch_choices),
+        "sharing_structures": space.num_branch_settings,
+        "early_exits": list(space.exit_choices),
         "samples": rows,
     }
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
-    print(f"search space {V1.name}: {V1.size:,} architectures ({V1.size:.2e})")
-    for key in ("depths", "kernels", "expands", "branch_points", "early_exits"):
+    print(f"search space {space.name}: {space.size:,} architectures ({space.size:.2e})")
+    for key in ("task_names", "depths", "kernels", "expands", "branch_points", "early_exits"):
         print(f"  {key:<14} {info[key]}")
-    n = len(V1.branch_choices) ** V1.num_tasks
+    n = len(space.branch_choices) ** space.num_tasks
     print(f"  {info['sharing_structures']} distinct sharing structures of the {n} branch-point tuples")
     for row in rows:
         extra = "".join(f"  {k}={v:,}" for k, v in row.items() if k not in ("id", "arch"))

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 from nasbench_mt.measure import face_datasets, folder_datasets  # noqa: F401  (importing registers their suites)
 from nasbench_mt.measure.suite import SPLIT_NAMES, SUITES, Split, Suite, cache_dir, register_suite
-from nasbench_mt.space.tasks import SCENE_TASKS
+from nasbench_mt.space.tasks import SCENE_TASKS, TaskSpec
 
 __all__ = [
     "SCENE_TASKS",
@@ -45,6 +45,7 @@ __all__ = [
     "load_suite",
     "make_mnist_scenes",
     "register_suite",
+    "suite_tasks",
 ]
 
 SCENES_VERSION = 2  # bump when the generator changes: cached arrays are keyed by it
@@ -66,6 +67,11 @@ def load_suite(name: str = "mnist-scenes", **kwargs) -> Suite:
     if missing:
         raise ValueError(f"dataset suite {name!r} needs the arguments {missing} (--suite-arg KEY=VALUE)")
     return SUITES[name](**kwargs)
+
+
+def suite_tasks(name: str = "mnist-scenes", **kwargs) -> tuple[TaskSpec, ...]:
+    """The task list of the suite ``name`` (the built-in suite's without building its scenes)."""
+    return SCENE_TASKS if name == "mnist-scenes" and name in SUITES else load_suite(name, **kwargs).tasks
 
 
 # --------------------------------------------------------------------------- MNIST source digits

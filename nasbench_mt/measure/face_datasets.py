@@ -5,8 +5,8 @@
   estimation), ``gender`` (2 classes), ``race`` (5 classes);
 - ``celeba``: ``list_attr_celeba.txt`` (count line, header line, one line of +-1 per image; in ``root`` or
   ``root/Anno``), images in ``root/img_align_celeba``, and ``list_eval_partition.txt`` (in ``root`` or
-  ``root/Eval``) for the official split when present; ``attrs`` chooses the three attributes that become
-  binary tasks;
+  ``root/Eval``) for the official split when present; ``attrs`` chooses the attributes (any number) that
+  become binary tasks;
 - ``mtfl``: the MTFL (Multi-Task Facial Landmark) ``training.txt`` / ``testing.txt`` under ``root``, one line
   per image ``path x1..x5 y1..y5 gender smile glasses pose`` (paths relative to ``root``, in the ``AFLW``,
   ``lfw_5590`` and ``net_7876`` folders, ``\\`` or ``/`` separated; attribute codes 1-based): ``landmarks``
@@ -29,7 +29,7 @@ from nasbench_mt.measure.folder_datasets import (
     ImageRecord,
     LabelColumn,
     build_suite,
-    check_v1,
+    check_columns,
     list_images,
 )
 from nasbench_mt.measure.suite import Suite, register_suite
@@ -174,8 +174,8 @@ def celeba(
     crop: str = "center",
     cache: bool = True,
 ) -> Suite:
-    """CelebA under ``root``: three of the 40 binary attributes as tasks (``attrs``, a list or a
-    comma-separated string; task names are lower-cased).  ``partition``: ``"auto"`` uses
+    """CelebA under ``root``: any of the 40 binary attributes as tasks (``attrs``, a list or a
+    comma-separated string, one task each; task names are lower-cased).  ``partition``: ``"auto"`` uses
     ``list_eval_partition.txt`` when present, ``True`` requires it, ``False`` uses a seeded split."""
     folder = Path(root)
     if not folder.is_dir():
@@ -184,7 +184,7 @@ def celeba(
         attrs = [a.strip() for a in attrs.split(",") if a.strip()]
     attrs = list(attrs)
     columns = [LabelColumn(a, "classification", 2) for a in attrs]
-    check_v1("celeba", columns)
+    check_columns("celeba", columns)
     tried = [folder / "list_attr_celeba.txt", folder / "Anno" / "list_attr_celeba.txt"]
     attr_file = _first(tried)
     if attr_file is None:
@@ -322,7 +322,7 @@ def mtfl(
     if isinstance(tasks, str):
         tasks = [t.strip() for t in tasks.split(",") if t.strip()]
     columns = _mtfl_columns(list(tasks), landmark_tolerance)
-    check_v1("mtfl", columns)
+    check_columns("mtfl", columns)
     files = {name: folder / name for name in MTFL_FILES if (folder / name).is_file()}
     if not files:
         raise ValueError(f"no MTFL label file in {folder}; looked for {list(MTFL_FILES)}")

@@ -19,8 +19,8 @@ deterministically) and stored as RGB uint8 ``(N, 3, 32, 32)``; masks get the sam
 resize to the task's ``out_size``.  Without a split column the split is a fixed seeded permutation of the
 images sorted by path (``val_frac`` / ``test_frac``).  The arrays are cached under
 :func:`~nasbench_mt.measure.datasets.cache_dir`, keyed by a hash of the configuration, the labels and every
-image's and mask's path, size and modification time, so any change rebuilds them.  The v1 search space has
-three branch points, so a suite must declare exactly three tasks.
+image's and mask's path, size and modification time, so any change rebuilds them.
+A suite declares any number of tasks (one branch point each in the search space of its release).
 
 Regression targets stay in their units in the arrays (points: fractions of the cropped image the network
 sees); the tasks record the training split's mean and standard deviation (heads train on the standardised
@@ -47,7 +47,6 @@ import torch
 
 from nasbench_mt.measure.evaluate import points_scale
 from nasbench_mt.measure.suite import SPLIT_NAMES, Split, Suite, cache_dir, register_suite
-from nasbench_mt.space.arch import V1
 from nasbench_mt.space.tasks import TaskSpec
 
 __all__ = ["FolderConfig", "ImageRecord", "LabelColumn", "build_suite", "image_folder", "list_images"]
@@ -416,11 +415,10 @@ def _assign_splits(
         records[i].split = "test" if rank < n_test else "val" if rank < n_test + n_val else "train"
 
 
-def check_v1(name: str, columns: Sequence[LabelColumn]) -> None:
-    if len(columns) != V1.num_tasks:
+def check_columns(name: str, columns: Sequence[LabelColumn]) -> None:
+    if not columns:
         raise ValueError(
-            f"suite {name!r} declares {len(columns)} tasks ({[c.task_name for c in columns]}); "
-            f"the v1 search space needs exactly {V1.num_tasks} (one per branch point)"
+            f"suite {name!r} declares no tasks; allowed: one label column per task, at least one"
         )
     names = [c.task_name for c in columns]
     if len(set(names)) != len(names):
@@ -444,7 +442,7 @@ def build_suite(
     """Validate ``records`` (labels already parsed), split, decode (or load the cache) and build the suite.
 
     Dense labels are mask paths, relative to ``mask_root`` (default: each image's own folder)."""
-    check_v1(name, columns)
+    check_columns(name, columns)
     if crop not in CROPS:
         raise ValueError(f"invalid crop: {crop!r}; allowed: {list(CROPS)}")
     if not isinstance(max_images, int) or max_images < 0:
@@ -656,7 +654,7 @@ def image_folder(config: str | dict | FolderConfig | None = None, cache: bool = 
     labels_path, root = Path(cfg.labels), Path(cfg.images)
     if not root.is_dir():
         raise ValueError(f"image folder {root} does not exist")
-    check_v1("image-folder", cfg.tasks)
+    check_columns("image-folder", cfg.tasks)
     header, rows = _read_label_rows(labels_path)
     wanted = (
         [cfg.image_column]

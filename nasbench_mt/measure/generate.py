@@ -1,7 +1,8 @@
 """Sharded, resumable generation of benchmark files.
 
-The architectures are ``V1.sample(n, seed)`` (so a larger ``n`` with the same seed extends a release), cut
-into shards of ``shard_size``.  Every finished architecture is written atomically to
+The architectures are ``space.sample(n, seed)``, ``space`` the v1 geometry with the suite's task list (so
+a larger ``n`` with the same seed extends a release), cut into shards of ``shard_size``.  Every finished
+architecture is written atomically to
 ``<out>/partial/<prefix>-<shard>/<arch_id>.*.parquet``; when a shard is complete it is packed into
 ``<out>/<prefix>-<shard>.parquet`` (and ``exits-<shard>.parquet`` for the per-sample data), its partial folder
 is removed and the manifest is rewritten.  A killed run loses only the architectures in flight;
@@ -54,7 +55,7 @@ def _init_worker(spec: MeasureSpec) -> None:
 
 def _measure_one(job: tuple[str, int, str]) -> tuple[int, str]:
     partial, k, arch_text = job
-    arch = Arch.from_string(arch_text)
+    arch = Arch.from_string(arch_text, space=_MEASURER.space)
     row, exits = _MEASURER(arch)
     write_partial(Path(partial), arch.written_id, row, exits)
     return k, arch.written_id

@@ -34,17 +34,17 @@ _WORKER: dict[str, Any] = {}  # per worker process: the key of the spec it measu
 def _measure_task(spec: MeasureSpec, boxed_checkpoint: list, arch_text: str) -> tuple[str, dict, list[dict]]:
     import ray
 
-    arch = Arch.from_string(arch_text)
-    crash_dir = os.environ.get(CRASH_ONCE_ENV)
-    if crash_dir and (Path(crash_dir) / arch.written_id).exists():
-        (Path(crash_dir) / arch.written_id).unlink()
-        os._exit(1)
     ref = boxed_checkpoint[0]  # boxed in a list so that Ray does not fetch it for every task
     key = f"{spec!r}|{ref.hex() if ref is not None else ''}"
     if _WORKER.get("key") != key:
         _WORKER.clear()
         _WORKER["measurer"] = Measurer(spec, ray.get(ref) if ref is not None else None)
         _WORKER["key"] = key
+    arch = Arch.from_string(arch_text, space=_WORKER["measurer"].space)
+    crash_dir = os.environ.get(CRASH_ONCE_ENV)
+    if crash_dir and (Path(crash_dir) / arch.written_id).exists():
+        (Path(crash_dir) / arch.written_id).unlink()
+        os._exit(1)
     row, exits = _WORKER["measurer"](arch)
     return arch.written_id, row, exits
 

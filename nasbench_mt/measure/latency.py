@@ -17,21 +17,25 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from nasbench_mt.space.arch import Arch
+from nasbench_mt.space.arch import V1, Arch, Block, SearchSpace
 from nasbench_mt.space.model import MultiTaskNet, build_model
 from nasbench_mt.space.tasks import TaskSpec
 
 __all__ = [
-    "REFERENCE_ARCH",
     "Latency",
     "interleaved_times",
     "measure_latency",
+    "reference_arch",
     "reference_net",
     "summarize_times",
 ]
 
-# a fixed mid-size network (depth 2, k5, e4 everywhere, fully shared, no early exit)
-REFERENCE_ARCH = "k5e4,k5e4|k5e4,k5e4|k5e4,k5e4|k5e4,k5e4|b=4,4,4|x="
+
+def reference_arch(space: SearchSpace = V1) -> Arch:
+    """The fixed mid-size network of ``space`` every latency is normalised by: depth 2, k5, e4 everywhere,
+    fully shared, no early exit (v1: ``k5e4,k5e4|k5e4,k5e4|k5e4,k5e4|k5e4,k5e4|b=4,4,4|x=``)."""
+    stages = [[Block(5, 4)] * 2] * space.num_stages
+    return Arch(stages, (space.num_stages,) * space.num_tasks, (), space=space)
 
 
 @dataclass(frozen=True)
@@ -54,8 +58,10 @@ class Latency:
 
 
 def reference_net(tasks: Sequence[TaskSpec] | None = None) -> MultiTaskNet:
+    """:func:`reference_arch` with the heads of ``tasks`` (default: the v1 tasks), seeded weights."""
     torch.manual_seed(0)
-    return build_model(Arch.from_string(REFERENCE_ARCH), tasks).eval()
+    space = V1 if tasks is None else V1.with_tasks(tasks)
+    return build_model(reference_arch(space)).eval()
 
 
 def _prepare(net: torch.nn.Module) -> torch.nn.Module:

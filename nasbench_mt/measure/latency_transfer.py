@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from nasbench_mt.release.schema import EXIT_POSITIONS
-from nasbench_mt.space.arch import Arch
+from nasbench_mt.space.arch import V1, Arch, SearchSpace
 
 __all__ = ["BACKENDS", "TARGETS", "LatencyTransfer", "measure_device", "structure_counts"]
 
@@ -59,12 +59,13 @@ def _normalised(table: pd.DataFrame, k: int) -> np.ndarray:
     return lat
 
 
-def _features(table: pd.DataFrame, k: int) -> np.ndarray:
+def _features(table: pd.DataFrame, k: int, space: SearchSpace) -> np.ndarray:
     """Rows of [log shipped latency, log MACs, blocks, heads] for position ``k`` (NaN where no exit)."""
     macs = table["macs"] if k == EXIT_POSITIONS[-1] else table[f"macs_e{k}"]
-    counts = np.array([structure_counts(Arch.from_string(a), k) for a in table["arch"]], dtype=float)
+    archs = [Arch.from_string(a, space=space) for a in table["arch"]]
+    counts = np.array([structure_counts(a, k) for a in archs], dtype=float)
     x = np.column_stack([np.log(_normalised(table, k)), np.log(macs.astype(float)), counts])
-    has_exit = np.array([k in Arch.from_string(a).all_exits for a in table["arch"]])
+    has_exit = np.array([k in a.all_exits for a in archs])
     x[~has_exit] = np.nan
     return x
 
@@ -76,12 +77,16 @@ class LatencyTransfer:
     ``latency_e{k}_ms``, ``macs``, ``macs_e{k}``) for every architecture; ``measured`` holds ``arch_id`` and
     the device's latency columns for a few of them.  ``predict(table)`` returns ``arch_id`` and the device's
     predicted ``latency_ms`` / ``latency_e{k}_ms``.  ``alphas`` is the ridge penalty grid (leave-one-out);
-    ``prior_only=True`` fits the scale ``c`` alone (the shipped ranking, rescaled).
+    ``prior_only=True`` fits the scale ``c`` alone (the shipped ranking, rescaled); ``space`` is the
+    release's search space (``bench.space``), in which the table's architecture strings parse.
     """
 
-    def __init__(self, alphas: Sequence[float] | None = None, prior_only: bool = False) -> None:
+    def __init__(
+        self, alphas: Sequence[float] | None = None, prior_only: bool = False, space: SearchSpace = V1
+    ) -> None:
         self.alphas = alphas
         self.prior_only = prior_only
+        self.space = space
 
     def fit(self, table: pd.DataFrame, measured: pd.DataFrame) -> LatencyTransfer:
         from sklearn.linear_model import RidgeCV
@@ -99,7 +104,7 @@ class LatencyTransfer:
         for col, k in TARGETS.items():
             if col not in measured.columns:
                 continue
-            x = _features(shipped, k)
+            x = _features(shipped, k, self.space)
             y = np.log(_normalised(measured, k))
             ok = np.isfinite(x).all(axis=1) & np.isfinite(y)
             if ok.sum() < 3:
@@ -124,7 +129,7 @@ class LatencyTransfer:
             raise ValueError("LatencyTransfer is not fitted; call fit(table, measured) first")
         out = pd.DataFrame({"arch_id": table["arch_id"].to_numpy()})
         for col, (c, coef, mu, sd) in self.models_.items():
-            x = _features(table, TARGETS[col])
+            x = _features(table, TARGETS[col], self.space)
             resid = np.full(len(x), c) if coef is None else c + ((x - mu) / sd) @ coef
             out[col] = np.exp(x[:, 0] + resid) * self.ref_ms_
         return out
@@ -141,8 +146,12 @@ def measure_device(
     progress: Callable[[int, int], None] | None = None,
     energy: str | None = None,
     energy_seconds: float = 2.0,
+    space: SearchSpace = V1,
 ) -> pd.DataFrame:
     """Time ``n`` architectures of ``table`` (a seeded sample) on this machine; one row per architecture.
+
+    ``space`` is the release's search space (``bench.space``): the table's strings parse in it and every
+    network carries its tasks' heads.
 
     Columns: ``arch_id`` and the release's latency columns (``latency_ms``, ``latency_iqr_ms``,
     ``latency_e{k}_ms``, ``ref_latency_ms``, ``latency_norm``) as measured here; ONNX Runtime times only the
@@ -180,7 +189,7 @@ def measure_device(
         timer = measure_latency
     rows = []
     for i, j in enumerate(picked):
-        arch = Arch.from_string(table["arch"].iloc[j])
+        arch = Arch.from_string(table["arch"].iloc[j], space=space)
         lat = timer(build_model(arch).eval(), reference, rounds=rounds, warmup=warmup, threads=threads)
         measured = lat.as_row()
         row = {"arch_id": arch.written_id, **{c: measured.get(c, math.nan) for c in latency_columns()}}

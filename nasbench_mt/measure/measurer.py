@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nasbench_mt.measure.datasets import SCENE_TASKS, Suite, load_suite
+from nasbench_mt.measure.datasets import Suite, load_suite, suite_tasks
 from nasbench_mt.measure.evaluate import evaluate, fold_batchnorm, recalibrate_bn
 from nasbench_mt.measure.latency import measure_latency, reference_net
 from nasbench_mt.measure.proxies import compute_proxies
@@ -43,7 +43,7 @@ from nasbench_mt.release.schema import (
     segment_columns,
     table_columns,
 )
-from nasbench_mt.space.arch import Arch
+from nasbench_mt.space.arch import V1, Arch
 from nasbench_mt.space.costs import measure_costs
 from nasbench_mt.space.model import MultiTaskNet, build_model
 
@@ -172,22 +172,24 @@ class Measurer:
         torch.set_num_threads(1)
         self.spec = spec
         self.timings = {}
-        if spec.protocol == "latency-onnx":
-            from nasbench_mt.measure.latency_onnx import export_onnx, onnx_session
-
+        if spec.protocol in ("latency", "latency-onnx"):
             self.suite = None
-            self.reference = onnx_session(export_onnx(reference_net()))
-            return
-        if spec.protocol == "latency":
-            self.suite = None
-            self.reference = reference_net()
             # the timed network carries the suite's heads; the built-in suite's are known without building it
-            builtin = spec.suite == "mnist-scenes"
-            self.tasks = SCENE_TASKS if builtin else load_suite(spec.suite, **spec.suite_kwargs).tasks
+            self.tasks = suite_tasks(spec.suite, **spec.suite_kwargs)
+            self.space = V1.with_tasks(self.tasks)
+            if spec.protocol == "latency-onnx":
+                from nasbench_mt.measure.latency_onnx import export_onnx, onnx_session
+
+                self.reference = onnx_session(export_onnx(reference_net()))
+            else:
+                self.reference = reference_net()
             return
         self.device = resolve_device(spec.device)
         self.suite = load_suite(spec.suite, **spec.suite_kwargs)
         self.tasks = self.suite.tasks
+        self.space = V1.with_tasks(
+            self.tasks
+        )  # the space of this suite's task list: arch strings parse in it
         gen = np.random.default_rng(0)
         idx = np.sort(
             gen.choice(
@@ -222,7 +224,7 @@ class Measurer:
         if self.spec.protocol == "latency-onnx":
             from nasbench_mt.measure.latency_onnx import measure_latency_onnx
 
-            net = build_model(arch).eval()
+            net = build_model(arch, self.tasks).eval()
             lat = measure_latency_onnx(net, self.reference, rounds=self.spec.latency_rounds).as_row("ort_")
             return {
                 "arch_id": arch.written_id,

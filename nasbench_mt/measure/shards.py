@@ -3,6 +3,7 @@ of architectures measured before their shard is packed (shared by the local and 
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -12,9 +13,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from nasbench_mt.measure.datasets import suite_tasks
 from nasbench_mt.measure.measurer import MeasureSpec
 from nasbench_mt.release.manifest import PREFIX_ROLE, prefix_role, sha256_file
-from nasbench_mt.space.arch import V1, Arch
+from nasbench_mt.space.arch import V1, Arch, SearchSpace
 
 __all__ = [
     "EXECUTORS",
@@ -64,11 +66,16 @@ class GenerateConfig:
     def role(self) -> str:
         return prefix_role(self.prefix)
 
+    @functools.cached_property
+    def space(self) -> SearchSpace:
+        """The v1 geometry with the task list of the suite measured (``V1`` for the built-in suite)."""
+        return V1.with_tasks(suite_tasks(self.spec.suite, **self.spec.suite_kwargs))
+
     def archs(self) -> list[Arch]:
         """The architectures to measure, as drawn: a row is named by the spec its sampler drew
         (:attr:`Arch.written_string`, e.g. ``b=2,0,4``, and its id), so a pass regenerates its rows exactly
         and every tier of a release names an arch alike; lookups also take the canonical name."""
-        return V1.sample(self.offset + self.n, seed=self.seed)[self.offset :]
+        return self.space.sample(self.offset + self.n, seed=self.seed)[self.offset :]
 
     def shard_path(self, k: int, prefix: str | None = None) -> Path:
         return Path(self.out) / f"{prefix or self.prefix}-{k:05d}.parquet"

@@ -1,4 +1,4 @@
-"""One weight-sharing supernet over the whole v1 space, and subnet extraction.
+"""One weight-sharing supernet over a whole search space (v1 or any task list), and subnet extraction.
 
 The supernet holds a trunk copy and one branch copy per task of every stage (each with the maximum depth,
 kernel and expand ratio), and an exit head per task at every exit position.  A subnet uses
@@ -154,7 +154,8 @@ def _elastic_stage(space: SearchSpace, s: int, independent_kernels: bool = False
 
 
 class Supernet(nn.Module):
-    """Trunk + one branch copy per task of every stage + every exit head, all at maximum size.
+    """Trunk + one branch copy per task of every stage + every exit head, all at maximum size (``space``
+    defaults to the v1 geometry with the task list ``tasks``).
 
     Three structure options (saved with a checkpoint, see :attr:`structure`):
 
@@ -173,7 +174,7 @@ class Supernet(nn.Module):
     def __init__(
         self,
         tasks: Sequence[TaskSpec],
-        space: SearchSpace = V1,
+        space: SearchSpace | None = None,
         *,
         solo_branch: bool = False,
         branch_delta: bool = False,
@@ -185,6 +186,7 @@ class Supernet(nn.Module):
                 "invalid supernet structure: branch_delta with independent_kernels; "
                 "allowed: at most one of them"
             )
+        space = V1.with_tasks(tasks) if space is None else space
         self.space = space
         self.tasks = check_tasks(tasks, space.num_tasks)
         self.solo_branch, self.branch_delta = bool(solo_branch), bool(branch_delta)
@@ -333,9 +335,10 @@ class FewShotSupernet(nn.Module):
     measured with) the part it belongs to."""
 
     def __init__(
-        self, tasks: Sequence[TaskSpec], space: SearchSpace = V1, *, few_shot: str, **structure: bool
+        self, tasks: Sequence[TaskSpec], space: SearchSpace | None = None, *, few_shot: str, **structure: bool
     ) -> None:
         super().__init__()
+        space = V1.with_tasks(tasks) if space is None else space
         self.split = few_shot
         names = [t.name for t in check_tasks(tasks, space.num_tasks)]
         self.regions = few_shot_regions(few_shot, names, space)

@@ -97,11 +97,11 @@ def check_release(
     networks: dict[Arch, str] = {}
     for arch_id, text in tqdm(rows, desc="round-trip ids", disable=not progress):
         try:
-            arch = Arch.from_string(text)
+            arch = Arch.from_string(text, space=bench.space)
             # a row is stored under the spec as written (v1: as sampled); its id is that string's
             if arch.written_string != text or arch.written_id != arch_id:
                 raise ValueError(f"id {arch.written_id} of {arch.written_string!r} != stored {arch_id}")
-            if Arch.from_string(arch.to_string()) != arch:
+            if Arch.from_string(arch.to_string(), space=bench.space) != arch:
                 raise ValueError(f"canonical string {arch.to_string()!r} does not parse back")
             if networks.setdefault(arch, arch_id) != arch_id:
                 raise ValueError(f"the same network as row {networks[arch]} (canonical id {arch.id})")

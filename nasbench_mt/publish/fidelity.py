@@ -29,7 +29,7 @@ from nasbench_mt.query.benchmark import load_benchmark
 from nasbench_mt.release.manifest import ReleaseError, read_manifest, role_paths, sha256_file
 from nasbench_mt.release.provenance import training_core_hours
 from nasbench_mt.release.stats import calibration_pairs, calibration_stats, stat_targets
-from nasbench_mt.space.arch import Arch
+from nasbench_mt.space.arch import V1, Arch, SearchSpace
 
 __all__ = [
     "FidelityReport",
@@ -278,13 +278,13 @@ def append_fidelity(report: FidelityReport, path: str | Path, command: str | Non
     return path
 
 
-def structural_choices(arch_ids: pd.Series, archs: pd.Series) -> pd.DataFrame:
+def structural_choices(arch_ids: pd.Series, archs: pd.Series, space: SearchSpace = V1) -> pd.DataFrame:
     """Per architecture, the structural choices a supernet may get wrong: each task's branch point, how many
     tasks branch off at the stem, the earliest branch point, the number of early exits, total depth, the
     first stage's depth and its first block's kernel."""
     rows = []
     for arch_id, text in zip(arch_ids, archs):
-        a = Arch.from_string(text)
+        a = Arch.from_string(text, space=space)
         row = {"arch_id": arch_id}
         row.update({f"branch_{i}": b for i, b in enumerate(a.branches)})
         row.update(
@@ -312,7 +312,7 @@ def residual_by_choice(table: pd.DataFrame, calibration: pd.DataFrame, tasks) ->
     from scipy.stats import kendalltau
 
     merged = calibration_pairs(table, calibration)
-    choices = structural_choices(merged["arch_id"], merged["arch"])
+    choices = structural_choices(merged["arch_id"], merged["arch"], V1.with_tasks(tasks))
     names = {f"branch_{i}": f"branch_{t.name}" for i, t in enumerate(tasks)}
     choices = choices.rename(columns=names)
     merged = merged.merge(choices, on="arch_id")

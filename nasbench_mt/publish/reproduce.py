@@ -17,9 +17,15 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from nasbench_mt.release.manifest import ReleaseError, prefix_role, role_paths, sha256_file, verify
+from nasbench_mt.release.manifest import (
+    ReleaseError,
+    prefix_role,
+    role_paths,
+    sha256_file,
+    space_from_manifest,
+    verify,
+)
 from nasbench_mt.release.schema import latency_columns, ort_latency_columns
-from nasbench_mt.space.arch import V1
 
 __all__ = ["compare_row", "latency_noise", "reproduce_rows"]
 
@@ -170,7 +176,8 @@ def reproduce_rows(
     timed = latency_columns() + ort_latency_columns()
     offset = run.get("offset", 0)
     # the architectures the pass measured, by the id their rows carry
-    sampled = {a.written_id: a for a in V1.sample(offset + run["n"], seed=run["seed"])[offset:]}
+    space = space_from_manifest(manifest)
+    sampled = {a.written_id: a for a in space.sample(offset + run["n"], seed=run["seed"])[offset:]}
     out = []
     for arch_id in tqdm(ids, desc=f"reproduce {prefix}", disable=not progress):
         stored = {"arch_id": arch_id, **table.loc[arch_id].to_dict()}

@@ -9,7 +9,7 @@ Example::
     >>> fast = bench.where(latency_ms_lt=14)          # or bench.where("latency_ms < 14 and params < 2e5")
     >>> fast.best("mean_acc")                         # the oracle a search's regret is measured against
     >>> bench.pareto(["mean_acc", "latency_norm"]).table
-    >>> bench.exit_metrics(r.arch, {"digit": 0.9, "count": 0.8, "seg": 0.95}).policy_macs
+    >>> bench.exit_metrics(r.arch, {t.name: 0.9 for t in bench.tasks}).policy_macs  # per-task thresholds
 
 The table (``bench.table``, a pandas DataFrame) has one row per architecture and the columns documented in
 :mod:`nasbench_mt.release.schema`.  Filtering returns a new :class:`Benchmark` over the selected rows.
@@ -31,9 +31,16 @@ from nasbench_mt.query.constraints import Constraint, parse_constraints
 from nasbench_mt.query.exit_policy import ExitData, ExitMetrics, evaluate_policies
 from nasbench_mt.query.pareto import pareto_front
 from nasbench_mt.query.results import ArchNotInBenchmarkError, QueryResult, ResultBuilder
-from nasbench_mt.release.manifest import ReleaseError, read_manifest, role_paths, tasks_from_manifest, verify
+from nasbench_mt.release.manifest import (
+    ReleaseError,
+    read_manifest,
+    role_paths,
+    space_from_manifest,
+    tasks_from_manifest,
+    verify,
+)
 from nasbench_mt.release.schema import latency_columns, ort_latency_columns, table_columns
-from nasbench_mt.space.arch import V1, Arch, canonical_branches, string_id
+from nasbench_mt.space.arch import Arch, canonical_branches, string_id
 from nasbench_mt.space.tasks import TaskSpec
 
 __all__ = ["ArchNotInBenchmarkError", "Benchmark", "QueryResult", "available_versions", "load_benchmark"]
@@ -341,11 +348,7 @@ class Benchmark:
         self.root = root
         self.tasks = tuple(tasks)
         self.version = str(manifest.get("version", "?"))
-        self.space = V1
-        if manifest.get("space", V1.name) != V1.name:
-            raise ReleaseError(
-                f"release {root} is for space {manifest.get('space')!r}; supported: [{V1.name!r}]"
-            )
+        self.space = space_from_manifest(manifest).with_tasks(self.tasks)
         self.clock_s = 0.0
         self._exits = _exits if _exits is not None else _ExitStore(root, manifest)
         self._surrogate = _surrogate
@@ -395,9 +398,10 @@ class Benchmark:
         """Row of ``arch`` (Arch, any spelling of its string, its id or a stored id); None if absent;
         ValueError if malformed."""
         if isinstance(arch, Arch):
-            if arch.space.name != self.space.name:
+            if (arch.space.name, arch.num_tasks) != (self.space.name, self.space.num_tasks):
                 raise ValueError(
-                    f"invalid arch: it belongs to space {arch.space.name!r}; allowed: {self.space.name!r}"
+                    f"invalid arch: it belongs to space {arch.space.name!r} with {arch.num_tasks} tasks; "
+                    f"allowed: {self.space.name!r} with the tasks {list(self.space.task_names)}"
                 )
             return self._row(arch.to_string())
         if not isinstance(arch, str):
@@ -440,7 +444,11 @@ class Benchmark:
         items = list(archs)
         space = self.space
         keys = [
-            a.to_string() if isinstance(a, Arch) and a.space is space else a if isinstance(a, str) else None
+            a.to_string()
+            if isinstance(a, Arch) and (a.space is space or a.space == space)
+            else a
+            if isinstance(a, str)
+            else None
             for a in items
         ]
         if columns is not None and (
@@ -637,7 +645,9 @@ class Benchmark:
         data = self._exits.get(r.arch_id, [t.name for t in self.tasks], exits)
         record = self.table.iloc[row]
         seg = {c[len("macs_seg_") :]: v for c, v in record.items() if c.startswith("macs_seg_")}
-        branches = Arch.from_string(r.arch).written_branches  # the layout measured: names its segments
+        branches = Arch.from_string(
+            r.arch, space=self.space
+        ).written_branches  # the layout measured: names its segments
         ref = float(record["ref_latency_ms"]) if "ref_latency_ms" in record.index else None
         hib = [t.higher_is_better for t in self.tasks]
         return evaluate_policies(data, thresholds, branches, seg, r.exit_latency_ms, hib, ref_latency_ms=ref)

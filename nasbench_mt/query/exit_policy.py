@@ -21,9 +21,10 @@ gives:
   network timed in the same process as the exits), in the unit of the table's ``latency_norm``; NaN when
   no reference is given.
 
-Every name says ``policy_``: none is a table column.  The table's ``mean_acc`` and ``test_seg`` score seg by
-mIoU, a statistic over the whole test set that per-sample records cannot give for a mix of exits, so the
-policy's seg score is pixel accuracy, a different metric (higher than mIoU), under a name of its own.
+Every name says ``policy_``: none is a table column.  The table's ``mean_acc`` and ``test_{task}`` score a
+dense task by mIoU, a statistic over the whole test set that per-sample records cannot give for a mix of
+exits, so the policy's dense score is pixel accuracy, a different metric (higher than mIoU), under a name of
+its own.
 
 Everything is vectorised: per task, the exit chosen at every one of the 257 threshold levels (256, and
 ``inf``) is tabulated once (O(exits x samples)); a setting is then a lookup, plus one (settings x samples)

@@ -3,12 +3,16 @@
 A release is a directory (e.g. ``data/v1/``) holding Parquet files and ``manifest.json``::
 
     {"schema_version": 1, "version": "v1", "space": "v1",
-     "tasks": [{"name": "digit", "kind": "classification", "num_outputs": 10, "out_size": 16,
+     "tasks": [{"name": "...", "kind": "classification", "num_outputs": 10, "out_size": 16,
                 "metric": "acc"}, ...],
      "n_samples": 500,
      "files": [{"path": "archs-00000.parquet", "role": "archs", "sha256": "...", "bytes": 123,
                 "rows": 1000}, ...],
      "generation": {...}, "noise": {...}, "calibration": {...}}
+
+``space`` names the geometry and ``tasks`` lists the tasks, one branch point each, in the order of the
+``b=`` field of every architecture string: together they are the release's search space
+(:func:`space_from_manifest`), so a release of any number of tasks loads with the right one.
 
 File roles:
 
@@ -29,7 +33,7 @@ first): it verifies, so its generation records are kept, but ``load_benchmark`` 
 Example (the generation pipeline's last step)::
 
     write_manifest("data/v1", [("archs-00000.parquet", "archs"), ("exits-00000.parquet", "exits")],
-                   {"version": "v1", "space": "v1", "tasks": SCENE_TASKS, "n_samples": 500,
+                   {"version": "v1", "space": "v1", "tasks": suite.tasks, "n_samples": 500,
                     "generation": {"command": "nasbench-mt generate ..."}})
 """
 
@@ -43,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from nasbench_mt.release.schema import SCHEMA_VERSION
+from nasbench_mt.space.arch import V1, SearchSpace
 from nasbench_mt.space.tasks import TaskSpec
 
 __all__ = [
@@ -55,6 +60,7 @@ __all__ = [
     "read_manifest",
     "role_paths",
     "sha256_file",
+    "space_from_manifest",
     "tasks_from_manifest",
     "verify",
     "write_manifest",
@@ -62,6 +68,8 @@ __all__ = [
 
 MANIFEST_NAME = "manifest.json"
 ROLES = ("archs", "latency", "exits", "calibration", "noise", "proxies")
+# the search-space geometries a release may name under "space"; its task list comes from "tasks"
+SPACES = {V1.name: V1}
 # file prefix (``{prefix}-00000.parquet``) -> role; any ``noise-<name>`` prefix is a noise tier
 PREFIX_ROLE = {
     "archs": "archs",
@@ -294,3 +302,16 @@ def tasks_from_manifest(manifest: Mapping[str, Any]) -> tuple[TaskSpec, ...]:
         return tuple(_task_spec(t) for t in manifest["tasks"])
     except (KeyError, TypeError) as err:
         raise ReleaseError(f"malformed task list in manifest: {manifest.get('tasks')!r} ({err})") from None
+
+
+def space_from_manifest(manifest: Mapping[str, Any]) -> SearchSpace:
+    """The release's search space: the geometry it names under ``space`` (v1 when absent) with its task
+    list (``V1`` itself for the v1 release's tasks)."""
+    name = manifest.get("space", V1.name)
+    if name not in SPACES:
+        raise ReleaseError(f"invalid space in manifest: {name!r}; allowed: {sorted(SPACES)}")
+    tasks = tasks_from_manifest(manifest)
+    try:
+        return SPACES[name].with_tasks(tasks)
+    except ValueError as err:
+        raise ReleaseError(f"malformed task list in manifest: {err}") from None

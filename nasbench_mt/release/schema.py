@@ -76,7 +76,7 @@ MEAN_COLUMNS = {"test": "mean_acc", "val": "val_mean_acc"}  # per split, the mea
 
 
 def score_column(task: str, split: str = "test", exit: int | None = None) -> str:
-    """Name of a score column, e.g. ``score_column("digit", "test", 2) == "test_digit_e2"``."""
+    """Name of a score column, e.g. ``score_column("age", "test", 2) == "test_age_e2"``."""
     if split not in SPLITS:
         raise ValueError(f"invalid split: {split!r}; allowed: {list(SPLITS)}")
     return f"{split}_{task}" if exit is None else f"{split}_{task}_e{exit}"

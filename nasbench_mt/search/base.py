@@ -68,7 +68,7 @@ class Strategy(abc.ABC):
         """Start a new search over ``candidates`` with ``seed`` (discards any previous state)."""
         self.candidates = candidates
         self.seed = seed
-        # its own stream: random.Random(seed) would replay V1.sample(n, seed), which drew the table's archs
+        # its own stream: random.Random(seed) would replay space.sample(n, seed), which drew the table's archs
         self.rng = random.Random(f"nasbench-mt-search:{seed}")
         self.history: list[Evaluation] = []
         self.seen: set[Candidate] = set()

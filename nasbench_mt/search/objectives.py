@@ -1,6 +1,6 @@
 """Objectives, constraints and Pareto utilities of a search.
 
-An objective names a stored metric (``"mean_acc"``, ``"test_digit"``, ``"latency_ms"``, any numeric column of
+An objective names a stored metric (``"mean_acc"``, ``"test_{task}"``, ``"latency_ms"``, any numeric column of
 :mod:`nasbench_mt.release.schema`), optionally with a direction prefix (``"max:params"``,
 ``"min:latency_ms"``; the default comes from :meth:`~nasbench_mt.query.benchmark.Benchmark.higher_is_better`),
 or ``"delta_p"``: LibMTL's multi-task gain over a reference architecture (Maninis et al.; Lin & Zhang,

@@ -17,9 +17,8 @@ next to the architecture's (:mod:`~nasbench_mt.search.exits`); a candidate is an
 exit modes objectives and constraints name the policy's metrics, ``policy_mean_acc``, ``policy_acc_{task}``,
 ``policy_latency_ms``, ``policy_latency_norm``, ``policy_macs``, ``policy_flops`` (default objective
 ``policy_mean_acc``): under a policy dense tasks are scored by pixel accuracy, so the table's ``mean_acc``
-(seg by mIoU) never names it.  Grid mode refuses the table columns the policy changes (``test_{task}``,
-latency,
-MACs, FLOPs); joint mode reads them with their table meaning (the whole network).
+(dense tasks by mIoU) never names it.  Grid mode refuses the table columns the policy changes
+(``test_{task}``, latency, MACs, FLOPs); joint mode reads them with their table meaning (the whole network).
 """
 
 from __future__ import annotations

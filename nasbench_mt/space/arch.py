@@ -1,4 +1,8 @@
-"""The v1 search space: multi-task, early-exit MobileNet-style networks.
+"""Search spaces of multi-task, early-exit MobileNet-style networks; v1 is one of them.
+
+A :class:`SearchSpace` is parameterised by its task list (one branch point per task, any number of tasks):
+``V1`` is the built-in scene suite's three tasks, and ``V1.with_tasks(tasks)`` is the same geometry for any
+other list (a release records its tasks in its manifest and is loaded with the space they give).
 
 An :class:`Arch` is a frozen value.  Only the blocks a network actually uses are stored, and branch points are
 stored canonically (see :func:`canonical_branches`), so two specs that build the same network are the same
@@ -16,6 +20,7 @@ branch point of each task (``b=``, canonical: none above the second-largest) and
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import itertools
@@ -26,6 +31,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from nasbench_mt.space.tasks import SCENE_TASKS, TaskSpec, check_tasks
+
 __all__ = [
     "FEW_SHOT_SPLITS",
     "V1",
@@ -35,6 +42,7 @@ __all__ = [
     "StageSpec",
     "canonical_branches",
     "few_shot_regions",
+    "infer_space",
     "string_id",
 ]
 
@@ -81,13 +89,19 @@ def string_id(text: str, space_name: str = "v1") -> str:
 
 @dataclass(frozen=True)
 class SearchSpace:
-    """Choices and fixed geometry of a search space (v1 defaults, see DESIGN.md)."""
+    """Choices, fixed geometry and task list of a search space (v1 defaults, see DESIGN.md).
+
+    ``tasks`` (one :class:`~nasbench_mt.space.tasks.TaskSpec` per task, hence per branch point) decides how
+    many branch points an architecture has and which heads its network carries; ``name`` names the geometry
+    and enters every architecture id (``string_id``), so the same spec under another task list of the same
+    length keeps its id.
+    """
 
     name: str = "v1"
     depths: tuple[int, ...] = (1, 2, 3)
     kernels: tuple[int, ...] = (3, 5, 7)
     expands: tuple[int, ...] = (3, 4, 6)
-    num_tasks: int = 3
+    tasks: tuple[TaskSpec, ...] = SCENE_TASKS
     stem_channels: int = 16
     stages: tuple[StageSpec, ...] = (
         StageSpec(24, 1),
@@ -97,6 +111,25 @@ class SearchSpace:
     )
     input_size: int = 32
     input_channels: int = 3
+
+    def __post_init__(self) -> None:
+        if isinstance(self.tasks, (str, bytes)) or not isinstance(self.tasks, Sequence) or not self.tasks:
+            raise _bad("tasks", self.tasks, "a non-empty sequence of TaskSpec, one per task")
+        object.__setattr__(self, "tasks", check_tasks(self.tasks, len(self.tasks)))
+
+    def with_tasks(self, tasks: Sequence[TaskSpec]) -> SearchSpace:
+        """This geometry with the task list ``tasks`` (``self`` when the list is the same)."""
+        tasks = tuple(tasks)
+        return self if tasks == self.tasks else dataclasses.replace(self, tasks=tasks)
+
+    # ------------------------------------------------------------------ tasks
+    @property
+    def num_tasks(self) -> int:
+        return len(self.tasks)
+
+    @property
+    def task_names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.tasks)
 
     # ------------------------------------------------------------------ geometry
     @property
@@ -134,10 +167,15 @@ class SearchSpace:
         return _branch_settings(self.branch_choices, self.num_tasks)
 
     @property
+    def num_branch_settings(self) -> int:
+        """``len(self.branch_settings)``, counted without listing them."""
+        return _count_branch_settings(len(self.branch_choices), self.num_tasks)
+
+    @property
     def size(self) -> int:
         """Exact number of distinct architectures (networks) in the space."""
         per_stage = sum(len(self.block_choices) ** d for d in self.depths)
-        return per_stage**self.num_stages * len(self.branch_settings) * 2 ** len(self.exit_choices)
+        return per_stage**self.num_stages * self.num_branch_settings * 2 ** len(self.exit_choices)
 
     # ------------------------------------------------------------------ sampling
     def sample(self, n: int, seed: int = 0, distribution: str = "per-choice") -> list[Arch]:
@@ -241,7 +279,16 @@ class SearchSpace:
         return Arch(stages, (self.num_stages,) * self.num_tasks, (), space=self)
 
 
-V1 = SearchSpace()
+V1 = SearchSpace(name="v1", tasks=SCENE_TASKS)  # the v1 release: the scene suite's tasks
+
+
+def _count_branch_settings(n_choices: int, num_tasks: int) -> int:
+    """How many canonical branch settings ``num_tasks`` tasks have over ``n_choices`` branch points: with one
+    task, 1; else the tuples whose largest value ``m`` occurs at least twice, summed over ``m``."""
+    if num_tasks == 1:
+        return 1
+    t = num_tasks
+    return sum((m + 1) ** t - m**t - t * m ** (t - 1) for m in range(n_choices))
 
 
 @functools.lru_cache(maxsize=16)
@@ -249,12 +296,27 @@ def _branch_settings(choices: tuple[int, ...], num_tasks: int) -> tuple[tuple[in
     return tuple(sorted({canonical_branches(b) for b in itertools.product(choices, repeat=num_tasks)}))
 
 
+def _spellings(branches: tuple[int, ...], choices: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """Every branch-point tuple over ``choices`` whose canonical spelling is ``branches``, sorted.
+
+    Only a branch point at the canonical maximum may be written higher, and only one of them (with two
+    above it, the second-largest would move): so the spellings are ``branches`` and, for each task at the
+    maximum, that task raised to any higher choice.
+    """
+    if len(branches) == 1:
+        return [(c,) for c in choices]
+    cap = max(branches)
+    out = {branches}
+    for t, b in enumerate(branches):
+        if b == cap:
+            out.update(branches[:t] + (c,) + branches[t + 1 :] for c in choices if c > cap)
+    return sorted(out)
+
+
 @functools.lru_cache(maxsize=4096)
 def _branch_neighbors(branches: tuple[int, ...], choices: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
     """The other canonical branch settings one task's branch point away from any spelling of ``branches``."""
-    spellings = [
-        b for b in itertools.product(choices, repeat=len(branches)) if canonical_branches(b) == branches
-    ]
+    spellings = _spellings(branches, choices)
     out: dict[tuple[int, ...], None] = {}
     for spelling in spellings:
         for t in range(len(branches)):
@@ -516,6 +578,19 @@ def _coerce_block(blk: Any, name: str) -> Block:
     if isinstance(blk, (list, tuple)) and len(blk) == 2 and all(_is_int(v) for v in blk):
         return Block(int(blk[0]), int(blk[1]))
     raise _bad(name, blk, "a Block, 'k{kernel}e{expand}' or a (kernel, expand) pair of ints")
+
+
+def infer_space(
+    archs: Iterable[Arch | str], tasks: Sequence[TaskSpec] | None = None, space: SearchSpace | None = None
+) -> SearchSpace:
+    """The space a list of architectures belongs to: ``space`` when given, else the first :class:`Arch`'s,
+    else (strings only) ``V1`` with the task list ``tasks`` (``V1`` itself when ``tasks`` is None)."""
+    if space is not None:
+        return space
+    found = next((a.space for a in archs if isinstance(a, Arch)), None)
+    if found is not None:
+        return found
+    return V1 if tasks is None else V1.with_tasks(tasks)
 
 
 FEW_SHOT_SPLITS = ("stem-branch",)

@@ -25,7 +25,7 @@ from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import FlopCounterMode
 
 from nasbench_mt.space.arch import Arch, Block, SearchSpace
-from nasbench_mt.space.model import ExitHead, MBConv, MultiTaskNet, conv_bn, default_tasks
+from nasbench_mt.space.model import ExitHead, MBConv, MultiTaskNet, conv_bn
 from nasbench_mt.space.tasks import TaskSpec, check_tasks
 
 __all__ = [
@@ -310,7 +310,8 @@ def analytic_costs(arch: Arch, tasks: Sequence[TaskSpec] | None = None, peak_mem
     """:func:`measure_costs` of ``arch``'s network without building it (``peak_activation_bytes`` is 0 unless
     ``peak_memory``, which costs a little more the first time each part is seen).
 
-    ``tasks`` defaults to the built-in task suite, as in :func:`~nasbench_mt.space.model.build_model`.
+    ``tasks`` defaults to the task list of the architecture's space, as in
+    :func:`~nasbench_mt.space.model.build_model`.
     Example::
 
         >>> from nasbench_mt import V1
@@ -321,7 +322,7 @@ def analytic_costs(arch: Arch, tasks: Sequence[TaskSpec] | None = None, peak_mem
     if not isinstance(arch, Arch):
         raise ValueError(f"invalid arch: {type(arch).__name__}; allowed: an Arch")
     space = arch.space
-    tasks = check_tasks(default_tasks() if tasks is None else tasks, arch.num_tasks)
+    tasks = check_tasks(space.tasks if tasks is None else tasks, arch.num_tasks)
     stem_p, stem_m = stem_costs(space)
     seg_params: dict[str, int] = {"stem": stem_p}
     seg_macs: dict[str, int] = {"stem": stem_m}

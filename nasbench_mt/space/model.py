@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from nasbench_mt.space.arch import Arch, Block, SearchSpace
-from nasbench_mt.space.tasks import SCENE_TASKS, TaskSpec, check_tasks
+from nasbench_mt.space.arch import V1, Arch, Block, SearchSpace
+from nasbench_mt.space.tasks import TaskSpec, check_tasks
 
 __all__ = ["HEAD_HIDDEN", "MBConv", "MultiTaskNet", "build_model", "default_tasks", "flat_outputs"]
 
@@ -16,9 +16,9 @@ HEAD_HIDDEN = 64  # width of every classification/regression exit head
 DENSE_HIDDEN = 32  # width of every dense exit head
 
 
-def default_tasks() -> tuple[TaskSpec, ...]:
-    """Tasks of the built-in MNIST-scene suite (v1 release)."""
-    return SCENE_TASKS
+def default_tasks(space: SearchSpace | None = None) -> tuple[TaskSpec, ...]:
+    """The task list of ``space`` (default: ``V1``'s), the heads a network of it carries."""
+    return (V1 if space is None else space).tasks
 
 
 def conv_bn(
@@ -136,19 +136,19 @@ class MultiTaskNet(nn.Module):
 def build_model(arch: Arch | str, task_heads: Sequence[TaskSpec] | None = None) -> MultiTaskNet:
     """Return the ``torch.nn.Module`` of ``arch`` with one head per task at every exit.
 
-    ``task_heads`` defaults to the built-in MNIST-scene tasks.  Example::
+    ``task_heads`` defaults to the task list of the architecture's space.  Example::
 
         >>> from nasbench_mt import V1, build_model
         >>> net = build_model(V1.sample(1, seed=0)[0]).eval()
         >>> out = net(torch.zeros(2, 3, 32, 32))
-        >>> sorted(out)  # task names; out[task][exit] is a tensor
-        ['count', 'digit', 'seg']
+        >>> sorted(out) == sorted(V1.task_names)  # out[task][exit] is a tensor
+        True
     """
     if isinstance(arch, str):
         arch = Arch.from_string(arch)
     elif not isinstance(arch, Arch):
         raise ValueError(f"invalid arch: {type(arch).__name__}; allowed: an Arch or its canonical string")
-    return MultiTaskNet(arch, default_tasks() if task_heads is None else task_heads)
+    return MultiTaskNet(arch, arch.space.tasks if task_heads is None else task_heads)
 
 
 class _FlatOutputs(nn.Module):

@@ -40,7 +40,7 @@ def test_size_is_exact_count():
     # per stage: 9 + 81 + 729 block combinations; 35 distinct sharing structures of 3 tasks over branch
     # points 0..4 (of the 5^3 spellings); 2^3 exit sets
     assert V1.size == 819**4 * 35 * 8 == 125_977_689_353_880
-    tiny = SearchSpace(depths=(1,), kernels=(3,), expands=(3, 6), num_tasks=3)
+    tiny = SearchSpace(depths=(1,), kernels=(3,), expands=(3, 6))
     every = {
         Arch([[blk] for blk in blocks], branches, exits, space=tiny)
         for blocks in itertools.product(tiny.block_choices, repeat=4)
