@@ -92,9 +92,18 @@ def _options(meta: dict, finetune: dict) -> str:
     for key in ("n_random", "distill"):
         if key in meta:
             parts.append(f"{key}={meta[key]:g}")
-    for key in ("separate_smallest", "stem_branch_fair"):
+    for key in ("separate_smallest", "separate_random", "stem_branch_fair"):
         if meta.get(key):
             parts.append(key)
+    balance = meta.get("loss_balance") or {}
+    if balance.get("scheme", "fixed") != "fixed" or any(
+        w != 1 for weights in ("task_weights", "exit_weights") for w in balance.get(weights, {}).values()
+    ):
+        weights = {**balance.get("task_weights", {}), **balance.get("exit_weights", {})}
+        parts.append(
+            f"loss_balance={balance.get('scheme', 'fixed')}"
+            + "".join(f" {k}={v:g}" for k, v in weights.items() if v != 1)
+        )
     parts += [k for k, v in meta.get("structure", {}).items() if v]
     if finetune:
         parts.append(
