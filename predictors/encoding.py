@@ -210,7 +210,7 @@ class LayerTable(ArchEncoding):
         for f, (field, values) in enumerate(self.categorical.items()):
             code = pd.Index(values).get_indexer(layers[field])
             if (code < 0).any():
-                bad = layers[field].to_numpy()[code < 0][0]
+                bad = layers[field].tolist()[int(np.flatnonzero(code < 0)[0])]
                 raise ValueError(f"invalid layer field {field!r}: {bad!r}; allowed: {list(values)}")
             self._codes[rows, slots, f] = code
         self._numbers = np.zeros((n, self.max_layers, len(self.numeric)))
@@ -293,15 +293,11 @@ class GraphList(ArchEncoding):
         columns: pd.DataFrame | Mapping[str, Sequence[float]] | None = None,
         max_nodes: int | None = None,
     ) -> None:
-        if (
-            (isinstance(nodes, np.ndarray) and nodes.ndim == 2)
-            or not isinstance(nodes, Sequence)
-            or not nodes
-        ):
+        if isinstance(nodes, np.ndarray) or not isinstance(nodes, Sequence) or not nodes:
             raise ValueError(
-                "invalid nodes: allowed: a non-empty list of (nodes, features) arrays, one per graph"
+                f"invalid nodes: {type(nodes).__name__}; allowed: a list of (nodes, features) arrays"
             )
-        if not isinstance(edges, Sequence) or len(edges) != len(nodes):
+        if isinstance(edges, np.ndarray) or not isinstance(edges, Sequence) or len(edges) != len(nodes):
             raise ValueError(
                 f"invalid edges: allowed: a list of {len(nodes)} (edges, 2) arrays, one per graph"
             )
@@ -320,7 +316,7 @@ class GraphList(ArchEncoding):
                 )
             if e.size and (e.min() < 0 or e.max() >= len(x)):
                 raise ValueError(
-                    f"invalid edges[{i}]: node index out of 0..{len(x) - 1}; allowed: node positions"
+                    f"invalid edges[{i}]: a node index outside 0..{len(x) - 1}; allowed: node positions"
                 )
             self._graph_nodes.append(x)
             self._graph_edges.append(e)
