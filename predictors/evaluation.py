@@ -244,7 +244,8 @@ def _encode_archs(bench: Any, archs: list, kinds: Any, encoding: str, extra: np.
     if "sequences" in kinds:
         from predictors.sequence import layer_table
 
-        inputs["sequences"] = layer_table(archs, tasks=bench.tasks, space=bench.space, extra=extra).sequences()
+        layers = layer_table(archs, tasks=bench.tasks, space=bench.space, extra=extra)
+        inputs["sequences"] = layers.sequences()
     return inputs
 
 
