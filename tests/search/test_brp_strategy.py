@@ -39,7 +39,8 @@ def _search(problem, seed=0, **params):
 
 
 def test_a_masking_predictor_learns_free_costs_on_unevaluated_candidates(bench, fits):
-    from predictors.auxiliary import free_target_names, free_targets
+    from nasbench_mt.search.brp import FREE_TARGETS
+    from predictors.auxiliary import free_targets
 
     problem = SearchProblem(bench, "mean_acc", ["latency_ms <= 3"], full_space=True, surrogate="flops")
     fits.clear()  # the problem's flops surrogate
@@ -48,14 +49,14 @@ def test_a_masking_predictor_learns_free_costs_on_unevaluated_candidates(bench, 
     queried = {e.candidate for e in res.evaluations}
     for i, (_, X, y) in enumerate(fits):
         told = 4 + 3 * i  # evaluations before this fit
-        assert X.shape[0] == told + 20 and y.shape == (told + 20, 1 + len(free_target_names()))
+        assert X.shape[0] == told + 20 and y.shape == (told + 20, 1 + len(FREE_TARGETS))
         assert np.isfinite(y[:told, 0]).all() and np.isnan(y[told:, 0]).all()  # no search target: masked
-        assert np.isfinite(y[:, 1]).all()  # params: exact for every row
+        assert np.isfinite(y[:, 1:]).all()  # params and flops: exact for every row
     # the unevaluated rows are candidates with their exact costs (none proposed before that fit)
     last = fits[-1][2]
     told = 4 + 3 * (len(fits) - 1)
     proposed_before = [e.candidate for e in res.evaluations[:told]]
-    np.testing.assert_array_equal(last[:told, 1:], free_targets(proposed_before), strict=False)
+    np.testing.assert_array_equal(last[:told, 1:], free_targets(proposed_before, FREE_TARGETS))
     assert len(queried) == 10
 
 
