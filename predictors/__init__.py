@@ -21,7 +21,7 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
     import torch_geometric  # noqa: F401
 
-from predictors import baselines, boosted_trees, brp, gnn, tree_rankers  # noqa: F401  (register predictors)
+from predictors import baselines, boosted_trees, brp, gnn, selection, tree_rankers  # noqa: F401  (register)
 from predictors.analytic_costs import analytic_costs
 from predictors.auxiliary import with_free_targets
 from predictors.base import Predictor
