@@ -29,7 +29,14 @@ import numpy as np
 import torch
 
 from nasbench_mt import V1, build_model, measure_costs
-from predictors import analytic_costs, create_predictor, encode_archs, encode_graphs, list_predictors
+from predictors import (
+    analytic_costs,
+    create_predictor,
+    encode_archs,
+    encode_graphs,
+    encode_sequences,
+    list_predictors,
+)
 from predictors.metrics import kendall_tau, rmse
 
 ANALYTIC_TARGETS = ("params", "macs", "nonlinear")
@@ -82,17 +89,22 @@ def bench_speed(names, sizes, n_test, n_pool, threads, seed, path, log):
     archs = labelled + V1.sample(n_pool, seed=seed + 1)
     X, t_feat = timed(lambda: encode_archs(archs))
     G, t_graph = timed(lambda: encode_graphs(archs))
+    S, t_seq = timed(lambda: encode_sequences(archs))
     pool = slice(n_train + n_test, None)
     _, t_feat_pool = timed(lambda: encode_archs(archs[pool]))
     _, t_graph_pool = timed(lambda: encode_graphs(archs[pool]))
-    log(f"{len(archs)} archs: targets {t_targets:.2f} s, features {t_feat:.2f} s, graphs {t_graph:.2f} s")
+    _, t_seq_pool = timed(lambda: encode_sequences(archs[pool]))
+    log(
+        f"{len(archs)} archs: targets {t_targets:.2f} s, features {t_feat:.2f} s, graphs {t_graph:.2f} s, "
+        f"sequences {t_seq:.2f} s"
+    )
     rows = []
     test = slice(n_train, n_train + n_test)
     for name in names:
         row = {"name": name}
         for n in sizes:
             model = make(name, threads, seed)
-            inp = G if model.input_kind == "graphs" else X
+            inp = {"features": X, "graphs": G, "sequences": S}[model.input_kind]
             _, row[f"fit{n}"] = timed(lambda model=model, inp=inp, n=n: model.fit(inp[:n], y[:n]))
             pred, row[f"pred{n}"] = timed(lambda model=model, inp=inp: model.predict(inp[test]))
             row[f"tau{n}"] = [kendall_tau(y[test, j], pred[:, j]) for j in range(y.shape[1])]
@@ -104,7 +116,7 @@ def bench_speed(names, sizes, n_test, n_pool, threads, seed, path, log):
         row["kind"] = model.input_kind
         log(f"{name:10s} rank {n_pool} {row['rank']:.2f} s")
         rows.append(row)
-    enc = {"features": t_feat_pool, "graphs": t_graph_pool}
+    enc = {"features": t_feat_pool, "graphs": t_graph_pool, "sequences": t_seq_pool}
     return rows, enc
 
 

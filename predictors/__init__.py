@@ -21,10 +21,11 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
     import torch_geometric  # noqa: F401
 
-from predictors import baselines, boosted_trees, brp, gnn, tree_rankers  # noqa: F401  (register predictors)
+from predictors import baselines, boosted_trees, brp, gnn, selection, tree_rankers  # noqa: F401  (register)
 from predictors.analytic_costs import analytic_costs
 from predictors.auxiliary import with_free_targets
 from predictors.base import Predictor
+from predictors.encoding import GraphList, LayerTable
 from predictors.evaluation import evaluate_predictors
 from predictors.features import encode_archs, feature_names
 from predictors.graph import encode_graphs, node_feature_names
@@ -35,15 +36,20 @@ from predictors.registry import (
     predictor_class,
     register_predictor,
 )
+from predictors.sequence import encode_sequences, layer_table
 
 __all__ = [
+    "GraphList",
+    "LayerTable",
     "Predictor",
     "analytic_costs",
     "create_predictor",
     "encode_archs",
     "encode_graphs",
+    "encode_sequences",
     "evaluate_predictors",
     "feature_names",
+    "layer_table",
     "list_predictors",
     "load_predictor",
     "node_feature_names",

@@ -2,10 +2,12 @@
 
 A predictor is a scikit-learn estimator: ``__init__`` only stores its keyword arguments, ``fit(X, y)``
 validates them and the data and returns ``self``, learned state ends in ``_``, randomness comes from
-``random_state``.  ``X`` is a 2-D numeric array (``input_kind == "features"``) or a list of PyG graphs
-(``"graphs"``); ``y`` is ``(n,)`` for one target or ``(n, n_targets)``, and ``predict`` returns the same
-shape.  Larger predictions mean larger targets (ranking predictors return scores, not target units): negate a
-lower-is-better target.
+``random_state``.  ``X`` is a 2-D numeric array (``input_kind == "features"``), a list of PyG graphs
+(``"graphs"``) or a list of ``(tokens, width)`` float arrays (``"sequences"``) -- or, for every predictor,
+a generic encoding of any search space (:class:`~predictors.encoding.LayerTable`,
+:class:`~predictors.encoding.GraphList`), from which it takes the view it needs.  ``y`` is ``(n,)`` for one
+target or ``(n, n_targets)``, and ``predict`` returns the same shape.  Larger predictions mean larger targets
+(ranking predictors return scores, not target units): negate a lower-is-better target.
 
 Two traits say what a predictor does with several targets (read them on an instance: ``xgb`` and ``xgb_mt``
 are one class with different parameters):
@@ -31,10 +33,11 @@ from sklearn.exceptions import NotFittedError
 from torch_geometric.data import Data
 
 from nasbench_mt.params import check_param
+from predictors.encoding import ArchEncoding
 
-__all__ = ["INPUT_KINDS", "Predictor", "check_graphs", "check_param", "seed_of"]
+__all__ = ["INPUT_KINDS", "Predictor", "check_graphs", "check_param", "check_sequences", "seed_of"]
 
-INPUT_KINDS = ("features", "graphs")
+INPUT_KINDS = ("features", "graphs", "sequences")
 _FORMAT_VERSION = 1
 
 
@@ -87,6 +90,32 @@ def check_graphs(X: Any, n_features: int | None = None) -> list[Data]:
         if not g.x.isfinite().all():
             raise ValueError(f"invalid X[{i}].x: NaN or inf; allowed: finite numbers")
     return list(X)
+
+
+def check_sequences(X: Any, n_features: int | None = None) -> list[np.ndarray]:
+    """``X`` as a non-empty list of float32 arrays ``(tokens, width)``: at least one token each, finite, one
+    width for all."""
+    if isinstance(X, np.ndarray) or not isinstance(X, Sequence) or len(X) == 0:
+        raise ValueError(
+            f"invalid X: {type(X).__name__}; allowed: a non-empty list of (tokens, features) float arrays"
+        )
+    out, width = [], n_features
+    for i, s in enumerate(X):
+        try:
+            arr = np.asarray(s, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"invalid X[{i}]: not numeric; allowed: a (tokens, features) float array"
+            ) from None
+        if arr.ndim != 2 or arr.shape[0] == 0:
+            raise ValueError(f"invalid X[{i}]: shape {arr.shape}; allowed: (tokens >= 1, features)")
+        width = arr.shape[1] if width is None else width
+        if arr.shape[1] != width:
+            raise ValueError(f"invalid X[{i}]: {arr.shape[1]} token features; allowed: {width}")
+        if not np.isfinite(arr).all():
+            raise ValueError(f"invalid X[{i}]: NaN or inf; allowed: finite numbers")
+        out.append(arr)
+    return out
 
 
 def check_targets(y: Any, n_samples: int, missing: bool = False, name: str = "") -> np.ndarray:
@@ -156,18 +185,32 @@ class Predictor(BaseEstimator, abc.ABC):
 
     def _check_X(self, X: Any, fitted: bool) -> Any:
         n = self.n_features_in_ if fitted else None
-        return check_graphs(X, n) if self.input_kind == "graphs" else check_features(X, n)
+        if isinstance(X, ArchEncoding):
+            if fitted and self.input_kind == "features" and hasattr(self, "feature_names_in_"):
+                names = X.feature_names()
+                if names != self.feature_names_in_:
+                    raise ValueError(
+                        f"invalid X: its features {_differ(names, self.feature_names_in_)} differ from "
+                        "fit's; allowed: an encoding with the layout seen in fit"
+                    )
+            X = X.as_input(self.input_kind)
+        check = {"features": check_features, "graphs": check_graphs, "sequences": check_sequences}
+        return check[self.input_kind](X, n)
 
     def fit(self, X: Any, y: Any) -> Predictor:
-        """Fit on ``X`` (features or graphs, see ``input_kind``) and targets ``y`` of shape (n,) or (n, t);
-        NaN in ``y`` marks a missing label where ``accepts_missing_targets`` (an error elsewhere)."""
+        """Fit on ``X`` (features, graphs or sequences, see ``input_kind``, or a generic encoding) and targets
+        ``y`` of shape (n,) or (n, t); NaN in ``y`` marks a missing label where ``accepts_missing_targets``
+        (an error elsewhere)."""
         self._validate_params()
+        self.__dict__.pop("feature_names_in_", None)
+        if isinstance(X, ArchEncoding) and self.input_kind == "features":
+            self.feature_names_in_ = X.feature_names()  # the named columns a cost baseline reads
         X = self._check_X(X, fitted=False)
         y = check_targets(y, len(X), self.accepts_missing_targets, type(self).__name__)
         self.y_ndim_ = y.ndim
         y2 = y.reshape(len(X), -1)
         self.n_targets_ = y2.shape[1]
-        self.n_features_in_ = X.shape[1] if self.input_kind == "features" else X[0].x.shape[1]
+        self.n_features_in_ = X[0].x.shape[1] if self.input_kind == "graphs" else np.shape(X[0])[-1]
         self._fit(X, y2)
         return self
 
@@ -211,6 +254,7 @@ class Predictor(BaseEstimator, abc.ABC):
                 "n_targets_": self.n_targets_,
                 "n_features_in_": self.n_features_in_,
                 "y_ndim_": self.y_ndim_,
+                **{k: v for k, v in vars(self).items() if k == "feature_names_in_"},  # named inputs only
             },
             "state": self._save_state(path),
         }
@@ -230,6 +274,14 @@ class Predictor(BaseEstimator, abc.ABC):
     @abc.abstractmethod
     def _load_state(self, path: Path, state: dict[str, Any]) -> None:
         """Restore fitted attributes from ``path`` and ``state`` (what :meth:`_save_state` returned)."""
+
+
+def _differ(names: list[str], seen: list[str]) -> str:
+    """The first position where two column lists differ, for an error message."""
+    for j, (a, b) in enumerate(zip(names, seen)):
+        if a != b:
+            return f"(column {j}: {a!r}, in fit {b!r})"
+    return f"({len(names)} columns, in fit {len(seen)})"
 
 
 def seed_of(random_state: int | None) -> int:

@@ -1,7 +1,8 @@
 """Binary-relation predictor (after BRP-NAS and MTLP-JR): f(A, B) = P(target of A > target of B).
 
-Any encoder (``mlp`` on flat features, ``gin`` / ``gcn`` on graphs) embeds each architecture; one relation
-head per target scores a pair, and the relation is antisymmetric by construction::
+Any encoder (``mlp`` on flat features, ``gin`` / ``gcn`` on graphs, ``lstm`` on per-layer sequences) embeds
+each architecture; one relation head per target scores a pair, and the relation is antisymmetric by
+construction::
 
     f_t(A, B) = sigmoid(g_t(e_A, e_B) - g_t(e_B, e_A)),   so  f_t(A, B) = 1 - f_t(B, A)  and  f_t(A, A) = 1/2.
 
@@ -14,6 +15,11 @@ pair where either label is missing (NaN in ``y``) is left out of that target's l
 ``predict(X)`` returns, per target, the mean probability of beating ``n_anchors`` training architectures (a
 Borda score in [0, 1]; larger = larger target).  ``rank(X)`` orders a pool by that score, then re-orders its
 ``refine_top`` best by a round-robin among themselves (BRP-NAS's iterative refinement of the top).
+
+``mtlp_jr`` is the model of MTLP-JR (multi-task latency prediction with joint ranking): an LSTM over the
+architecture's layers (:func:`predictors.sequence.encode_sequences`, or any
+:class:`~predictors.encoding.LayerTable`) shared by one pairwise head per target, all targets trained
+jointly -- this class with ``encoder="lstm"``.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ from predictors.neural import (
     FeatureEncoder,
     GraphEncoder,
     NeuralPredictor,
+    PaddedSequences,
+    SequenceEncoder,
     graph_loader,
     relation_loss,
     seeded,
@@ -75,6 +83,7 @@ class _RelationNet(nn.Module):
 
 @register_predictor("brp")
 @register_predictor("brp_gin", encoder="gin", layers=3)
+@register_predictor("mtlp_jr", encoder="lstm", layers=1)
 class BinaryRelationPredictor(NeuralPredictor):
     """Antisymmetric pairwise comparator with one relation head per target, and a pool ranker.
 
@@ -121,8 +130,8 @@ class BinaryRelationPredictor(NeuralPredictor):
 
     @property
     def input_kind(self) -> str:
-        """``"graphs"`` for a GNN encoder, else ``"features"``."""
-        return "features" if self.encoder == "mlp" else "graphs"
+        """``"features"`` for ``mlp``, ``"sequences"`` for ``lstm``, else ``"graphs"``."""
+        return {"mlp": "features", "lstm": "sequences"}.get(self.encoder, "graphs")
 
     def _validate_params(self) -> None:
         check_param("encoder", self.encoder, "choice", choices=ENCODERS)
@@ -133,6 +142,8 @@ class BinaryRelationPredictor(NeuralPredictor):
     def _build_network(self) -> nn.Module:
         if self.encoder == "mlp":
             enc: nn.Module = FeatureEncoder(self.n_features_in_, self.hidden, self.layers)
+        elif self.encoder == "lstm":
+            enc = SequenceEncoder(self.n_features_in_, self.hidden, self.layers)
         else:
             enc = GraphEncoder(self.n_features_in_, self.hidden, self.layers, self.encoder)
         return _RelationNet(enc, self.hidden, self.n_targets_, self.n_anchors_)
@@ -143,6 +154,9 @@ class BinaryRelationPredictor(NeuralPredictor):
         with torch.no_grad():
             if self.input_kind == "features":
                 return self.network_.encoder(torch.as_tensor(X, dtype=torch.float32))
+            if self.input_kind == "sequences":
+                chunks = [PaddedSequences.of(X[s : s + 1024]) for s in range(0, len(X), 1024)]
+                return torch.cat([self.network_.encoder(c) for c in chunks])
             return torch.cat([self.network_.encoder(b) for b in graph_loader(X, batch_size=1024)])
 
     def _batches(self, X: Any, gen: torch.Generator):
@@ -161,7 +175,8 @@ class BinaryRelationPredictor(NeuralPredictor):
         n = len(X)
         self.n_anchors_ = min(self.n_anchors, n)
         self.y_mean_, self.y_scale_ = np.zeros(y.shape[1]), np.ones(y.shape[1])
-        inputs = torch.as_tensor(X, dtype=torch.float32) if self.input_kind == "features" else X
+        inputs = {"features": lambda: torch.as_tensor(X, dtype=torch.float32), "graphs": lambda: X,
+                  "sequences": lambda: PaddedSequences.of(X)}[self.input_kind]()  # fmt: skip
 
         def pair_loss(batch: tuple[Any, torch.Tensor]) -> torch.Tensor | None:
             inp, idx = batch
@@ -181,9 +196,11 @@ class BinaryRelationPredictor(NeuralPredictor):
                 self.network_.encoder.mean.copy_(inputs.mean(0))
                 std = inputs.std(0) if n > 1 else torch.ones(inputs.shape[1])
                 self.network_.encoder.scale.copy_(torch.where(std > 0, std, torch.ones_like(std)))
+            elif self.input_kind == "sequences":
+                self.network_.encoder.standardise_on(inputs)
             self._train(lambda: self._batches(inputs, gen), pair_loss, n)
             anchor_rows = torch.randperm(n, generator=gen)[: self.n_anchors_]
-        picked = [X[int(r)] for r in anchor_rows] if self.input_kind == "graphs" else X[anchor_rows.numpy()]
+        picked = X[anchor_rows.numpy()] if self.input_kind == "features" else [X[int(r)] for r in anchor_rows]
         self.network_.anchors.copy_(self._embed(picked))
 
     def _predict(self, X: Any) -> np.ndarray:

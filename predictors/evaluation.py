@@ -27,7 +27,8 @@ Protocol (:func:`evaluate_predictors`):
    archs are drawn per seed from the search space (``aux_source="space"``, never one of the test split) or
    from the end of the seed's pool order (``"pool"``, never in a training sample), the same for every size.
 7. Features (``features``): a feature set of :data:`predictors.features.FEATURE_SETS`; ``"+proxies"``
-   appends the release's zero-cost proxy columns.
+   appends the release's zero-cost proxy columns (to the global node of graphs and the global token of
+   sequences, :mod:`predictors.sequence`).
 
 Each score row carries its variant: ``fit`` (``"joint"`` / ``"separate"``) and ``aux_archs`` (0, or ``M``).
 
@@ -229,7 +230,7 @@ class PredictorEvaluation:
 
 def _encode_archs(bench: Any, archs: list, kinds: Any, encoding: str, extra: np.ndarray | None) -> dict:
     """Inputs of ``archs`` for each input kind of ``kinds``; ``extra`` (one row per arch) is appended to the
-    flat features and to each graph's global node."""
+    flat features and to each graph's global node and sequence's global token."""
     from predictors.features import encode_archs
     from predictors.graph import add_global_features, encode_graphs
 
@@ -240,6 +241,11 @@ def _encode_archs(bench: Any, archs: list, kinds: Any, encoding: str, extra: np.
     if "graphs" in kinds:
         graphs = encode_graphs(archs, tasks=bench.tasks, space=bench.space)
         inputs["graphs"] = graphs if extra is None else add_global_features(graphs, extra)
+    if "sequences" in kinds:
+        from predictors.sequence import layer_table
+
+        layers = layer_table(archs, tasks=bench.tasks, space=bench.space, extra=extra)
+        inputs["sequences"] = layers.sequences()
     return inputs
 
 

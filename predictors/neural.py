@@ -1,4 +1,5 @@
-"""Torch pieces shared by the neural predictors (``gin``, ``gcn``, ``brp``): encoders, losses, training.
+"""Torch pieces shared by the neural predictors (``gin``, ``gcn``, ``brp``, ``mtlp_jr``): encoders, losses,
+training.
 
 Everything runs on the CPU.  All randomness comes from an explicit seed inside :func:`seeded`, so the global
 RNG is left untouched, and training runs on one intra-op thread there: multi-threaded float reductions differ
@@ -28,13 +29,15 @@ __all__ = [
     "FeatureEncoder",
     "GraphEncoder",
     "NeuralPredictor",
+    "PaddedSequences",
+    "SequenceEncoder",
     "masked_mse",
     "pairwise_ranking_loss",
     "relation_loss",
     "seeded",
 ]
 
-ENCODERS = ("mlp", "gin", "gcn")
+ENCODERS = ("mlp", "gin", "gcn", "lstm")
 RANK_LOSSES = ("logistic", "hinge")
 
 
@@ -89,6 +92,61 @@ class FeatureEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.mlp((x - self.mean) / self.scale)
+
+
+class PaddedSequences:
+    """Sequences of different lengths as one zero-padded tensor ``x`` (n, longest, width) and ``lengths``;
+    ``seqs[rows]`` picks rows like a tensor does."""
+
+    def __init__(self, x: torch.Tensor, lengths: torch.Tensor) -> None:
+        self.x, self.lengths = x, lengths
+
+    @classmethod
+    def of(cls, seqs: Sequence[np.ndarray]) -> PaddedSequences:
+        lengths = torch.tensor([len(s) for s in seqs], dtype=torch.long)
+        x = torch.zeros((len(seqs), int(lengths.max()), seqs[0].shape[1]), dtype=torch.float32)
+        for i, s in enumerate(seqs):
+            x[i, : len(s)] = torch.as_tensor(s, dtype=torch.float32)
+        return cls(x, lengths)
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __getitem__(self, rows: Any) -> PaddedSequences:
+        lengths = self.lengths[rows]
+        return PaddedSequences(self.x[rows, : int(lengths.max())], lengths)
+
+    def mask(self) -> torch.Tensor:
+        """(n, longest) True on the real tokens."""
+        return torch.arange(self.x.shape[1])[None, :] < self.lengths[:, None]
+
+
+class SequenceEncoder(nn.Module):
+    """LSTM over standardised tokens (one per layer) -> (archs, 2 * hidden): the last layer's final hidden
+    state and the mean of its outputs over the real tokens (padding is packed away, never read)."""
+
+    def __init__(self, in_dim: int, hidden: int, layers: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(in_dim))
+        self.register_buffer("scale", torch.ones(in_dim))
+        self.inp = nn.Linear(in_dim, hidden)
+        self.lstm = nn.LSTM(hidden, hidden, num_layers=layers, batch_first=True)
+        self.out_dim = 2 * hidden
+
+    def standardise_on(self, seqs: PaddedSequences) -> None:
+        """Set the token mean and scale from the real tokens of ``seqs`` (the training set)."""
+        tokens = seqs.x[seqs.mask()]
+        std = tokens.std(0) if len(tokens) > 1 else torch.ones(tokens.shape[1])
+        self.mean.copy_(tokens.mean(0))
+        self.scale.copy_(torch.where(std > 0, std, torch.ones_like(std)))
+
+    def forward(self, seqs: PaddedSequences) -> torch.Tensor:
+        h = torch.relu(self.inp((seqs.x - self.mean) / self.scale))
+        packed = nn.utils.rnn.pack_padded_sequence(h, seqs.lengths, batch_first=True, enforce_sorted=False)
+        out, (last, _) = self.lstm(packed)
+        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=h.shape[1])
+        mean = out.sum(1) / seqs.lengths[:, None].to(out.dtype)  # padded outputs are zeros
+        return torch.cat([last[-1], mean], dim=1)
 
 
 def _mean_over_targets(loss: torch.Tensor, valid: torch.Tensor, fallback: torch.Tensor) -> torch.Tensor:

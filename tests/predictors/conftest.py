@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nasbench_mt import V1, Arch, Costs, build_model, measure_costs
-from predictors import encode_archs, encode_graphs
+from predictors import encode_archs, encode_graphs, encode_sequences
 
 FIXTURE_SEED = 2024
 TARGET_NAMES = ("params", "macs", "nonlinear")
@@ -20,11 +20,12 @@ class Fixture:
     costs: list[Costs]
     X: np.ndarray  # flat features with costs
     graphs: list  # PyG graphs with costs
+    sequences: list  # per-layer token arrays with costs
     y: np.ndarray  # (30, 3): params, macs, nonlinear
 
     def inputs(self, model) -> np.ndarray | list:
-        """The input a predictor takes: features or graphs."""
-        return self.graphs if model.input_kind == "graphs" else self.X
+        """The input a predictor takes: features, graphs or sequences."""
+        return {"features": self.X, "graphs": self.graphs, "sequences": self.sequences}[model.input_kind]
 
 
 def nonlinear_target(params: np.ndarray, macs: np.ndarray) -> np.ndarray:
@@ -40,4 +41,4 @@ def fixture() -> Fixture:
     params = np.array([c.params for c in costs], dtype=np.float64)
     macs = np.array([c.macs for c in costs], dtype=np.float64)
     y = np.column_stack([params, macs, nonlinear_target(params, macs)])
-    return Fixture(archs, costs, encode_archs(archs), encode_graphs(archs), y)
+    return Fixture(archs, costs, encode_archs(archs), encode_graphs(archs), encode_sequences(archs), y)

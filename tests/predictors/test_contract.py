@@ -40,7 +40,19 @@ def fitted(fixture):
 
 
 def test_registry_is_complete():
-    expected = {"xgb", "lgb", "xgb_mt", "xgb_stack", "xgb_rank", "lgb_rank", "gin", "gcn", "brp", "flops"}
+    expected = {
+        "xgb",
+        "lgb",
+        "xgb_mt",
+        "xgb_stack",
+        "xgb_rank",
+        "lgb_rank",
+        "gin",
+        "gcn",
+        "brp",
+        "flops",
+        "mtlp_jr",
+    }
     assert expected | {"params", "random"} <= set(list_predictors())
 
 
@@ -144,6 +156,9 @@ def test_bad_input_raises_value_error(name, fixture):
     if model.input_kind == "features":
         with pytest.raises(ValueError, match="features; allowed"):
             model.predict(fixture.X[:, :-1])
+    elif model.input_kind == "sequences":
+        with pytest.raises(ValueError, match="token features; allowed"):
+            model.predict([fixture.sequences[0][:, :-1]])
     else:
         g = fixture.graphs[0].clone()
         g.x = g.x[:, :-1]

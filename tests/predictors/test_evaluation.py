@@ -377,3 +377,16 @@ def test_paired_difference_interval():
     half = stats.t.ppf(0.95, 3) * d.std(ddof=1) / 2
     assert mean == pytest.approx(d.mean()) and (lo, hi) == pytest.approx((d.mean() - half, d.mean() + half))
     assert np.isnan(paired_difference(a[:1], b[:1])[1])
+
+
+def test_sequence_model_runs_the_protocol_with_free_targets_and_proxies(bench, monkeypatch):
+    calls = []
+    _record_fits(monkeypatch, calls)
+    ev = evaluate_predictors(
+        _with_proxies(bench), ["mtlp_jr"], [8], seeds=1, predictor_params={"mtlp_jr": {"epochs": 5}},
+        aux_archs=6, aux_source="pool", features="onehot+proxies",
+    )  # fmt: skip
+    assert set(ev.scores["aux_archs"]) == {0, 6} and ev.scores["kendall_tau"].notna().all()
+    assert ev.info["aux_predictors"] == ["mtlp_jr"] and [len(c["X"]) for c in calls] == [8, 8 + 6]
+    tokens = calls[0]["X"][0]  # the global token, then one per block: proxies on the global token only
+    assert (tokens[0, -2:] != 0).all() and (tokens[1:, -2:] == 0).all()

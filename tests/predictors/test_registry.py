@@ -21,6 +21,7 @@ def test_defaults_per_name_and_duplicates_rejected():
     assert (
         create_predictor("brp_gin").input_kind == "graphs"
         and create_predictor("brp").input_kind == "features"
+        and create_predictor("mtlp_jr").input_kind == "sequences"
     )
     assert create_predictor("flops").cost == "macs" and create_predictor("params").cost == "params"
     with pytest.raises(ValueError, match="already registered"):
@@ -36,7 +37,7 @@ def test_bad_hyper_parameter_value_names_it(fixture):
         create_predictor("brp", encoder="rnn").fit(fixture.X, fixture.y)
 
 
-@pytest.mark.parametrize("name", ["gin", "brp", "brp_gin"])
+@pytest.mark.parametrize("name", ["gin", "brp", "brp_gin", "mtlp_jr"])
 def test_min_steps_floors_the_passes_over_a_small_training_set(fixture, name):
     # 30 rows in batches of 8: 4 steps per pass; 2 passes are 8 steps, below a floor of 20 -> 5 passes
     def passes(**kw):
@@ -60,7 +61,7 @@ def test_traits_are_class_attributes():
         == {"flops", "params", "random"}
     )
     scores = {n for n in list_predictors() if not predictor_class(n).predicts_units}
-    assert scores == {"random", "xgb_rank", "lgb_rank", "brp", "brp_gin"}
+    assert scores == {"random", "xgb_rank", "lgb_rank", "brp", "brp_gin", "mtlp_jr"}
     assert all(type(create_predictor(n)).predicts_units == predictor_class(n).predicts_units for n in scores)
 
 

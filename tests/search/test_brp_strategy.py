@@ -1,0 +1,80 @@
+"""The predictor-guided strategy's free auxiliary targets: what the predictor is fitted on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nasbench_mt.search import SearchProblem, create_strategy, run
+
+
+@pytest.fixture
+def fits(monkeypatch):
+    """Every (predictor name, X, y) the strategy fits, recorded as it runs."""
+    import predictors
+
+    calls = []
+    original = predictors.create_predictor
+
+    def create(name, **kw):
+        model = original(name, **kw)
+        fit = model.fit
+
+        def record(X, y):
+            calls.append((name, np.asarray(X), np.asarray(y)))
+            return fit(X, y)
+
+        model.fit = record
+        return model
+
+    monkeypatch.setattr(predictors, "create_predictor", create)
+    return calls
+
+
+def _search(problem, seed=0, **params):
+    strategy = create_strategy(
+        "brp", **{"initial": 4, "batch": 3, "predictor_params": {"epochs": 5}, **params}
+    )
+    return run(problem, strategy, 10, seed=seed)
+
+
+def test_a_masking_predictor_learns_free_costs_on_unevaluated_candidates(bench, fits):
+    from nasbench_mt.search.brp import FREE_TARGETS
+    from predictors.auxiliary import free_targets
+
+    problem = SearchProblem(bench, "mean_acc", ["latency_ms <= 3"], full_space=True, surrogate="flops")
+    fits.clear()  # the problem's flops surrogate
+    res = _search(problem, aux_archs=20)
+    assert fits and all(name == "brp" for name, _, _ in fits)
+    queried = {e.candidate for e in res.evaluations}
+    for i, (_, X, y) in enumerate(fits):
+        told = 4 + 3 * i  # evaluations before this fit
+        assert X.shape[0] == told + 20 and y.shape == (told + 20, 1 + len(FREE_TARGETS))
+        assert np.isfinite(y[:told, 0]).all() and np.isnan(y[told:, 0]).all()  # no search target: masked
+        assert np.isfinite(y[:, 1:]).all()  # params and flops: exact for every row
+    # the unevaluated rows are candidates with their exact costs (none proposed before that fit)
+    last = fits[-1][2]
+    told = 4 + 3 * (len(fits) - 1)
+    proposed_before = [e.candidate for e in res.evaluations[:told]]
+    np.testing.assert_array_equal(last[:told, 1:], free_targets(proposed_before, FREE_TARGETS))
+    assert len(queried) == 10
+
+
+def test_no_aux_without_masking_or_when_off(tiny_problem, fits):
+    problem = tiny_problem(objective="mean_acc")
+    off = _search(problem, aux_archs=0)
+    xgb = _search(problem, predictor="xgb_rank", predictor_params={"n_estimators": 10}, aux_archs=20)
+    assert fits and all(y.ndim == 1 and len(y) == len(X) for _, X, y in fits)
+    assert len(off.evaluations) == len(xgb.evaluations) == 10
+    with pytest.raises(ValueError, match="invalid aux_archs: -1; allowed: an int >= 0"):
+        _search(problem, aux_archs=-1)
+
+
+def test_aux_candidates_leave_the_search_stream_alone(tiny_problem):
+    """The unlabelled candidates come from their own stream: with a predictor that ignores them (it needs
+    every label) a search proposes the same candidates whatever ``aux_archs`` is."""
+    problem = tiny_problem(objective="mean_acc")
+    params = {"predictor": "xgb_rank", "predictor_params": {"n_estimators": 10}}
+    a = _search(problem, aux_archs=0, **params)
+    b = _search(problem, aux_archs=50, **params)
+    assert [e.candidate for e in a.evaluations] == [e.candidate for e in b.evaluations]
