@@ -22,10 +22,12 @@ FAST_SIZES = (10, 20)
 FAST_SEEDS = 2
 _FAST_NEURAL = {"epochs": 10}
 _FAST_TREES = {"n_estimators": 50}
+_FAST_GRID = {"grid": [{"n_estimators": 20, "max_depth": 3}, {"n_estimators": 50, "max_depth": 2}]}
 
 
 def fast_params(names: list[str]) -> dict[str, dict]:
-    """Light hyper-parameters of ``--fast`` (a smoke run, not a result): fewer epochs and trees."""
+    """Light hyper-parameters of ``--fast`` (a smoke run, not a result): fewer epochs and trees, and a
+    two-setting grid for the predictors that select their own setting."""
     from predictors import create_predictor
 
     out = {}
@@ -34,6 +36,7 @@ def fast_params(names: list[str]) -> dict[str, dict]:
         out[name] = {
             **(_FAST_NEURAL if "epochs" in keys else {}),
             **(_FAST_TREES if "n_estimators" in keys else {}),
+            **(_FAST_GRID if "grid" in keys else {}),
         }
     return out
 

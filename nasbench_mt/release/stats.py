@@ -127,20 +127,57 @@ def agreement_intervals(
     a: pd.Series, b: pd.Series, n_boot: int = 1000, seed: int = 0
 ) -> dict[str, list[float]]:
     """90% percentile-bootstrap intervals of Kendall tau (``kendall_tau_ci90``) and Spearman
-    (``spearman_ci90``) between ``a`` and ``b``, from the same ``n_boot`` seeded resamples of row pairs."""
+    (``spearman_ci90``) between ``a`` and ``b``, from the same ``n_boot`` seeded resamples of row pairs.
+
+    Each resample's tau-b and Spearman are those of ``scipy.stats.kendalltau`` / ``spearmanr`` on the
+    resampled rows, computed for all resamples at once from how often each row is drawn (copies of one row
+    are tied pairs, as they are in the resampled data); a constant resample gives NaN and is skipped."""
     ok = _paired(a, b)
     rng = np.random.default_rng(seed)
-    taus, rhos = [], []
-    with warnings.catch_warnings():  # a resample of a few tied rows can be constant: its rho is NaN, skipped
-        warnings.simplefilter("ignore", ConstantInputWarning)
-        for _ in range(n_boot):
-            x, y = ok[rng.integers(0, len(ok), len(ok))].T
-            taus.append(kendalltau(x, y).statistic)
-            rhos.append(spearmanr(x, y).statistic)
+    n = len(ok)
+    counts = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(n_boot)])
+    if n > _MATRIX_ROWS:  # (n, n) pair matrices would be large: one scipy call per resample instead
+        with warnings.catch_warnings():  # a constant resample's rho is NaN, skipped below
+            warnings.simplefilter("ignore", ConstantInputWarning)
+            samples = [ok[np.repeat(np.arange(n), c)].T for c in counts]
+            taus = np.array([kendalltau(x, y).statistic for x, y in samples])
+            rhos = np.array([spearmanr(x, y).statistic for x, y in samples])
+    else:
+        parts = [
+            _resampled_agreement(ok[:, 0], ok[:, 1], counts[i : i + _BOOT_CHUNK].astype(float))
+            for i in range(0, n_boot, _BOOT_CHUNK)
+        ]
+        taus, rhos = np.concatenate([t for t, _ in parts]), np.concatenate([r for _, r in parts])
     return {
         "kendall_tau_ci90": [float(v) for v in np.nanpercentile(taus, [5, 95])],
         "spearman_ci90": [float(v) for v in np.nanpercentile(rhos, [5, 95])],
     }
+
+
+_BOOT_CHUNK = 200
+_MATRIX_ROWS = 1000
+
+
+def _resampled_agreement(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Kendall tau-b and Spearman rho of the samples that hold row ``i`` of ``(x, y)`` ``w[k, i]`` times."""
+    sx, sy = np.sign(x[:, None] - x[None, :]), np.sign(y[:, None] - y[None, :])
+
+    def quad(m: np.ndarray) -> np.ndarray:  # w_k^T m w_k for every sample k
+        return np.einsum("ki,ki->k", w @ m, w)
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tau = quad(sx * sy) / np.sqrt(quad(np.abs(sx)) * quad(np.abs(sy)))
+
+        def ranks(v: np.ndarray) -> np.ndarray:  # average ranks (1-based) of every row within each sample
+            below, equal = (v[None, :] < v[:, None]).astype(float), (v[None, :] == v[:, None]).astype(float)
+            return w @ below.T + (w @ equal.T + 1) / 2
+
+        rx, ry = ranks(x), ranks(y)
+        total = w.sum(axis=1, keepdims=True)
+        dx = rx - (w * rx).sum(axis=1, keepdims=True) / total
+        dy = ry - (w * ry).sum(axis=1, keepdims=True) / total
+        rho = (w * dx * dy).sum(axis=1) / np.sqrt((w * dx * dx).sum(axis=1) * (w * dy * dy).sum(axis=1))
+    return tau, rho
 
 
 def proxy_ceiling(tau_repeat: float) -> float:

@@ -280,3 +280,30 @@ def test_tau_interval_brackets_tau_and_narrows_with_more_archs():
         widths.append(hi - lo)
     assert widths[1] < widths[0] / 2  # the interval shrinks about as 1/sqrt(n)
     assert tau_interval(pd.Series(a), b) == tau_interval(pd.Series(a), b)  # seeded
+
+
+@pytest.mark.parametrize("rows_limit", [10_000, 5])  # the pair-matrix path, and one scipy call per resample
+def test_bootstrap_intervals_are_scipys_on_each_resample(monkeypatch, rows_limit):
+    """Both ways of scoring the resamples give scipy's tau-b and Spearman on the resampled rows, ties and
+    repeated rows included, with constant resamples skipped."""
+    import numpy as np
+    import pandas as pd
+    from scipy.stats import kendalltau, spearmanr
+
+    import nasbench_mt.release.stats as stats
+
+    monkeypatch.setattr(stats, "_MATRIX_ROWS", rows_limit)
+    rng = np.random.default_rng(3)
+    x = np.round(rng.normal(size=60), 1)
+    y = np.round(x + rng.normal(size=60), 0)  # many ties
+    got = stats.agreement_intervals(pd.Series(x), pd.Series(y), n_boot=300, seed=7)
+    draw = np.random.default_rng(7)
+    taus, rhos = [], []
+    for _ in range(300):
+        i = draw.integers(0, 60, 60)
+        taus.append(kendalltau(x[i], y[i]).statistic)
+        rhos.append(spearmanr(x[i], y[i]).statistic)
+    assert np.allclose(got["kendall_tau_ci90"], np.nanpercentile(taus, [5, 95]), atol=1e-12)
+    assert np.allclose(got["spearman_ci90"], np.nanpercentile(rhos, [5, 95]), atol=1e-12)
+    const = stats.agreement_intervals(pd.Series([1.0, 1, 1, 2]), pd.Series([1.0, 2, 3, 4]), n_boot=50)
+    assert all(np.isfinite(v) for v in const["kendall_tau_ci90"])  # constant resamples skipped, not NaN
