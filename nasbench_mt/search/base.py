@@ -40,13 +40,14 @@ __all__ = [
 ]
 
 
-def rank_targets(evaluations: Sequence[Evaluation]) -> np.ndarray:
-    """One number per evaluation ordered like :attr:`Evaluation.key` (a regression/ranking target).
+def rank_targets(evaluations: Sequence[Evaluation], objective: int = 0) -> np.ndarray:
+    """One number per evaluation for objective ``objective`` (a regression/ranking target; for the primary
+    objective ordered like :attr:`Evaluation.key`).
 
-    Feasible: the primary score; infeasible: below every feasible one, lower the larger the violation.
+    Feasible: the objective's score; infeasible: below every feasible one, lower the larger the violation.
     """
-    scores = np.array([e.scores[0] for e in evaluations], dtype=float)
-    ok = np.array([e.feasible and np.isfinite(e.scores[0]) for e in evaluations], dtype=bool)
+    scores = np.array([e.scores[objective] for e in evaluations], dtype=float)
+    ok = np.array([e.feasible and np.isfinite(s) for e, s in zip(evaluations, scores)], dtype=bool)
     lo, hi = (scores[ok].min(), scores[ok].max()) if ok.any() else (0.0, 1.0)
     spread = hi - lo if hi > lo else 1.0
     viol = np.array([min(e.violation, 10.0) for e in evaluations])

@@ -10,12 +10,25 @@ from typing import Any
 import numpy as np
 
 from nasbench_mt.params import check_param
+from nasbench_mt.query.pareto import non_dominated_sort
 from nasbench_mt.search.base import Candidate, Strategy, rank_targets, register_strategy
 from nasbench_mt.search.exits import ArchPolicy
+from nasbench_mt.search.objectives import crowding_distance
 
-__all__ = ["FREE_TARGETS", "PredictorGuidedSearch"]
+__all__ = ["FREE_TARGETS", "PredictorGuidedSearch", "predicted_front_order"]
 
 FREE_TARGETS = ("params", "flops")  # the exact costs the unevaluated candidates are labelled with
+
+
+def predicted_front_order(pred: np.ndarray) -> np.ndarray:
+    """Candidates ordered for a Pareto search from their predicted objectives ``pred`` (n, m), every column
+    maximised: front by front of the non-dominated sort, and within a front by NSGA-II crowding distance
+    (largest first; ties keep the candidates' order)."""
+    order = []
+    for front in non_dominated_sort(pred):
+        crowd = crowding_distance(pred[front])
+        order += [int(front[i]) for i in np.argsort(-crowd, kind="stable")]
+    return np.array(order, dtype=int)
 
 
 @register_strategy("brp")
@@ -26,7 +39,9 @@ class PredictorGuidedSearch(Strategy):
     name of :func:`predictors.list_predictors`; default the binary-relation ranker ``brp``, with
     ``predictor_params``) on every evaluation so far - target: feasible archs by the primary objective, above
     infeasible ones by least violation (:func:`~nasbench_mt.search.base.rank_targets`) - ranks the candidates
-    with ``predictor.rank`` and queues the ``batch`` best.  Candidates: every unevaluated table arch (pool
+    with ``predictor.rank`` and queues the ``batch`` best.  With several objectives (a Pareto search) it
+    fits one such target per objective and queues the candidates of the best predicted fronts
+    (:func:`predicted_front_order`).  Candidates: every unevaluated table arch (pool
     mode), or ``pool_size`` random candidates plus the neighbours of the ``batch`` best so far (full space;
     joint exit mode, where the predictor also sees each candidate's thresholds).
 
@@ -104,16 +119,21 @@ class PredictorGuidedSearch(Strategy):
             model.set_params(random_state=self.seed + self.fits)
         self.fits += 1
         told = [e.candidate for e in self.history]
-        y = rank_targets(self.history)
+        m = len(self.history[0].scores)
+        y = np.column_stack([rank_targets(self.history, j) for j in range(m)])
         if self.aux_archs and model.accepts_missing_targets:
             told, y = self._with_free_targets(told, y)
-        model.fit(self.candidates.encode(told), y)
-        order = model.rank(self.candidates.encode(pool), target=0)
+        model.fit(self.candidates.encode(told), y if y.shape[1] > 1 else y[:, 0])
+        X = self.candidates.encode(pool)
+        if m == 1:
+            order = model.rank(X, target=0)
+        else:
+            order = predicted_front_order(model.predict(X).reshape(len(pool), -1)[:, :m])
         return [pool[int(i)] for i in order[: self.batch]]
 
     def _with_free_targets(self, told: list[Candidate], y: np.ndarray) -> tuple[list[Candidate], np.ndarray]:
-        """The evaluated candidates plus ``aux_archs`` unevaluated ones, and their targets: the search target
-        (NaN for the unevaluated), then the exact free costs of every one."""
+        """The evaluated candidates plus ``aux_archs`` unevaluated ones, and their targets: the search
+        objectives (NaN for the unevaluated), then the exact free costs of every one."""
         from predictors.auxiliary import free_targets
 
         cands = self.candidates
@@ -122,6 +142,6 @@ class PredictorGuidedSearch(Strategy):
         both = told + aux
         archs = [c.arch if isinstance(c, ArchPolicy) else c for c in both]
         free = free_targets(archs, FREE_TARGETS, tasks=cands.tasks, space=cands.space)
-        search = np.full(len(both), np.nan)
+        search = np.full((len(both), y.shape[1]), np.nan)
         search[: len(told)] = y
         return both, np.column_stack([search, free])

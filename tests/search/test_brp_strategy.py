@@ -78,3 +78,26 @@ def test_aux_candidates_leave_the_search_stream_alone(tiny_problem):
     a = _search(problem, aux_archs=0, **params)
     b = _search(problem, aux_archs=50, **params)
     assert [e.candidate for e in a.evaluations] == [e.candidate for e in b.evaluations]
+
+
+def test_predicted_front_order_takes_fronts_in_turn_and_spreads_within_one():
+    from nasbench_mt.search.brp import predicted_front_order
+
+    pred = np.array([[1, 1], [3, 0], [0, 3], [2, 2], [0.5, 0.5], [1.5, 1.5]])
+    order = predicted_front_order(pred)
+    assert sorted(order) == list(range(6))
+    assert set(order[:3]) == {1, 2, 3}  # the predicted non-dominated front first
+    assert set(order[:2]) == {1, 2}  # its boundary points (infinite crowding) before its middle
+    assert list(order[3:]) == [5, 0, 4]  # then the next fronts, one by one
+
+
+def test_a_pareto_search_fits_every_objective_and_proposes_from_the_predicted_front(bench, fits):
+    problem = SearchProblem(bench, ["mean_acc", "latency_ms"])
+    res = _search(problem, aux_archs=0)
+    assert fits and all(y.ndim == 2 and y.shape[1] == 2 for _, _, y in fits)  # one column per objective
+    for i, (_, _, y) in enumerate(fits):
+        told = res.evaluations[: 4 + 3 * i]
+        assert np.allclose(y[:, 0], [e.scores[0] for e in told])  # unconstrained: every one feasible
+        assert np.allclose(y[:, 1], [e.scores[1] for e in told])  # latency oriented: larger is better
+    again = _search(problem, aux_archs=0)
+    assert [e.candidate for e in res.evaluations] == [e.candidate for e in again.evaluations]  # seeded
