@@ -135,16 +135,18 @@ def agreement_intervals(
     ok = _paired(a, b)
     rng = np.random.default_rng(seed)
     n = len(ok)
-    counts = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(n_boot)])
+    draws = [rng.integers(0, n, n) for _ in range(n_boot)]
     if n > _MATRIX_ROWS:  # (n, n) pair matrices would be large: one scipy call per resample instead
+        taus, rhos = np.full(n_boot, np.nan), np.full(n_boot, np.nan)
         with warnings.catch_warnings():  # a constant resample's rho is NaN, skipped below
             warnings.simplefilter("ignore", ConstantInputWarning)
-            samples = [ok[np.repeat(np.arange(n), c)].T for c in counts]
-            taus = np.array([kendalltau(x, y).statistic for x, y in samples])
-            rhos = np.array([spearmanr(x, y).statistic for x, y in samples])
+            for k, rows in enumerate(draws):
+                x, y = ok[rows].T
+                taus[k], rhos[k] = kendalltau(x, y).statistic, spearmanr(x, y).statistic
     else:
+        counts = np.stack([np.bincount(rows, minlength=n) for rows in draws]).astype(float)
         parts = [
-            _resampled_agreement(ok[:, 0], ok[:, 1], counts[i : i + _BOOT_CHUNK].astype(float))
+            _resampled_agreement(ok[:, 0], ok[:, 1], counts[i : i + _BOOT_CHUNK])
             for i in range(0, n_boot, _BOOT_CHUNK)
         ]
         taus, rhos = np.concatenate([t for t, _ in parts]), np.concatenate([r for _, r in parts])
