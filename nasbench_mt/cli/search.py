@@ -265,19 +265,49 @@ def _board_args(p: argparse.ArgumentParser, strategies: str) -> None:
         action="store_true",
         help="smoke mode: 2 seeds, budgets 5 10, a light predictor; must write outside leaderboards/",
     )
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="STRATEGY.NAME=VALUE",
+        help="one strategy's hyper-parameter, e.g. brp.initial=8 or evolution.population=20; repeatable; "
+        "written into the leaderboard's command line (default: each strategy's own)",
+    )
     release_args(p)
     quiet_arg(p)
 
 
-def _board_run(args: argparse.Namespace, runs: int, desc: str) -> tuple[int, list[int], dict, object]:
-    """Seeds, budgets, strategy parameters (``--fast`` shrinks them) and a progress bar over ``runs`` runs
-    per seed."""
+def board_params(pairs: list[str], strategies: list[str]) -> dict[str, dict]:
+    """``--param STRATEGY.NAME=VALUE`` options as ``{strategy: {name: value}}`` (values read as JSON where
+    they parse); ``strategies`` are the names the leaderboard runs."""
+    out: dict[str, dict] = {}
+    for pair in pairs:
+        strategy, dot, rest = pair.partition(".")
+        if not dot or strategy not in strategies:
+            raise ValueError(
+                f"invalid --param {pair!r}; allowed: STRATEGY.NAME=VALUE with STRATEGY one of {strategies}, "
+                "e.g. brp.initial=8"
+            )
+        out.setdefault(strategy, {}).update(key_values([rest], "--param", "brp.initial=8"))
+    return out
+
+
+def _board_run(
+    args: argparse.Namespace, strategies: list[str], runs: int, desc: str
+) -> tuple[int, list[int], dict, object]:
+    """Seeds, budgets, strategy parameters (``--fast`` shrinks them, ``--param`` sets them) and a progress
+    bar over ``runs`` runs per seed; ``strategies`` are the names the leaderboard runs."""
     from tqdm.auto import tqdm
+
+    from nasbench_mt.search import create_strategy
 
     seeds, budgets, params = args.seeds, args.budgets, {}
     if args.fast:
         seeds, budgets = 2, [5, 10]
         params = {"brp": {"initial": 4, "batch": 3, "predictor_params": {"epochs": 10}}}
+    for name, given in board_params(args.param, strategies).items():
+        params[name] = {**params.get(name, {}), **given}
+        create_strategy(name, **params[name])  # an unknown setting fails here, before any run
     bar = tqdm(total=runs * seeds, desc=desc, unit="run", disable=args.json or args.quiet)
     return seeds, budgets, params, bar
 
@@ -289,6 +319,7 @@ def _board_command(
     flags = [f"--path {shlex.quote(args.path)}" if args.path else f"--release {args.release}"]
     flags += ["--fast"] if args.fast else [f"--seeds {seeds}", "--budgets " + " ".join(map(str, budgets))]
     flags += ["--strategies " + " ".join(args.strategies)] if args.strategies else []
+    flags += [f"--param {shlex.quote(p)}" for p in args.param]
     return " ".join([f"nasbench-mt {name}", *flags, *extra, f"--out {shlex.quote(args.out)}"])
 
 
@@ -324,7 +355,8 @@ def _leaderboard(args: argparse.Namespace) -> int:
     bench = load_release(args)
     out = leaderboard_out(args.out, bench.manifest, args.fast)
     names = args.strategies
-    seeds, budgets, params, bar = _board_run(args, len(names or list_strategies()), "search leaderboard")
+    strategies = list(names or list_strategies())
+    seeds, budgets, params, bar = _board_run(args, strategies, len(strategies), "search leaderboard")
     board = run_leaderboard(
         bench,
         names,
@@ -371,7 +403,8 @@ def _exit_leaderboard(args: argparse.Namespace) -> int:
     bench = load_release(args)
     out = leaderboard_out(args.out, bench.manifest, args.fast)
     names = args.strategies
-    seeds, budgets, params, bar = _board_run(args, 2 * len(names or EXIT_STRATEGIES), "exit leaderboard")
+    strategies = list(names or EXIT_STRATEGIES)
+    seeds, budgets, params, bar = _board_run(args, strategies, 2 * len(strategies), "exit leaderboard")
     board = run_exit_leaderboard(
         bench,
         names,

@@ -127,6 +127,7 @@ def run_exit_leaderboard(
         "budgets": budgets,
         "seeds": seeds,
         "strategies": names,
+        "strategy_params": {n: dict(v) for n, v in (strategy_params or {}).items() if n in names},
     }
     return {
         "runs": runs,

@@ -124,6 +124,7 @@ def run_leaderboard(
         "top1_k": oracle["top1_k"],
         "budgets": budgets,
         "seeds": seeds,
+        "strategy_params": {n: dict(v) for n, v in (strategy_params or {}).items() if n in names},
     }
     return {
         "summary": pd.DataFrame(rows),

@@ -217,3 +217,19 @@ def test_exit_leaderboard_fast(capsys, tiny_path, tmp_path):
     assert (out_dir / "exits.png").stat().st_size > 1000
     rc, _, err = cli(capsys, "exit-leaderboard", "--fast", "--path", tiny_path, "--out", "leaderboards")
     assert rc == 2 and "real release only" in err
+
+
+def test_leaderboard_params_reach_the_strategy_and_its_command_line(capsys, tiny_path, tmp_path):
+    out_dir = tmp_path / "lb"
+    argv = ["search-leaderboard", "--fast", "--path", tiny_path, "--strategies", "random", "evolution"]
+    rc, out, _ = cli(capsys, *argv, "--param", "evolution.population=3", "--out", out_dir, "--json")
+    assert rc == 0 and json.loads(out)["info"]["strategy_params"] == {"evolution": {"population": 3}}
+    assert "--param evolution.population=3" in (out_dir / "search.md").read_text()
+    bad = [
+        ("evolution.populaton=3", "invalid keyword arguments for strategy 'evolution'"),
+        ("population=3", r"invalid --param 'population=3'; allowed: STRATEGY.NAME=VALUE"),
+        ("nsga2.population=3", "STRATEGY one of \\['random', 'evolution'\\]"),
+    ]
+    for param, match in bad:
+        rc, _, err = cli(capsys, *argv, "--param", param, "--out", out_dir, "--quiet")
+        assert rc == 2 and err.count("\n") == 1 and re.search(match, err), err
