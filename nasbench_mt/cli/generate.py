@@ -419,7 +419,11 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--resume", action="store_true", help="continue a killed or partial run in --out")
     p.add_argument(
-        "--release", default="v1", metavar="NAME", help="the release's version name (default: %(default)s)"
+        "--release",
+        default=None,
+        metavar="NAME",
+        help="the release's version name (default: the name its manifest in --out records, else the name of "
+        "the --out folder, e.g. v2 for data/v2)",
     )
     deprecated_alias(p, "--version", "release", "--release NAME")
     _loss_balance_args(p, "standalone protocol: ")

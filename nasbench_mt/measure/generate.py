@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -108,6 +109,7 @@ def generate(cfg: GenerateConfig, resume: bool = False, progress: bool = True) -
     from nasbench_mt.measure.datasets import load_suite
 
     tasks = None
+    cfg = replace(cfg, version=cfg.release_name())  # fails before anything is measured
     identity = cfg.identity()
     if cfg.spec.protocol != "latency":  # loading validates the dataset before anything is measured
         resolve_device(cfg.spec.device)

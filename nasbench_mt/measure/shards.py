@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from nasbench_mt.measure.datasets import suite_tasks
 from nasbench_mt.measure.measurer import MeasureSpec
-from nasbench_mt.release.manifest import PREFIX_ROLE, prefix_role, sha256_file
+from nasbench_mt.release.manifest import MANIFEST_NAME, PREFIX_ROLE, prefix_role, read_manifest, sha256_file
 from nasbench_mt.space.arch import V1, Arch, SearchSpace
 
 __all__ = [
@@ -42,7 +42,7 @@ class GenerateConfig:
     spec: MeasureSpec = field(default_factory=MeasureSpec)
     prefix: str = "archs"  # archs | latency | ort-latency | calibration | noise-<name>
     workers: int = 1
-    version: str = "v1"
+    version: str | None = None  # the release's name; None: its manifest's, else the name of the folder `out`
     offset: int = 0  # skip the first `offset` sampled architectures (noise tiers may take a later slice)
     executor: str = "local"  # local | ray (not part of the identity: a run may resume on another executor)
     address: str | None = None  # ray: cluster address (None starts a local Ray instance)
@@ -61,6 +61,20 @@ class GenerateConfig:
             raise ValueError(f"invalid workers: {self.workers!r}; allowed: an int >= 1")
         if prefix_role(self.prefix) is None:
             raise ValueError(f"invalid prefix: {self.prefix!r}; allowed: {[*PREFIX_ROLE, 'noise-<name>']}")
+
+    def release_name(self) -> str:
+        """The release's version name: ``version`` where given, else the one the manifest in ``out`` records,
+        else the name of the folder ``out`` (``data/v2`` -> ``v2``); a name that contradicts the manifest's
+        is refused, so that extending a release never renames it."""
+        recorded = None
+        if (Path(self.out) / MANIFEST_NAME).is_file():
+            recorded = read_manifest(self.out).get("version")
+        if self.version is not None and recorded is not None and self.version != recorded:
+            raise ValueError(
+                f"invalid release name {self.version!r}: {self.out} holds release {recorded!r}; allowed: "
+                f"{recorded!r}, or no name to keep it"
+            )
+        return self.version or recorded or Path(self.out).resolve().name
 
     @property
     def role(self) -> str:
