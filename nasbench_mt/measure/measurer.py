@@ -44,7 +44,7 @@ from nasbench_mt.release.schema import (
     table_columns,
 )
 from nasbench_mt.space.arch import V1, Arch
-from nasbench_mt.space.costs import measure_costs
+from nasbench_mt.space.costs import analytic_costs
 from nasbench_mt.space.model import MultiTaskNet, build_model
 
 __all__ = ["MeasureSpec", "Measurer", "load_supernet", "read_supernet", "save_supernet"]
@@ -279,7 +279,9 @@ class Measurer:
                 row[score_column(task.name, split)] = results[split].scores[(task.name, EXIT_POSITIONS[-1])]
         for split, mean in MEAN_COLUMNS.items():
             row[mean] = float(np.mean([row[c] for c in mean_parts(self.tasks, split)]))
-        costs = measure_costs(build_model(arch, self.tasks))
+        # the costs of the parts, counted once per process and composed: measure_costs of the built network
+        # gives the same numbers (tests/space/test_analytic_costs.py) at several times the cost per row
+        costs = analytic_costs(arch, self.tasks, peak_memory=True)
         self._lap("costs", t)
         cost_row = costs.as_row()
         for col in segment_columns(self.tasks):

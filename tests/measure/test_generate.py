@@ -17,6 +17,8 @@ from nasbench_mt.measure.measurer import Measurer, MeasureSpec
 from nasbench_mt.query.benchmark import load_benchmark
 from nasbench_mt.release.manifest import ReleaseError, verify
 from nasbench_mt.space.arch import V1
+from nasbench_mt.space.costs import measure_costs
+from nasbench_mt.space.model import build_model
 from nasbench_mt.testing import TINY_SUITE_KWARGS
 
 pytest.importorskip("mlxtend")
@@ -89,7 +91,11 @@ def test_measurement_is_deterministic(env, reference, tmp_path):
 
 def test_measurer_times_its_stages(env):
     measurer = Measurer(_cfg(env, env / "unused").spec)
-    row, _ = measurer(V1.sample(1, seed=5)[0])
+    arch = V1.sample(1, seed=5)[0]
+    row, _ = measurer(arch)
+    # the costs are composed from the parts' (analytic_costs): the same as counting the built network
+    counted = measure_costs(build_model(arch, measurer.tasks)).as_row()
+    assert {c: row[c] for c in counted} == counted
     stages = ["extract", "recalibrate", "evaluate_val", "evaluate_test", "costs"]
     assert list(measurer.timings) == stages
     assert all(v >= 0 for v in measurer.timings.values())

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from nasbench_mt.measure.datasets import SCENE_TASKS, Split
-from nasbench_mt.measure.evaluate import fold_batchnorm, recalibrate_bn
+from nasbench_mt.measure.evaluate import _forward, evaluate, fold_batchnorm, recalibrate_bn
 from nasbench_mt.measure.supernet import Supernet
 from nasbench_mt.measure.train import TrainConfig, distill_loss, load_train_state, train_supernet
 from nasbench_mt.space.arch import V1, Block
@@ -155,6 +155,38 @@ def test_folding_batchnorm_keeps_the_function_and_removes_every_batchnorm(supern
     for task in ref:
         for k, y in ref[task].items():
             torch.testing.assert_close(out[task][k], y, rtol=1e-4, atol=1e-4)
+
+
+def test_evaluating_in_pieces_is_bit_identical(supernet):
+    # the network runs forward_batch samples at a time within a scoring batch; scores and per-sample records
+    # must not move at all (the release's values are reproduced bit for bit)
+    rng = np.random.default_rng(0)
+    n = 260  # one scoring batch: pieces of 100 and 160 (the last piece takes the remainder)
+    split = Split(
+        rng.integers(0, 256, (n, 3, 32, 32), dtype=np.uint8),
+        {
+            "digit": rng.integers(0, 10, n),
+            "count": rng.integers(0, 4, n),
+            "seg": rng.integers(0, 11, (n, 8, 8)),
+        },
+    )
+    arch = V1.largest()
+    net = recalibrate_bn(supernet.extract(arch), [torch.randn(32, 3, 32, 32) for _ in range(2)])
+    net = fold_batchnorm(net).to(memory_format=torch.channels_last)
+    with torch.inference_mode():  # the raw outputs: equal bit for bit, not only up to the scores' rounding
+        x = split.tensors()[0].contiguous(memory_format=torch.channels_last)
+        ref, out = net(x), _forward(net, x, 100)
+    for task in ref:
+        for k in ref[task]:
+            assert torch.equal(out[task][k], ref[task][k]), (task, k)
+    whole = evaluate(net, split, SCENE_TASKS, batch_size=n, n_per_sample=200, forward_batch=0)
+    pieces = evaluate(net, split, SCENE_TASKS, batch_size=n, n_per_sample=200, forward_batch=100)
+    assert len(whole.scores) == len(SCENE_TASKS) * len(arch.all_exits)
+    assert pieces.scores == whole.scores
+    for key in whole.conf:
+        assert len(whole.conf[key]) == 200
+        np.testing.assert_array_equal(pieces.conf[key], whole.conf[key])
+        np.testing.assert_array_equal(pieces.score[key], whole.score[key])
 
 
 def test_sandwich_contains_largest_smallest_and_random(supernet):
