@@ -78,6 +78,53 @@ def loss_balance_fields(args: argparse.Namespace) -> dict:
     return out
 
 
+def _finetune_args(p: argparse.ArgumentParser, prefix: str = "") -> None:
+    """The per-subnet fine-tune before measuring (supernet protocol), shared by ``generate`` and
+    ``calibrate``; :func:`finetune_fields` reads it back."""
+    p.add_argument(
+        "--finetune-epochs",
+        metavar="EPOCHS",
+        type=float,
+        default=0.0,
+        help=f"{prefix}fine-tune each subnet alone for this many epochs of the training split before "
+        "measuring it; 0 is none (default: %(default)s)",
+    )
+    p.add_argument(
+        "--finetune-lr",
+        metavar="LR",
+        type=float,
+        default=1e-3,
+        help=f"{prefix}fine-tune peak learning rate (default: %(default)s)",
+    )
+    p.add_argument(
+        "--finetune-seed",
+        metavar="SEED",
+        type=int,
+        default=0,
+        help=f"{prefix}fine-tune batch-order seed (default: %(default)s)",
+    )
+    p.add_argument(
+        "--finetune-batch-size",
+        metavar="N",
+        type=int,
+        default=128,
+        help=f"{prefix}fine-tune images per step (default: %(default)s)",
+    )
+
+
+def finetune_fields(args: argparse.Namespace) -> dict:
+    """The fine-tune options as TrainConfig fields of ``MeasureSpec.finetune``; empty without
+    ``--finetune-epochs``."""
+    if not args.finetune_epochs:
+        return {}
+    return {
+        "epochs": args.finetune_epochs,
+        "lr": args.finetune_lr,
+        "seed": args.finetune_seed,
+        "batch_size": args.finetune_batch_size,
+    }
+
+
 def _train_supernet_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--out",
@@ -427,6 +474,7 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     )
     deprecated_alias(p, "--version", "release", "--release NAME")
     _loss_balance_args(p, "standalone protocol: ")
+    _finetune_args(p, "supernet protocol: ")
     _device_arg(p, "standalone training and evaluation (latency is always timed on the CPU)")
     _suite_args(p)
     quiet_arg(p)
@@ -464,6 +512,7 @@ def _generate(args: argparse.Namespace) -> int:
             if args.protocol == "standalone"
             else {}
         ),
+        finetune=finetune_fields(args),
         latency_rounds=args.latency_rounds,
         device=args.device,
     )
@@ -484,6 +533,45 @@ def _generate(args: argparse.Namespace) -> int:
     manifest = generate(cfg, resume=args.resume, progress=not args.quiet)
     n_files = len(manifest.get("files", []))
     print(f"{args.out}: {n_files} files in the manifest")
+    return 0
+
+
+def _carry_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        metavar="DIR",
+        help="release directory to carry the tiers from, e.g. data/v1 (required)",
+    )
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="release directory of the same architectures to carry them into, e.g. data/v2; its manifest is "
+        "rewritten (required)",
+    )
+    p.add_argument(
+        "--prefix",
+        nargs="+",
+        metavar="TIER",
+        help="tiers to carry, by file prefix: latency, ort-latency, noise-latency, proxies, calibration, "
+        "noise-standalone (default: every tier of --from that does not depend on the supernet's weights)",
+    )
+    p.add_argument("--force", action="store_true", help="replace a tier that --out already holds")
+
+
+@command("carry-tiers", _carry_args)
+def _carry_tiers(args: argparse.Namespace) -> int:
+    """Copy the tiers that do not depend on the supernet's weights (latency, proxies, standalone calibration
+    and its noise tier) from a release into a new release of the same architectures, checked by sha256 and
+    arch id."""
+    from nasbench_mt.release.carry import carry_tiers
+
+    carried = carry_tiers(args.source, args.out, args.prefix, force=args.force)
+    for prefix, c in carried.items():
+        print(f"carried {prefix}: {c['files']} files, {c['rows']} rows from release {c['from']}")
+    print(f"{args.out}: run `nasbench-mt summarize --path {args.out}` to update its figures")
     return 0
 
 
@@ -573,25 +661,7 @@ def _calibrate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--label", help="candidate's name in the results table (default: the checkpoint's file stem)"
     )
-    p.add_argument(
-        "--finetune-epochs",
-        type=float,
-        default=0.0,
-        help="fine-tune each subnet alone for this many epochs of the training split before measuring it; 0 "
-        "is none (default: %(default)s)",
-    )
-    p.add_argument(
-        "--finetune-lr", type=float, default=1e-3, help="fine-tune peak learning rate (default: %(default)s)"
-    )
-    p.add_argument(
-        "--finetune-seed", type=int, default=0, help="fine-tune batch-order seed (default: %(default)s)"
-    )
-    p.add_argument(
-        "--finetune-batch-size",
-        type=int,
-        default=128,
-        help="fine-tune images per step (default: %(default)s)",
-    )
+    _finetune_args(p)
     p.add_argument(
         "--workers", type=int, default=1, help="local processes, one thread each (default: %(default)s)"
     )
@@ -616,20 +686,12 @@ def _calibrate(args: argparse.Namespace) -> int:
     from scratch next to the release's and the noise ceiling, and add it to the fidelity table."""
     from nasbench_mt.publish.fidelity import append_fidelity, measure_candidate, meets_target
 
-    finetune = {}
-    if args.finetune_epochs:
-        finetune = {
-            "epochs": args.finetune_epochs,
-            "lr": args.finetune_lr,
-            "seed": args.finetune_seed,
-            "batch_size": args.finetune_batch_size,
-        }
     report = measure_candidate(
         args.supernet,
         args.release,
         args.path,
         work=args.work,
-        finetune=finetune,
+        finetune=finetune_fields(args),
         workers=args.workers,
         label=args.label,
         progress=not (args.json or args.quiet),

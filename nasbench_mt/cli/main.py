@@ -30,6 +30,7 @@ ORDER = [
     "transfer-latency",
     "train-supernet",
     "generate",
+    "carry-tiers",
     "summarize",
     "calibrate",
     "check-release",

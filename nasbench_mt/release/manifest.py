@@ -242,8 +242,13 @@ def inside(root: str | os.PathLike[str], rel: Any, what: str = "file") -> Path:
     return Path(root) / candidate
 
 
-def verify(directory: str | os.PathLike[str], roles: Sequence[str] | None = None) -> dict[str, Any]:
-    """Check every file the manifest lists (or only those of ``roles``) exists with its recorded sha256.
+def verify(
+    directory: str | os.PathLike[str],
+    roles: Sequence[str] | None = None,
+    paths: Iterable[str] | None = None,
+) -> dict[str, Any]:
+    """Check every file the manifest lists (or only those of ``roles``, or only the listed ``paths``) exists
+    with its recorded sha256.
 
     Returns the manifest.  Raises :class:`ReleaseError` naming the file and the expected sha256 when a file
     is missing, has the wrong size or the wrong hash.
@@ -251,6 +256,12 @@ def verify(directory: str | os.PathLike[str], roles: Sequence[str] | None = None
     root = Path(directory)
     manifest = read_manifest(root)
     entries = [e for e in manifest["files"] if roles is None or e["role"] in roles]
+    if paths is not None:
+        wanted = set(paths)
+        unlisted = sorted(wanted - {e["path"] for e in entries})
+        if unlisted:
+            raise ReleaseError(f"{root / MANIFEST_NAME} does not list the data file {unlisted[0]}")
+        entries = [e for e in entries if e["path"] in wanted]
     for entry in entries:  # cheap existence checks first, so a missing file is reported before hashing
         if not (root / entry["path"]).is_file():
             raise ReleaseError(

@@ -126,11 +126,12 @@ def _update_manifest_locked(root: Path, version: str, tasks, generation, key, ex
     old: dict = {}
     if (root / MANIFEST_NAME).exists():
         old = read_manifest(root)
-    files = []
+    # every file the manifest lists that is still there (whatever its name), and every packed shard
+    files = {e["path"]: e["role"] for e in old.get("files", []) if (root / e["path"]).is_file()}
     for path in sorted(root.glob("*.parquet")):
         role = prefix_role(path.name.rsplit("-", 1)[0])
         if role is not None:
-            files.append((path.name, role))
+            files.setdefault(path.name, role)
     gen = dict(old.get("generation", {}))
     if generation is not None and key is not None:
         gen[key] = generation
@@ -145,4 +146,4 @@ def _update_manifest_locked(root: Path, version: str, tasks, generation, key, ex
     for section in ("noise", "calibration", "compute"):
         if section in extra or old.get(section):
             meta[section] = extra.get(section, old.get(section))
-    return write_manifest(root, files, meta)
+    return write_manifest(root, sorted(files.items()), meta)
