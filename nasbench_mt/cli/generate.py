@@ -537,20 +537,11 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _carry_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--from",
-        dest="source",
-        required=True,
-        metavar="DIR",
-        help="release directory to carry the tiers from, e.g. data/v1 (required)",
-    )
-    p.add_argument(
-        "--out",
-        required=True,
-        metavar="DIR",
-        help="release directory of the same architectures to carry them into, e.g. data/v2; its manifest is "
-        "rewritten (required)",
-    )
+    for flag, dest, what in (
+        ("--from", "source", "release directory to carry the tiers from, e.g. data/v1"),
+        ("--out", "out", "release directory of the same architectures to carry them into, e.g. data/v2"),
+    ):
+        p.add_argument(flag, dest=dest, required=True, metavar="DIR", help=f"{what} (required)")
     p.add_argument(
         "--prefix",
         nargs="+",
