@@ -128,6 +128,8 @@ def carry_tiers(
     """
     src, dst = Path(source), Path(target)
     src_manifest = read_manifest(src)
+    if dst.exists() and (not dst.is_dir() or dst.resolve() == src.resolve()):
+        raise ReleaseError(f"invalid target {dst}: allowed: a release directory other than {src}")
     tiers = release_tiers(src_manifest)
     if prefixes is None:
         prefixes = carriable_tiers(src_manifest)

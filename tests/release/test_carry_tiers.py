@@ -140,6 +140,9 @@ def test_refuses_weight_dependent_unknown_and_missing_tiers(source, tiny_path, t
     assert carriable_tiers(read_manifest(tiny_path)) == ["latency", "calibration"]
     with pytest.raises(ReleaseError, match="does not record how it was measured"):
         carry_tiers(tiny_path, target, ["noise"])
+    for bad in (source, target / "manifest.json"):
+        with pytest.raises(ReleaseError, match="invalid target"):
+            carry_tiers(source, bad, ["latency"])
     assert (target / "manifest.json").read_text() == before
     assert not list(target.glob("latency-*"))
 
