@@ -6,9 +6,11 @@ import json
 import re
 
 import pytest
+import torch
 
 from nasbench_mt.cli import main
 from nasbench_mt.space.arch import Arch
+from nasbench_mt.space.model import build_model, flat_outputs
 
 
 def cli(capsys, *argv):
@@ -129,11 +131,24 @@ def test_export_onnx(capsys, tmp_path, bench):
     pytest.importorskip("onnxscript")
     path = tmp_path / "net.onnx"
     arch = bench[0].arch
+    torch.manual_seed(0)  # the command builds the network from torch's global generator
     rc, _, _ = cli(capsys, "export-onnx", arch, "--out", path)
     assert rc == 0 and path.is_file()
     outputs = [o.name for o in onnx.load(str(path)).graph.output]
     exits = Arch.from_string(arch).all_exits
     assert outputs == [f"{t.name}_exit{k}" for t in bench.tasks for k in exits]
+    # the exported graph computes what the eager network with the same weights computes, every output
+    ort = pytest.importorskip("onnxruntime")
+    torch.manual_seed(0)
+    model, names = flat_outputs(build_model(Arch.from_string(arch)).eval())
+    assert names == outputs
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        ref = model(x)
+    got = ort.InferenceSession(str(path)).run(None, {"image": x.numpy()})
+    assert len(got) == len(ref)
+    for o, r in zip(got, ref):
+        assert abs(o - r.numpy()).max() < 1e-4
 
 
 @pytest.mark.parametrize("out", ["", ".", "tests/fixtures/tiny/manifest.json/net.onnx"])

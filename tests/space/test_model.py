@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from nasbench_mt import V1, build_model
-from nasbench_mt.space.model import default_tasks, flat_outputs
+from nasbench_mt.space.model import default_tasks
 from nasbench_mt.space.tasks import TaskSpec
 
 ARCHS = V1.sample(200, seed=11)
@@ -177,21 +177,3 @@ def test_bad_arch_argument():
         build_model(123)
     with pytest.raises(ValueError, match="kernel"):
         build_model("k4e3|k3e3|k3e3|k3e3|b=4,4,4|x=")
-
-
-def test_onnx_export_matches_eager(tmp_path):
-    onnx = pytest.importorskip("onnx")
-    pytest.importorskip("onnxscript")
-    net = build_model(ARCHS[6]).eval()
-    model, names = flat_outputs(net)
-    x = torch.randn(1, 3, 32, 32)
-    path = tmp_path / "net.onnx"
-    torch.onnx.export(model, (x,), str(path), input_names=["image"], output_names=names)
-    proto = onnx.load(str(path))
-    assert [o.name for o in proto.graph.output] == names
-    ort = pytest.importorskip("onnxruntime")
-    outs = ort.InferenceSession(str(path)).run(None, {"image": x.numpy()})
-    with torch.no_grad():
-        ref = model(x)
-    for o, r in zip(outs, ref):
-        assert abs(o - r.numpy()).max() < 1e-4
