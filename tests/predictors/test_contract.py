@@ -15,8 +15,13 @@ from sklearn.utils.estimator_checks import (
 from predictors import create_predictor, list_predictors, load_predictor, predictor_class
 from predictors.metrics import kendall_tau
 
-# keep the default run fast: fewer epochs / trees than the defaults, where a predictor has them
-FAST = {"epochs": 30, "n_estimators": 60}
+# keep the default run fast: fewer epochs / trees than the defaults, and a light two-setting grid (the
+# default grid boosts 1,000 trees per setting and fold), where a predictor has them
+FAST = {
+    "epochs": 30,
+    "n_estimators": 60,
+    "grid": [{"n_estimators": 20, "max_depth": 3}, {"n_estimators": 60, "max_depth": 2}],
+}
 
 
 def make(name: str, **kw):
