@@ -15,6 +15,7 @@ from nasbench_mt.release.manifest import verify
 from nasbench_mt.release.schema import ort_latency_columns
 from nasbench_mt.space.arch import V1, Arch
 from nasbench_mt.space.model import ExitHead, MBConv, build_model, flat_outputs
+from nasbench_mt.testing import TINY_SUITE_KWARGS
 
 ort = pytest.importorskip("onnxruntime", reason="ONNX Runtime latency needs the [onnx] extra")
 pytest.importorskip("onnx")
@@ -51,8 +52,11 @@ def test_onnx_latency_times_every_exit_position():
         measure_latency_onnx(build_model(EARLY), rounds=3)
 
 
-def test_latency_onnx_protocol_adds_ort_columns_to_a_release(tiny_copy, tiny_path):
-    spec = MeasureSpec(protocol="latency-onnx", latency_rounds=5)
+def test_latency_onnx_protocol_adds_ort_columns_to_a_release(tiny_copy, tiny_path, tmp_path, monkeypatch):
+    # generate loads the suite it names before timing (building it on a clean machine): a tiny slice, built
+    # in a cache of its own rather than the full default suite in the user's cache
+    monkeypatch.setenv("NASBENCH_MT_CACHE", str(tmp_path / "cache"))
+    spec = MeasureSpec(protocol="latency-onnx", latency_rounds=5, suite_kwargs=TINY_SUITE_KWARGS)
     cfg = GenerateConfig(out=str(tiny_copy), n=2, seed=0, spec=spec, prefix="ort-latency", version="tiny")
     generate(cfg, progress=False)
     manifest = verify(tiny_copy)
