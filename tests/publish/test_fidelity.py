@@ -25,7 +25,7 @@ pytest.importorskip("mlxtend")
 
 SUITE_KW = TINY_SUITE_KWARGS
 N_CAL = 4
-TRAIN = {"epochs": 1.0, "batch_size": 32, "supervise_exits": "all"}
+TRAIN = {"epochs": 0.25, "batch_size": 16, "supervise_exits": "all"}  # one step of 16 scenes per arch
 
 
 def _spec(**kw) -> MeasureSpec:
