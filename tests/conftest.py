@@ -53,6 +53,46 @@ def tiny_supernet(tmp_path_factory, request) -> Path:
     return root / "sn.pt"
 
 
+@pytest.fixture(scope="session")
+def generated_config(tiny_supernet: Path):
+    """``make(out, **overrides)``: the ``GenerateConfig`` of ``tiny_generated`` (4 archs drawn with seed 3,
+    shards of 2, measured with the session's tiny supernet) writing to ``out``; pass it the shared release
+    to resume it, or another folder to measure the same rows again."""
+    from nasbench_mt.measure.generate import GenerateConfig
+    from nasbench_mt.measure.measurer import MeasureSpec
+    from nasbench_mt.testing import TINY_SUITE_KWARGS
+
+    spec = MeasureSpec(
+        supernet=str(tiny_supernet), suite_kwargs=TINY_SUITE_KWARGS, n_per_sample=16, calib_images=64
+    )
+
+    def make(out, **overrides):
+        return GenerateConfig(out=str(out), spec=spec, **{"n": 4, "seed": 3, "shard_size": 2, **overrides})
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def tiny_generated(tiny_supernet: Path, generated_config) -> Path:
+    """The release ``generated_config`` describes, generated once per test run (shared by xdist workers
+    through a file lock) for the generation, Ray and reproduction tests. Tests only read it: copy it first
+    to change it."""
+    from filelock import FileLock
+
+    from nasbench_mt.measure.generate import generate
+    from nasbench_mt.testing import suite_cache
+
+    out = tiny_supernet.parent / "generated"
+    done = tiny_supernet.parent / "generated.done"
+    with FileLock(str(out) + ".lock"):
+        if not done.is_file():
+            shutil.rmtree(out, ignore_errors=True)  # a build that died half-way
+            with suite_cache(tiny_supernet.parent / "cache"):
+                generate(generated_config(out), progress=False)
+            done.touch()
+    return out
+
+
 @pytest.fixture(scope="module")
 def generation_env(tiny_supernet: Path, tmp_path_factory) -> Iterator[Path]:
     """A fresh folder per test module holding a copy of the tiny supernet as ``sn.pt``, with

@@ -1,7 +1,8 @@
-"""Tiny end-to-end generation: supernet trained a few steps on a small slice, 5 archs, kill and resume."""
+"""Tiny end-to-end generation: supernet trained a few steps on a small slice, 4 archs, kill and resume."""
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,30 +33,23 @@ def env(generation_env):
     return generation_env
 
 
-def _cfg(env, out, **kw):
-    spec = MeasureSpec(supernet=str(env / "sn.pt"), suite_kwargs=SUITE_KW, n_per_sample=16, calib_images=64)
-    kw = {"n": 5, "seed": 3, "shard_size": 2, **kw}
-    return GenerateConfig(out=str(out), spec=spec, **kw)
-
-
 def _rows(out) -> pd.DataFrame:
     files = sorted(Path(out).glob("archs-*.parquet"))
     return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
 
 
-@pytest.fixture(scope="module")
-def reference(env):
-    out = env / "ref"
-    generate(_cfg(env, out), progress=False)
-    return out
+@pytest.fixture
+def reference(tiny_generated):
+    """The session's tiny release (4 archs, seed 3, shards of 2; see ``generated_config``): read only."""
+    return tiny_generated
 
 
 def test_shards_and_manifest_valid(reference):
     manifest = verify(reference)
     roles = sorted(f["role"] for f in manifest["files"])
-    assert roles == ["archs"] * 3 + ["exits"] * 3
+    assert roles == ["archs"] * 2 + ["exits"] * 2
     rows = _rows(reference)
-    assert list(rows.arch_id) == [a.written_id for a in V1.sample(5, seed=3)]
+    assert list(rows.arch_id) == [a.written_id for a in V1.sample(4, seed=3)]
     assert rows.arch_id.is_unique
     assert manifest["n_samples"] == 16
     assert manifest["generation"]["archs"]["seed"] == 3
@@ -82,15 +76,15 @@ def test_exit_companion(reference):
     assert set(b"".join(cls.score)) <= {0, 255}
 
 
-def test_measurement_is_deterministic(env, reference, tmp_path):
-    generate(_cfg(env, tmp_path / "again"), progress=False)
+def test_measurement_is_deterministic(env, reference, generated_config, tmp_path):
+    generate(generated_config(tmp_path / "again"), progress=False)
     a, b = _rows(reference), _rows(tmp_path / "again")
     cols = [c for c in a.columns if c not in TIMING]
     pd.testing.assert_frame_equal(a[cols], b[cols])
 
 
-def test_measurer_times_its_stages(env):
-    measurer = Measurer(_cfg(env, env / "unused").spec)
+def test_measurer_times_its_stages(env, generated_config):
+    measurer = Measurer(generated_config(env / "unused").spec)
     arch = V1.sample(1, seed=5)[0]
     row, _ = measurer(arch)
     # the costs are composed from the parts' (analytic_costs): the same as counting the built network
@@ -102,11 +96,11 @@ def test_measurer_times_its_stages(env):
     assert sum(measurer.timings.values()) <= row["measure_s"] + 1e-6
 
 
-def test_refuses_to_overwrite_without_resume(env, reference):
+def test_refuses_to_overwrite_without_resume(env, reference, generated_config):
     with pytest.raises(ValueError, match="--resume"):
-        generate(_cfg(env, reference), progress=False)
+        generate(generated_config(reference), progress=False)
     with pytest.raises(ValueError, match="invalid resume"):
-        generate(_cfg(env, reference, shard_size=3), resume=True, progress=False)
+        generate(generated_config(reference, shard_size=3), resume=True, progress=False)
 
 
 def test_killed_run_resumes_without_duplicates_or_losses(env, reference, tmp_path):
@@ -149,16 +143,15 @@ def test_killed_run_resumes_without_duplicates_or_losses(env, reference, tmp_pat
     verify(out)
 
 
-def test_resume_refuses_another_dataset(env, reference):
-    state = Path(reference) / "partial" / "archs.run.json"
+def test_resume_refuses_another_dataset(env, reference, generated_config, tmp_path):
+    out = tmp_path / "release"
+    shutil.copytree(reference, out)
+    state = out / "partial" / "archs.run.json"
     identity = json.loads(state.read_text())
     assert identity["suite_fingerprint"]
-    try:
-        state.write_text(json.dumps({**identity, "suite_fingerprint": "0" * 16}))
-        with pytest.raises(ValueError, match="suite fingerprint"):
-            generate(_cfg(env, reference), resume=True, progress=False)
-    finally:
-        state.write_text(json.dumps(identity))
+    state.write_text(json.dumps({**identity, "suite_fingerprint": "0" * 16}))
+    with pytest.raises(ValueError, match="suite fingerprint"):
+        generate(generated_config(out), resume=True, progress=False)
 
 
 def test_calibration_before_the_table_is_recorded_but_not_loadable(env, tmp_path):
@@ -181,24 +174,22 @@ def test_calibration_before_the_table_is_recorded_but_not_loadable(env, tmp_path
         load_benchmark(path=out)
 
 
-def test_noise_tier_rows_merge_with_the_table(env, reference, tmp_path):
+def test_noise_tier_rows_merge_with_the_table(env, reference, generated_config, tmp_path):
     """A noise-seed pass over the table's first archs lands as role noise, kind seed; re-measured with the
     same checkpoint the values come back identical, so the seed-to-seed agreement is perfect."""
-    import shutil
-
     from nasbench_mt.publish.summarize import summarize_release
 
     out = tmp_path / "release"
     shutil.copytree(reference, out)
-    generate(_cfg(env, out, n=4, prefix="noise-seed"), progress=False)
+    generate(generated_config(out, n=3, prefix="noise-seed"), progress=False)
     manifest = verify(out)
     assert sum(f["role"] == "noise" for f in manifest["files"]) == 2
     bench = load_benchmark(path=out)
     assert list(bench.noise.kind.unique()) == ["seed"]
-    assert list(bench.noise.arch_id) == list(bench.table.arch_id[:4])
+    assert list(bench.noise.arch_id) == list(bench.table.arch_id[:3])
     seed = summarize_release(out)["noise"]["seed"]
     for task in ("digit", "count", "seg"):
-        assert seed[f"test_{task}"]["n"] == 4 and seed[f"test_{task}"]["mean_abs_diff"] == 0.0
+        assert seed[f"test_{task}"]["n"] == 3 and seed[f"test_{task}"]["mean_abs_diff"] == 0.0
     assert seed["mean_acc"]["kendall_tau"] == pytest.approx(1.0)
 
 
@@ -236,7 +227,7 @@ def test_sigterm_stops_the_worker_pool(env, tmp_path):
 def test_train_supernet_cli_resumes_only_when_asked(tmp_path):
     out, state = tmp_path / "sn.pt", tmp_path / "sn.state.pt"
     suite = [f"--suite-arg={k}={v}" for k, v in SUITE_KW.items()]
-    args = ["train-supernet", "--out", str(out), "--epochs", "1", "--batch-size", "32", *suite]
+    args = ["train-supernet", "--out", str(out), "--epochs", "0.5", "--batch-size", "32", *suite]  # one step
     state.write_bytes(b"left by a killed run")
     with pytest.raises(SystemExit, match="pass --resume"):
         main(args)

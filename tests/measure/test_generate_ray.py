@@ -7,16 +7,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from nasbench_mt.measure.generate import GenerateConfig, generate
-from nasbench_mt.measure.measurer import MeasureSpec
+from nasbench_mt.measure.generate import generate
 from nasbench_mt.release.manifest import verify
 from nasbench_mt.space.arch import V1
-from nasbench_mt.testing import TINY_SUITE_KWARGS
 
 ray = pytest.importorskip("ray", reason="the Ray executor needs the [ray] extra")
 pytest.importorskip("mlxtend")
 
-SUITE_KW = TINY_SUITE_KWARGS
 TIMING = {"measure_s"}
 
 
@@ -40,11 +37,6 @@ def env(generation_env):
     ray.shutdown()
 
 
-def _cfg(env, out, **kw):
-    spec = MeasureSpec(supernet=str(env / "sn.pt"), suite_kwargs=SUITE_KW, n_per_sample=16, calib_images=64)
-    return GenerateConfig(out=str(out), spec=spec, n=4, seed=3, shard_size=2, **kw)
-
-
 def _files(out, prefix) -> pd.DataFrame:
     files = sorted(Path(out).glob(f"{prefix}-*.parquet"))
     return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
@@ -58,19 +50,18 @@ def _assert_same(a_dir, b_dir):
     pd.testing.assert_frame_equal(_files(a_dir, "exits"), _files(b_dir, "exits"))
 
 
-@pytest.fixture(scope="module")
-def local(env):
-    out = env / "local"
-    generate(_cfg(env, out), progress=False)
-    return out
+@pytest.fixture
+def local(tiny_generated):
+    """The local executor's run of ``generated_config``: the session's tiny release (read only)."""
+    return tiny_generated
 
 
-def test_ray_equals_local_and_retries_a_dead_worker(env, local):
+def test_ray_equals_local_and_retries_a_dead_worker(env, local, generated_config):
     archs = V1.sample(4, seed=3)
     marker = env / "crash" / archs[1].written_id
     marker.touch()  # the worker measuring this arch dies once; Ray must retry it
     out = env / "ray"
-    manifest = generate(_cfg(env, out, executor="ray", max_retries=2), progress=False)
+    manifest = generate(generated_config(out, executor="ray", max_retries=2), progress=False)
     assert not marker.exists(), "the injected crash did not happen"
     verify(out)
     assert manifest["generation"]["archs"]["executor"] == "ray"
@@ -80,25 +71,25 @@ def test_ray_equals_local_and_retries_a_dead_worker(env, local):
     assert not list((out / "partial").glob("archs-*"))
 
 
-def test_ray_resumes_a_local_run(env, local, tmp_path):
+def test_ray_resumes_a_local_run(env, local, generated_config, tmp_path):
     out = tmp_path / "resumed"
     shutil.copytree(local, out)
     for f in ("archs-00001.parquet", "exits-00001.parquet"):
         (out / f).unlink()  # as if the run had stopped before the second shard
-    generate(_cfg(env, out, executor="ray"), resume=True, progress=False)
+    generate(generated_config(out, executor="ray"), resume=True, progress=False)
     _assert_same(local, out)
     verify(out)
 
 
-def test_ray_stops_after_retries_keeping_finished_rows(env, tmp_path):
+def test_ray_stops_after_retries_keeping_finished_rows(env, generated_config, tmp_path):
     archs = V1.sample(4, seed=3)
     out = tmp_path / "failing"
     for a in archs[2:]:
         (env / "crash" / a.id).touch()  # dies once each; with max_retries=0 there is no second try
     with pytest.raises(RuntimeError, match="--resume"):
-        generate(_cfg(env, out, executor="ray", max_retries=0), progress=False)
+        generate(generated_config(out, executor="ray", max_retries=0), progress=False)
     done = {p.name.split(".")[0] for p in out.glob("partial/archs-*/*.row.parquet")}
     packed = set(_files(out, "archs").arch_id) if list(out.glob("archs-*.parquet")) else set()
     assert done | packed == {a.written_id for a in archs[:2]}
-    generate(_cfg(env, out, executor="ray"), resume=True, progress=False)
+    generate(generated_config(out, executor="ray"), resume=True, progress=False)
     assert list(_files(out, "archs").arch_id) == [a.written_id for a in archs]

@@ -7,24 +7,18 @@ import pandas as pd
 import pytest
 
 from nasbench_mt.cli import main
-from nasbench_mt.measure.generate import GenerateConfig, generate
-from nasbench_mt.measure.measurer import MeasureSpec
 from nasbench_mt.publish.reproduce import compare_row, reproduce_rows
 from nasbench_mt.release.manifest import ReleaseError
-from nasbench_mt.testing import TINY_SUITE_KWARGS
 
 pytest.importorskip("mlxtend")
 
-SUITE_KW = TINY_SUITE_KWARGS
-
 
 @pytest.fixture(scope="module")
-def release(generation_env):
-    checkpoint = generation_env / "sn.pt"
-    spec = MeasureSpec(supernet=str(checkpoint), suite_kwargs=SUITE_KW, n_per_sample=16, calib_images=64)
+def release(generation_env, tiny_generated, tiny_supernet):
+    """A copy of the session's tiny release (4 archs measured with the tiny supernet)."""
     out = generation_env / "rel"
-    generate(GenerateConfig(out=str(out), spec=spec, n=4, seed=3, shard_size=2), progress=False)
-    shutil.copy(checkpoint, out / checkpoint.name)  # where the manifest says it is: next to the rows
+    shutil.copytree(tiny_generated, out)
+    shutil.copy(tiny_supernet, out / tiny_supernet.name)  # where the manifest says it is: next to the rows
     return out
 
 
