@@ -130,7 +130,8 @@ def test_export_onnx(capsys, tmp_path, bench):
     onnx = pytest.importorskip("onnx")
     pytest.importorskip("onnxscript")
     path = tmp_path / "net.onnx"
-    arch = bench[0].arch
+    arch = bench.table.arch[bench.table.macs.idxmin()]  # the exporter's time grows with the graph
+    assert Arch.from_string(arch).all_exits[:-1]  # early exits too: several outputs per task
     torch.manual_seed(0)  # the command builds the network from torch's global generator
     rc, _, _ = cli(capsys, "export-onnx", arch, "--out", path)
     assert rc == 0 and path.is_file()
