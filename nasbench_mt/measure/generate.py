@@ -106,12 +106,14 @@ def _pack_shard(cfg: GenerateConfig, k: int, shard: Sequence[Arch]) -> None:
 
 def generate(cfg: GenerateConfig, resume: bool = False, progress: bool = True) -> dict:
     """Measure every pending architecture of ``cfg`` and pack finished shards (see the module docstring)."""
-    from nasbench_mt.measure.datasets import load_suite
+    from nasbench_mt.measure.datasets import load_suite, suite_tasks
 
     tasks = None
     cfg = replace(cfg, version=cfg.release_name())  # fails before anything is measured
     identity = cfg.identity()
-    if cfg.spec.protocol != "latency":  # loading validates the dataset before anything is measured
+    if cfg.spec.protocol == "latency-onnx":  # times networks on a fixed input: no scenes are needed
+        tasks = suite_tasks(cfg.spec.suite, **cfg.spec.suite_kwargs)
+    elif cfg.spec.protocol != "latency":  # loading validates the dataset before anything is measured
         resolve_device(cfg.spec.device)
         suite = load_suite(cfg.spec.suite, **cfg.spec.suite_kwargs)
         tasks = suite.tasks
@@ -194,7 +196,7 @@ def _record(cfg: GenerateConfig, identity: dict, t0: float, tasks) -> dict:
         **identity,
         "executor": cfg.executor,
         "workers": cfg.workers,
-        "device": "cpu" if cfg.spec.protocol == "latency" else str(resolve_device(cfg.spec.device)),
+        "device": "cpu" if cfg.spec.protocol.startswith("latency") else str(resolve_device(cfg.spec.device)),
         "machine": machine(),
         "last_session_seconds": round(time.time() - t0, 1),
     }

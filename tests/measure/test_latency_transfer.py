@@ -15,7 +15,6 @@ from nasbench_mt.release.manifest import verify
 from nasbench_mt.release.schema import ort_latency_columns
 from nasbench_mt.space.arch import V1, Arch
 from nasbench_mt.space.model import ExitHead, MBConv, build_model, flat_outputs
-from nasbench_mt.testing import TINY_SUITE_KWARGS
 
 ort = pytest.importorskip("onnxruntime", reason="ONNX Runtime latency needs the [onnx] extra")
 pytest.importorskip("onnx")
@@ -53,10 +52,14 @@ def test_onnx_latency_times_every_exit_position():
 
 
 def test_latency_onnx_protocol_adds_ort_columns_to_a_release(tiny_copy, tiny_path, tmp_path, monkeypatch):
-    # generate loads the suite it names before timing (building it on a clean machine): a tiny slice, built
-    # in a cache of its own rather than the full default suite in the user's cache
-    monkeypatch.setenv("NASBENCH_MT_CACHE", str(tmp_path / "cache"))
-    spec = MeasureSpec(protocol="latency-onnx", latency_rounds=5, suite_kwargs=TINY_SUITE_KWARGS)
+    # timing needs no scenes: the suite is never built (its task list names the heads)
+    import nasbench_mt.measure.datasets as datasets
+
+    def no_scenes(*args, **kwargs):
+        raise AssertionError("the latency-onnx protocol built a dataset suite")
+
+    monkeypatch.setattr(datasets, "load_suite", no_scenes)
+    spec = MeasureSpec(protocol="latency-onnx", latency_rounds=5)
     cfg = GenerateConfig(out=str(tiny_copy), n=2, seed=0, spec=spec, prefix="ort-latency", version="tiny")
     generate(cfg, progress=False)
     manifest = verify(tiny_copy)
