@@ -111,8 +111,8 @@ def small_scenes(tmp_path_factory):
     in a cache folder of its own."""
     pytest.importorskip("mlxtend")
     from nasbench_mt.measure.datasets import load_suite
+    from nasbench_mt.testing import suite_cache
 
-    mp = pytest.MonkeyPatch()
-    mp.setenv("NASBENCH_MT_CACHE", str(tmp_path_factory.mktemp("scenes-cache")))
-    yield load_suite("mnist-scenes", n_train=64, n_val=16, n_test=16)
-    mp.undo()
+    # the cache folder is set only while the suite is built, so that it never leaks into later tests
+    with suite_cache(tmp_path_factory.mktemp("scenes-cache")):
+        return load_suite("mnist-scenes", n_train=64, n_val=16, n_test=16)

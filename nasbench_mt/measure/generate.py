@@ -23,7 +23,8 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from dataclasses import MISSING, replace
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 
 import pandas as pd
@@ -146,6 +147,15 @@ def generate(cfg: GenerateConfig, resume: bool = False, progress: bool = True) -
         previous = {k: recorded.get(k) for k in identity} if recorded else None
     if previous is not None and "suite_fingerprint" in identity and previous.get("suite_fingerprint") is None:
         previous["suite_fingerprint"] = identity["suite_fingerprint"]  # recorded before it was tracked
+    if previous is not None and isinstance(previous.get("spec"), dict):
+        # spec fields added after the run began hold their defaults: the measurement is the same
+        defaults = {
+            f.name: f.default_factory() if f.default_factory is not MISSING else f.default
+            for f in dataclass_fields(MeasureSpec)
+        }
+        for name, default in defaults.items():
+            if name not in previous["spec"] and identity["spec"].get(name) == default:
+                previous["spec"][name] = default
     if previous is not None and previous != identity:
         raise ValueError(
             f"invalid resume: {out} was generated with {previous}, not {identity}; "

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -101,6 +102,23 @@ def test_refuses_to_overwrite_without_resume(env, reference, generated_config):
         generate(generated_config(reference), progress=False)
     with pytest.raises(ValueError, match="invalid resume"):
         generate(generated_config(reference, shard_size=3), resume=True, progress=False)
+
+
+def test_resume_accepts_spec_fields_added_later_at_their_defaults(env, reference, generated_config, tmp_path):
+    # a run begun by an older version records no field added since; at its default the measurement is the same
+    out = tmp_path / "older"
+    shutil.copytree(reference, out)
+    state = out / "partial" / "archs.run.json"
+    recorded = json.loads(state.read_text())
+    for name in ("finetune", "proxy_batch"):
+        del recorded["spec"][name]
+    state.write_text(json.dumps(recorded))
+    generate(generated_config(out), resume=True, progress=False)  # nothing pending: a no-op
+    state.write_text(json.dumps(recorded))
+    changed = generated_config(out)
+    changed = replace(changed, spec=replace(changed.spec, proxy_batch=8))
+    with pytest.raises(ValueError, match="invalid resume"):
+        generate(changed, resume=True, progress=False)
 
 
 def test_killed_run_resumes_without_duplicates_or_losses(env, reference, tmp_path):
