@@ -143,6 +143,8 @@ def _update_manifest_locked(root: Path, version: str, tasks, generation, key, ex
     if generation is not None and "n_per_sample" in generation.get("spec", {}) and key == "archs":
         n_samples = generation["spec"]["n_per_sample"]
     meta = {"version": version, "tasks": tasks, "n_samples": n_samples, "generation": gen}
+    if "space" in old:
+        meta["space"] = old["space"]
     for section in ("noise", "calibration", "compute"):
         if section in extra or old.get(section):
             meta[section] = extra.get(section, old.get(section))

@@ -154,3 +154,14 @@ def test_manifest_paths_cannot_leave_the_release(tiny_copy, bad):
         load_benchmark(path=tiny_copy)
     with pytest.raises(ReleaseError, match="invalid path"):
         verify(tiny_copy)
+
+
+def test_update_manifest_keeps_the_recorded_space_and_sections(tmp_path):
+    from nasbench_mt.release.provenance import update_manifest
+
+    pd.DataFrame({"arch_id": ["a"], "x": [1]}).to_parquet(tmp_path / "archs-00000.parquet")
+    write_manifest(tmp_path, [], _meta(space="other-geometry", noise={"seed": {"x": 1}}))
+    m = update_manifest(tmp_path, "t", generation={"command": "c"}, key="archs")
+    assert m["space"] == "other-geometry"
+    assert m["noise"] == {"seed": {"x": 1}} and m["generation"]["archs"] == {"command": "c"}
+    assert [f["path"] for f in m["files"]] == ["archs-00000.parquet"]
