@@ -189,9 +189,12 @@ def proxy_ceiling(tau_repeat: float) -> float:
     Classical attenuation: a measurement whose two repeats correlate at ``r`` (its reliability) correlates at
     most ``sqrt(r)`` with the noise-free score.  Kendall tau and Pearson r are linked by Greiner's relation
     ``r = sin(pi * tau / 2)`` (exact for a bivariate normal), so the ceiling is
-    ``(2 / pi) * arcsin(sqrt(sin(pi * tau_repeat / 2)))``; a repeat tau of 0 or below gives 0.
+    ``(2 / pi) * arcsin(sqrt(sin(pi * tau_repeat / 2)))``; a repeat tau of 0 or below gives 0, an undefined
+    one (NaN: too few pairs, or a constant column) gives NaN.
     """
     r = np.sin(np.pi * float(tau_repeat) / 2)
+    if np.isnan(r):
+        return float("nan")
     return float(2 / np.pi * np.arcsin(np.sqrt(r))) if r > 0 else 0.0
 
 

@@ -51,6 +51,7 @@ def release(generation_env):
 def test_proxy_ceiling_bounds():
     assert proxy_ceiling(1.0) == pytest.approx(1.0)
     assert proxy_ceiling(0.0) == 0.0 and proxy_ceiling(-0.3) == 0.0
+    assert np.isnan(proxy_ceiling(float("nan")))  # undefined repeat tau: no ceiling, not 0
     taus = np.linspace(0.05, 0.95, 19)
     ceilings = [proxy_ceiling(t) for t in taus]
     assert all(c > t for c, t in zip(ceilings, taus))  # one noisy run agrees less with itself than with truth
