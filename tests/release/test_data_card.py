@@ -99,3 +99,28 @@ def test_card_quotes_standalone_gain(manifest, card):
         if g["n_above"] < g["n"]:
             count = f"{g['n_above']} of {g['n']} for {SHORT[target]}"
             assert count in card, f"data/README.md lacks {count!r} (manifest calibration.standalone_gain)"
+
+
+def test_card_quotes_standalone_seed_to_seed_and_ceiling(manifest, card):
+    stand = manifest["noise"].get("standalone")
+    if any(f["path"].startswith("noise-standalone-") for f in manifest["files"]):
+        assert stand, "the release ships a standalone noise tier but its manifest has no noise.standalone"
+    if not stand:
+        pytest.skip("this release has no standalone noise tier")
+    (n,) = {s["n"] for s in stand.values()}
+    prose = " ".join(card.split())  # line breaks fall anywhere in prose
+    assert f"The first {n} calibration archs" in prose, f"data/README.md does not give the tier size {n}"
+    for target, s in stand.items():
+        lo, hi = s["kendall_tau_ci90"]
+        clo, chi = s["ceiling_tau_ci90"]
+        line = (
+            f"- {SHORT[target]} {_pair(s)}, tau in [{lo:.3f}, {hi:.3f}]; "
+            f"ceiling {s['ceiling_tau']:.3f} [{clo:.3f}, {chi:.3f}]"
+        )
+        assert line in card, f"data/README.md lacks {line!r} (manifest noise.standalone)"
+    cost = manifest["compute"]["tiers"]["noise-standalone"]
+    row = (
+        f"| {cost['rows']} standalone noise rows (median {cost['median_s'] / 60:.0f} min per arch) "
+        f"| {cost['core_hours']:.1f} |"
+    )
+    assert row in card, f"data/README.md lacks the standalone noise compute row {row!r}"
