@@ -124,3 +124,13 @@ def test_card_quotes_standalone_seed_to_seed_and_ceiling(manifest, card):
         f"| {cost['core_hours']:.1f} |"
     )
     assert row in card, f"data/README.md lacks the standalone noise compute row {row!r}"
+
+
+def test_readme_quotes_the_standalone_ceiling(manifest):
+    stand = manifest["noise"].get("standalone")
+    if not stand:
+        pytest.skip("this release has no standalone noise tier")
+    ceiling = f"{stand['mean_acc']['ceiling_tau']:.3f}"
+    assert f"a perfect proxy could reach {ceiling}" in " ".join(README.read_text().split()), (
+        f"README.md does not quote the mean_acc ceiling {ceiling} (manifest noise.standalone)"
+    )
