@@ -13,14 +13,6 @@ Example::
     True
 """
 
-import warnings
-
-with warnings.catch_warnings():
-    # torch-geometric decorates helpers with torch.jit.script at import, which recent torch deprecates:
-    # one FutureWarning per import that users can do nothing about. Scoped to that import only.
-    warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
-    import torch_geometric  # noqa: F401
-
 from predictors import baselines, boosted_trees, brp, gnn, selection, tree_rankers  # noqa: F401  (register)
 from predictors.analytic_costs import analytic_costs
 from predictors.auxiliary import with_free_targets

@@ -25,15 +25,18 @@ import abc
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
-from torch_geometric.data import Data
 
 from nasbench_mt.params import check_param
 from predictors.encoding import ArchEncoding
+from predictors.pyg import pyg
+
+if TYPE_CHECKING:
+    from torch_geometric.data import Data
 
 __all__ = ["INPUT_KINDS", "Predictor", "check_graphs", "check_param", "check_sequences", "seed_of"]
 
@@ -66,6 +69,7 @@ def check_features(X: Any, n_features: int | None = None) -> np.ndarray:
 
 def check_graphs(X: Any, n_features: int | None = None) -> list[Data]:
     """``X`` as a non-empty list of PyG graphs with float node features of equal width."""
+    Data = pyg().data.Data
     if isinstance(X, Data) or not isinstance(X, Sequence) or len(X) == 0:
         raise ValueError(
             f"invalid X: {type(X).__name__}; allowed: a non-empty list of torch_geometric.data.Data graphs"

@@ -27,12 +27,16 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import torch
-from torch_geometric.data import Data
+
+from predictors.pyg import pyg
+
+if TYPE_CHECKING:
+    from torch_geometric.data import Data
 
 __all__ = ["ArchEncoding", "GraphList", "LayerTable"]
 
@@ -127,6 +131,7 @@ class ArchEncoding(abc.ABC):
     def graphs(self) -> list[Data]:
         """One graph per architecture: the global node (node 0), then the nodes; edges both ways."""
         out = []
+        Data = pyg().data.Data
         for x, edges in self._with_global():
             k = len(x)
             glob = np.stack([np.zeros(k - 1, dtype=np.int64), np.arange(1, k)], axis=1)

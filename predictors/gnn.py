@@ -10,10 +10,11 @@ of PyG graphs with float node features of one width, e.g. :func:`predictors.grap
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 from torch import nn
-from torch_geometric.data import Batch
 
 from predictors.base import check_param
 from predictors.neural import (
@@ -26,6 +27,9 @@ from predictors.neural import (
     seeded,
 )
 from predictors.registry import register_predictor
+
+if TYPE_CHECKING:
+    from torch_geometric.data import Batch
 
 __all__ = ["GNNPredictor"]
 

@@ -28,14 +28,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from torch_geometric.data import Data
 
 from nasbench_mt.space.arch import V1, Arch, SearchSpace, infer_space
 from nasbench_mt.space.costs import block_costs, head_costs, stem_costs
 from nasbench_mt.space.tasks import TaskSpec, check_tasks
+from predictors.pyg import pyg
+
+if TYPE_CHECKING:
+    from torch_geometric.data import Data
 
 __all__ = ["NODE_TYPES", "add_global_features", "encode_graphs", "node_feature_names"]
 
@@ -149,7 +153,7 @@ class _GraphBuilder:
         if reverse_edges:
             edge_index = torch.cat([edge_index, edge_index.flip(0)], dim=1)
         x = torch.from_numpy(np.stack(self.rows))
-        return Data(x=x, edge_index=edge_index, num_nodes=n)
+        return pyg().data.Data(x=x, edge_index=edge_index, num_nodes=n)
 
 
 def encode_graphs(
@@ -185,6 +189,7 @@ def add_global_features(graphs: Sequence[Data], values: np.ndarray) -> list[Data
             f"invalid values shape: {values.shape}; allowed: ({len(graphs)}, k), one row per graph"
         )
     out = []
+    Data = pyg().data.Data
     for g, row in zip(graphs, values):
         extra = torch.zeros((g.x.shape[0], values.shape[1]), dtype=g.x.dtype)
         extra[0] = torch.from_numpy(row)

@@ -13,16 +13,18 @@ import contextlib
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
-from torch_geometric.data import Batch, Data
-from torch_geometric.loader import DataLoader
-from torch_geometric.nn import GCNConv, GINConv, global_add_pool, global_mean_pool
 
 from predictors.base import Predictor, check_param, seed_of
+from predictors.pyg import pyg
+
+if TYPE_CHECKING:
+    from torch_geometric.data import Batch, Data
+    from torch_geometric.loader import DataLoader
 
 __all__ = [
     "ENCODERS",
@@ -61,14 +63,15 @@ class GraphEncoder(nn.Module):
 
     def __init__(self, in_dim: int, hidden: int, layers: int, conv: str) -> None:
         super().__init__()
+        gnn = pyg().nn
         self.inp = nn.Linear(in_dim, hidden)
         self.convs = nn.ModuleList()
         for _ in range(layers):
             if conv == "gin":
                 mlp = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden))
-                self.convs.append(GINConv(mlp, train_eps=True))
+                self.convs.append(gnn.GINConv(mlp, train_eps=True))
             else:
-                self.convs.append(GCNConv(hidden, hidden))
+                self.convs.append(gnn.GCNConv(hidden, hidden))
         self.norms = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(layers))
         self.out_dim = 2 * hidden
 
@@ -76,7 +79,9 @@ class GraphEncoder(nn.Module):
         h = torch.relu(self.inp(batch.x))
         for conv, norm in zip(self.convs, self.norms):
             h = h + torch.relu(norm(conv(h, batch.edge_index)))
-        return torch.cat([global_mean_pool(h, batch.batch), global_add_pool(h, batch.batch) / 16.0], dim=1)
+        gnn = pyg().nn
+        pooled = [gnn.global_mean_pool(h, batch.batch), gnn.global_add_pool(h, batch.batch) / 16.0]
+        return torch.cat(pooled, dim=1)
 
 
 class FeatureEncoder(nn.Module):
@@ -198,8 +203,11 @@ def graph_loader(
     graphs: Sequence[Data], batch_size: int, shuffle: bool = False, generator=None
 ) -> DataLoader:
     """PyG loader over copies holding only ``x``, ``edge_index`` and the row index ``idx``."""
-    items = [Data(x=g.x, edge_index=g.edge_index, idx=torch.tensor([i])) for i, g in enumerate(graphs)]
-    return DataLoader(items, batch_size=batch_size, shuffle=shuffle, generator=generator)
+    geo = pyg()
+    items = [
+        geo.data.Data(x=g.x, edge_index=g.edge_index, idx=torch.tensor([i])) for i, g in enumerate(graphs)
+    ]
+    return geo.loader.DataLoader(items, batch_size=batch_size, shuffle=shuffle, generator=generator)
 
 
 class NeuralPredictor(Predictor):

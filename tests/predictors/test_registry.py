@@ -81,3 +81,23 @@ def test_load_predictor_refuses_model_files_outside_its_folder(tmp_path, bad):
     (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match=r"invalid (model file|predictor path)"):
         load_predictor(folder)
+
+
+def test_torch_geometric_is_imported_only_by_graph_predictors():
+    # importing torch-geometric costs seconds; a tree predictor must not pay for it, and the graph
+    # predictors load it without printing its torch.jit deprecation warnings
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, warnings; warnings.simplefilter('error', FutureWarning)\n"
+        "import numpy as np; from predictors import create_predictor, encode_graphs\n"
+        "X = np.random.default_rng(0).random((20, 3))\n"
+        "create_predictor('xgb', n_estimators=5).fit(X, X.sum(1)).predict(X)\n"
+        "assert 'torch_geometric' not in sys.modules, 'a tree predictor imported torch_geometric'\n"
+        "from nasbench_mt import V1\n"
+        "graphs = encode_graphs(V1.sample(3, seed=0))\n"
+        "assert type(graphs[0]).__name__ == 'Data' and 'torch_geometric.nn' in sys.modules\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
