@@ -44,10 +44,12 @@ Example (any release directory; here the test fixture)::
 from __future__ import annotations
 
 import math
+import multiprocessing
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -390,6 +392,86 @@ def _aux_set(bench: Any, source: str, m: int, seed: int, order: np.ndarray, test
     return drawn, _encode_archs(bench, drawn, inputs, parse_features(features)[0], None)
 
 
+class _FitJob(NamedTuple):
+    """One fit of the protocol: predictor ``name`` on seed ``seed``'s first ``size`` pool rows, ``mode``
+    ``"joint"``/``"separate"``, with ``m`` unlabelled archs (0: none)."""
+
+    name: str
+    seed: int
+    size: int
+    mode: str
+    m: int
+
+
+@dataclass
+class _FitContext:
+    """Everything a fit job reads: the encoded inputs per input kind, the targets, the split, and the
+    unlabelled sets per seed (drawn once, in the calling process)."""
+
+    inputs: dict[str, Any]
+    kinds: dict[str, str]  # predictor name -> its input kind
+    Y: np.ndarray
+    test: np.ndarray
+    pool: np.ndarray
+    targets: list[str]
+    derived: dict[int, list[int]]
+    params: dict[str, dict[str, Any]]
+    archs: list
+    tasks: Any
+    aux_sets: dict[int, tuple[list, dict[str, Any]]]
+
+
+def _job_prediction(ctx: _FitContext, job: _FitJob) -> tuple[np.ndarray, float]:
+    """The test-split predictions (n_test, targets) of ``job``, derived targets filled in, and its fit
+    seconds."""
+    from predictors.auxiliary import with_free_targets
+
+    X = ctx.inputs[ctx.kinds[job.name]]
+    X_test = _take(X, ctx.test)
+    train = _training_order(ctx.pool, job.seed)[: job.size]
+    params = ctx.params.get(job.name, {})
+    t0 = time.perf_counter()
+    if job.m:
+        aux, aux_inputs = ctx.aux_sets[job.seed]
+        train_archs = [ctx.archs[i] for i in train]
+        _, Y_aux, _ = with_free_targets(train_archs, ctx.Y[train], ctx.targets, aux, tasks=ctx.tasks)
+        X_train = _concat(_take(X, train), aux_inputs[ctx.kinds[job.name]])
+        pred = _fit_predict(job.name, params, job.seed, X_train, Y_aux, X_test, True)
+        pred = pred[:, : len(ctx.targets)]
+    else:
+        skip = list(ctx.derived) if job.mode == "separate" else []
+        pred = _fit_predict(
+            job.name, params, job.seed, _take(X, train), ctx.Y[train], X_test, job.mode == "joint", skip
+        )
+    for j, parts in ctx.derived.items():
+        pred[:, j] = pred[:, parts].mean(axis=1)
+    return pred, time.perf_counter() - t0
+
+
+_WORKER_CONTEXT: _FitContext | None = None
+
+
+def _init_worker(ctx: _FitContext) -> None:
+    global _WORKER_CONTEXT
+    _WORKER_CONTEXT = ctx
+
+
+def _worker_prediction(job: _FitJob) -> tuple[np.ndarray, float]:
+    assert _WORKER_CONTEXT is not None, "worker started without its fit context"
+    return _job_prediction(_WORKER_CONTEXT, job)
+
+
+def _predictions(ctx: _FitContext, jobs: list[_FitJob], workers: int) -> Iterator[tuple[np.ndarray, float]]:
+    """The predictions of ``jobs``, in their order: in this process, or in ``workers`` spawned processes
+    (each fit seeds its own model, so the predictions do not depend on where it ran)."""
+    if workers == 1 or len(jobs) < 2:
+        yield from (_job_prediction(ctx, job) for job in jobs)
+        return
+    spawn = multiprocessing.get_context("spawn")  # forking a process that ran torch threads can hang
+    with ProcessPoolExecutor(workers, mp_context=spawn, initializer=_init_worker, initargs=(ctx,)) as pool:
+        yield from pool.map(_worker_prediction, jobs)
+
+
 def evaluate_predictors(
     bench: Any,
     predictors: Sequence[str] | None = None,
@@ -406,6 +488,7 @@ def evaluate_predictors(
     aux_source: str = "space",
     aux_sizes: Sequence[int] | None = None,
     features: str = "onehot",
+    workers: int = 1,
 ) -> PredictorEvaluation:
     """Score ``predictors`` (registry names; default all) on release ``bench`` by the fixed protocol.
 
@@ -414,9 +497,11 @@ def evaluate_predictors(
     ``"separate"`` or ``"both"`` (step 4); ``progress(name, size, seed)`` is called after each predictor,
     size and seed; ``derive_means``: predict ``mean_acc`` as the mean of the task predictions (step 4);
     ``aux_archs``, ``aux_source``, ``aux_sizes`` (default: the sizes up to 200): free auxiliary targets
-    (step 6); ``features``: the flat encoding and whether to append proxies (step 7).
+    (step 6); ``features``: the flat encoding and whether to append proxies (step 7); ``workers``: fit in
+    that many processes (the scores are the same as with one, only ``fit_s`` then includes the contention
+    of fits running side by side).
     """
-    from predictors.auxiliary import free_target_names, with_free_targets
+    from predictors.auxiliary import free_target_names
     from predictors.features import parse_features
     from predictors.registry import create_predictor, list_predictors
 
@@ -428,6 +513,8 @@ def evaluate_predictors(
     if not sizes or sizes[0] < 2:
         raise ValueError(f"invalid train_sizes: {list(train_sizes)}; allowed: ints >= 2")
     seed_list = _seed_list(seeds)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"invalid workers: {workers!r}; allowed: an int >= 1")
     if fit not in FIT_MODES:
         raise ValueError(f"invalid fit: {fit!r}; allowed: {list(FIT_MODES)}")
     parse_features(features)
@@ -480,74 +567,63 @@ def evaluate_predictors(
     arch_ids = rows["arch_id"].to_numpy()
     derived = derived_means(bench, targets) if derive_means else {}
     test_archs = {archs[i] for i in test}
-    aux_cache: dict[int, tuple[list, dict[str, Any]]] = {}
+    aux_sets = {
+        seed: _aux_set(
+            bench, aux_source, int(aux_archs), seed, _training_order(pool, seed), test_archs, archs, inputs,
+            features,
+        )
+        for seed in (seed_list if aux_at else [])
+    }  # fmt: skip
+    jobs = [
+        _FitJob(name, seed, size, mode, m)
+        for name in models
+        for seed in seed_list
+        for size in sizes
+        for mode, m in variants[name]
+        if not (m and size not in aux_at)
+    ]
+    ctx = _FitContext(
+        inputs={kind: inputs[kind] for kind in {m.input_kind for m in models.values()}},
+        kinds={n: mdl.input_kind for n, mdl in models.items()},
+        Y=Y, test=test, pool=pool, targets=targets, derived=derived, params=params, archs=archs,
+        tasks=bench.tasks, aux_sets=aux_sets,
+    )  # fmt: skip
 
     records, kept = [], []
-    for name, model in models.items():
-        kind = model.input_kind
-        X = inputs[kind]
-        X_test = _take(X, test)
-        units = model.predicts_units
-        for seed in seed_list:
-            order = _training_order(pool, seed)
-            for size in sizes:
-                train = order[:size]
-                for mode, m in variants[name]:
-                    if m and size not in aux_at:
-                        continue
-                    t0 = time.perf_counter()
-                    if m:
-                        if seed not in aux_cache:
-                            aux_cache[seed] = _aux_set(
-                                bench, aux_source, m, seed, order, test_archs, archs, inputs, features
-                            )
-                        aux, aux_inputs = aux_cache[seed]
-                        train_archs = [archs[i] for i in train]
-                        _, Y_aux, _ = with_free_targets(
-                            train_archs, Y[train], targets, aux, tasks=bench.tasks
-                        )
-                        X_train = _concat(_take(X, train), aux_inputs[kind])
-                        pred = _fit_predict(name, params.get(name, {}), seed, X_train, Y_aux, X_test, True)
-                        pred = pred[:, : len(targets)]
-                    else:
-                        skip = list(derived) if mode == "separate" else []
-                        X_train, joint = _take(X, train), mode == "joint"
-                        pred = _fit_predict(
-                            name, params.get(name, {}), seed, X_train, Y[train], X_test, joint, skip
-                        )
-                    for j, parts in derived.items():
-                        pred[:, j] = pred[:, parts].mean(axis=1)
-                    fit_s = time.perf_counter() - t0
-                    for j, target in enumerate(targets):
-                        scores = _score(Y[test, j], pred[:, j], higher[j], _is_latency(target), units)
-                        records.append(
-                            {
-                                "predictor": name,
-                                "fit": mode,
-                                "aux_archs": m,
-                                "train_size": size,
-                                "seed": seed,
-                                "target": target,
-                                **scores,
-                                "nonfinite": int((~np.isfinite(pred[:, j])).sum()),
-                                "fit_s": fit_s,
-                            }
-                        )
-                    if seed == seed_list[0] and size == sizes[-1] and (mode, m) == variants[name][0]:
-                        kept.append(
-                            pd.DataFrame(
-                                {
-                                    "predictor": name,
-                                    "units": units,
-                                    "target": np.repeat(targets, len(test)),
-                                    "arch_id": np.tile(arch_ids[test], len(targets)),
-                                    "measured": Y[test].T.ravel(),
-                                    "predicted": pred.T.ravel(),
-                                }
-                            )
-                        )
-                if progress is not None:
-                    progress(name, size, seed)
+    for i, (job, (pred, fit_s)) in enumerate(zip(jobs, _predictions(ctx, jobs, workers))):
+        units = models[job.name].predicts_units
+        for j, target in enumerate(targets):
+            scores = _score(Y[test, j], pred[:, j], higher[j], _is_latency(target), units)
+            records.append(
+                {
+                    "predictor": job.name,
+                    "fit": job.mode,
+                    "aux_archs": job.m,
+                    "train_size": job.size,
+                    "seed": job.seed,
+                    "target": target,
+                    **scores,
+                    "nonfinite": int((~np.isfinite(pred[:, j])).sum()),
+                    "fit_s": fit_s,
+                }
+            )
+        first_variant = (job.mode, job.m) == variants[job.name][0]
+        if job.seed == seed_list[0] and job.size == sizes[-1] and first_variant:
+            kept.append(
+                pd.DataFrame(
+                    {
+                        "predictor": job.name,
+                        "units": units,
+                        "target": np.repeat(targets, len(test)),
+                        "arch_id": np.tile(arch_ids[test], len(targets)),
+                        "measured": Y[test].T.ravel(),
+                        "predicted": pred.T.ravel(),
+                    }
+                )
+            )
+        group_done = i + 1 == len(jobs) or jobs[i + 1][:3] != job[:3]
+        if progress is not None and group_done:
+            progress(job.name, job.size, job.seed)
     info = {
         "predictors": names,
         "train_sizes": sizes,
@@ -571,6 +647,7 @@ def evaluate_predictors(
         "free_targets": free_target_names(bench.space, bench.tasks) if aux_at else [],
         "derived_targets": {targets[j]: [targets[i] for i in parts] for j, parts in derived.items()},
         "predictor_params": {n: params.get(n, {}) for n in names},
+        "workers": workers,
     }
     return PredictorEvaluation(
         pd.DataFrame(records), pd.concat(kept, ignore_index=True), noise_ceiling(bench, targets), info

@@ -1,8 +1,8 @@
 """torch-geometric, imported on first use.
 
 Importing it takes seconds (it loads ``torch._dynamo``), which only the graph predictors and the graph
-encoders need; the tree, baseline, sequence and pairwise-MLP predictors never pay for it.  Its import
-decorates helpers with ``torch.jit.script``, which recent torch deprecates: one ``FutureWarning`` per import
+encoders need; the tree, baseline and sequence predictors (``mtlp_jr`` included) never pay for it.  Its import
+decorates helpers with ``torch.jit.script``, which recent torch deprecates: one warning per import
 that users can do nothing about, silenced here for that import only.
 """
 
@@ -19,9 +19,8 @@ def pyg() -> ModuleType:
     """The ``torch_geometric`` package with its ``data``, ``loader`` and ``nn`` subpackages loaded."""
     if "torch_geometric.nn" not in sys.modules:
         with warnings.catch_warnings():
-            warnings.filterwarnings(
-                "ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning
-            )
+            # torch warns as FutureWarning or DeprecationWarning, depending on the version
+            warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated")
             import torch_geometric.data
             import torch_geometric.loader
             import torch_geometric.nn  # noqa: F401

@@ -14,6 +14,7 @@ from nasbench_mt.cli.options import (
     key_values,
     quiet_arg,
     release_dir_args,
+    workers_arg,
 )
 from nasbench_mt.release.schema import RELEASE_MINIMUMS
 from nasbench_mt.space.arch import FEW_SHOT_SPLITS
@@ -415,12 +416,7 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--shard-size", type=int, default=250, help="architectures per Parquet shard (default: %(default)s)"
     )
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=1,
-        help="local processes, one torch thread each (default: %(default)s)",
-    )
+    workers_arg(p)
     p.add_argument(
         "--executor",
         choices=["local", "ray"],
@@ -653,9 +649,7 @@ def _calibrate_args(p: argparse.ArgumentParser) -> None:
         "--label", help="candidate's name in the results table (default: the checkpoint's file stem)"
     )
     _finetune_args(p)
-    p.add_argument(
-        "--workers", type=int, default=1, help="local processes, one thread each (default: %(default)s)"
-    )
+    workers_arg(p)
     p.add_argument(
         "--results",
         default="benchmarks/results/fidelity.md",

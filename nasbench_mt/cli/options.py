@@ -23,6 +23,7 @@ __all__ = [
     "load_release",
     "release_args",
     "release_dir_args",
+    "workers_arg",
 ]
 
 COMMANDS: dict[
@@ -68,6 +69,13 @@ def release_args(p: argparse.ArgumentParser) -> None:
 def quiet_arg(p: argparse.ArgumentParser) -> None:
     """``--quiet``: no progress bars (every command that shows one takes it)."""
     p.add_argument("--quiet", action="store_true", help="show no progress bar")
+
+
+def workers_arg(
+    p: argparse.ArgumentParser, help: str = "local processes, one torch thread each (default: %(default)s)"
+) -> None:
+    """``--workers N``: local processes side by side (every command that can spread its work takes it)."""
+    p.add_argument("--workers", type=int, default=1, help=help)
 
 
 def clean_errors(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:

@@ -14,6 +14,7 @@ from nasbench_mt.cli.options import (
     load_release,
     quiet_arg,
     release_args,
+    workers_arg,
 )
 
 __all__: list[str] = []
@@ -127,6 +128,11 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
         help=f"smoke mode: sizes {' '.join(map(str, FAST_SIZES))}, {FAST_SEEDS} seeds, light predictors; "
         "must write outside leaderboards/",
     )
+    workers_arg(
+        p,
+        "processes fitting side by side; the scores are the same with any number, only the recorded fit "
+        "seconds include their contention (default: %(default)s)",
+    )
     quiet_arg(p)
     release_args(p)
 
@@ -184,6 +190,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         aux_source=args.aux_source,
         aux_sizes=args.aux_sizes,
         features=args.features,
+        workers=args.workers,
     )
     bar.close()
     flags = [f"--path {shlex.quote(args.path)}" if args.path else f"--release {args.release}"]
@@ -200,6 +207,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         flags += [f"--aux-archs {args.aux_archs}", f"--aux-source {args.aux_source}"]
         flags += ["--aux-sizes " + " ".join(map(str, args.aux_sizes))] if args.aux_sizes else []
     flags += [f"--features {args.features}"] if args.features != "onehot" else []
+    flags += [f"--workers {args.workers}"] if args.workers != 1 else []
     cmd = " ".join(["nasbench-mt evaluate-predictors", *flags, f"--out {shlex.quote(args.out)}"])
     paths = write_predictor_leaderboard(ev, out, bench, cmd, time.perf_counter() - start)
     if args.json:

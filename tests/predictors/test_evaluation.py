@@ -398,3 +398,19 @@ def test_sequence_model_runs_the_protocol_with_free_targets_and_proxies(bench, m
     assert ev.info["aux_predictors"] == ["mtlp_jr"] and [len(c["X"]) for c in calls] == [8, 8 + 6]
     tokens = calls[0]["X"][0]  # the global token, then one per block: proxies on the global token only
     assert (tokens[0, -2:] != 0).all() and (tokens[1:, -2:] == 0).all()
+
+
+def test_workers_fit_side_by_side_with_the_same_scores(bench):
+    kw = dict(predictor_params=LIGHT, fit="both", aux_archs=12, aux_sizes=[8], seeds=2)
+    calls = []
+    one = evaluate_predictors(
+        bench, ["gin", "xgb", "flops"], [8, 16], progress=lambda *a: calls.append(a), **kw
+    )
+    two = evaluate_predictors(bench, ["gin", "xgb", "flops"], [8, 16], workers=2, **kw)
+    metric_cols = [c for c in one.scores.columns if c != "fit_s"]
+    pd.testing.assert_frame_equal(one.scores[metric_cols], two.scores[metric_cols])
+    pd.testing.assert_frame_equal(one.predictions, two.predictions)
+    assert two.info["workers"] == 2
+    assert len(calls) == 3 * 2 * 2  # one progress call per predictor, size and seed
+    with pytest.raises(ValueError, match=r"invalid workers: 0; allowed: an int >= 1"):
+        evaluate_predictors(bench, ["flops"], [8], workers=0)
