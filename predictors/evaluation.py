@@ -44,16 +44,16 @@ Example (any release directory; here the test fixture)::
 from __future__ import annotations
 
 import math
-import multiprocessing
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from nasbench_mt.params import check_param
+from nasbench_mt.workers import map_jobs
 from predictors.metrics import (
     accuracy_within,
     kendall_tau,
@@ -448,30 +448,6 @@ def _job_prediction(ctx: _FitContext, job: _FitJob) -> tuple[np.ndarray, float]:
     return pred, time.perf_counter() - t0
 
 
-_WORKER_CONTEXT: _FitContext | None = None
-
-
-def _init_worker(ctx: _FitContext) -> None:
-    global _WORKER_CONTEXT
-    _WORKER_CONTEXT = ctx
-
-
-def _worker_prediction(job: _FitJob) -> tuple[np.ndarray, float]:
-    assert _WORKER_CONTEXT is not None, "worker started without its fit context"
-    return _job_prediction(_WORKER_CONTEXT, job)
-
-
-def _predictions(ctx: _FitContext, jobs: list[_FitJob], workers: int) -> Iterator[tuple[np.ndarray, float]]:
-    """The predictions of ``jobs``, in their order: in this process, or in ``workers`` spawned processes
-    (each fit seeds its own model, so the predictions do not depend on where it ran)."""
-    if workers == 1 or len(jobs) < 2:
-        yield from (_job_prediction(ctx, job) for job in jobs)
-        return
-    spawn = multiprocessing.get_context("spawn")  # forking a process that ran torch threads can hang
-    with ProcessPoolExecutor(workers, mp_context=spawn, initializer=_init_worker, initargs=(ctx,)) as pool:
-        yield from pool.map(_worker_prediction, jobs)
-
-
 def evaluate_predictors(
     bench: Any,
     predictors: Sequence[str] | None = None,
@@ -513,8 +489,7 @@ def evaluate_predictors(
     if not sizes or sizes[0] < 2:
         raise ValueError(f"invalid train_sizes: {list(train_sizes)}; allowed: ints >= 2")
     seed_list = _seed_list(seeds)
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"invalid workers: {workers!r}; allowed: an int >= 1")
+    check_param("workers", workers, "int", low=1)
     if fit not in FIT_MODES:
         raise ValueError(f"invalid fit: {fit!r}; allowed: {list(FIT_MODES)}")
     parse_features(features)
@@ -590,7 +565,7 @@ def evaluate_predictors(
     )  # fmt: skip
 
     records, kept = [], []
-    for i, (job, (pred, fit_s)) in enumerate(zip(jobs, _predictions(ctx, jobs, workers))):
+    for i, (job, (pred, fit_s)) in enumerate(zip(jobs, map_jobs(_job_prediction, ctx, jobs, workers))):
         units = models[job.name].predicts_units
         for j, target in enumerate(targets):
             scores = _score(Y[test, j], pred[:, j], higher[j], _is_latency(target), units)

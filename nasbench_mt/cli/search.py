@@ -18,6 +18,7 @@ from nasbench_mt.cli.options import (
     load_release,
     quiet_arg,
     release_args,
+    workers_arg,
 )
 
 __all__: list[str] = []
@@ -273,6 +274,8 @@ def _board_args(p: argparse.ArgumentParser, strategies: str) -> None:
         help="one strategy's hyper-parameter, e.g. brp.initial=8 or evolution.population=20; repeatable; "
         "written into the leaderboard's command line (default: each strategy's own)",
     )
+    workers_arg(p, "processes running searches side by side, one thread each; the results are the same "
+                "with any number (default: %(default)s)")  # fmt: skip
     release_args(p)
     quiet_arg(p)
 
@@ -320,6 +323,7 @@ def _board_command(
     flags += ["--fast"] if args.fast else [f"--seeds {seeds}", "--budgets " + " ".join(map(str, budgets))]
     flags += ["--strategies " + " ".join(args.strategies)] if args.strategies else []
     flags += [f"--param {shlex.quote(p)}" for p in args.param]
+    flags += [f"--workers {args.workers}"] if args.workers != 1 else []
     return " ".join([f"nasbench-mt {name}", *flags, *extra, f"--out {shlex.quote(args.out)}"])
 
 
@@ -365,6 +369,7 @@ def _leaderboard(args: argparse.Namespace) -> int:
         constraints=args.constraint,
         strategy_params=params,
         progress=lambda name, seed: bar.update(1),
+        workers=args.workers,
     )
     bar.close()
     extra = [f"--constraint {shlex.quote(c)}" for c in args.constraint or []]
@@ -414,6 +419,7 @@ def _exit_leaderboard(args: argparse.Namespace) -> int:
         latency=args.latency,
         strategy_params=params,
         progress=lambda name, mode, seed: bar.update(1),
+        workers=args.workers,
     )
     bar.close()
     extra = ["--exit-grid " + " ".join(map(format_threshold, args.exit_grid))] if args.exit_grid else []

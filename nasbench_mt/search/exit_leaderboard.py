@@ -26,9 +26,8 @@ import pandas as pd
 
 from nasbench_mt.query.pareto import hypervolume, pareto_front
 from nasbench_mt.release.provenance import package_versions
-from nasbench_mt.search.base import create_strategy
 from nasbench_mt.search.exits import DEFAULT_EXIT_GRID, format_threshold
-from nasbench_mt.search.loop import run
+from nasbench_mt.search.loop import run_grid
 from nasbench_mt.search.problem import SearchProblem
 
 __all__ = ["EXIT_STRATEGIES", "exit_problems", "run_exit_leaderboard", "write_exit_leaderboard"]
@@ -65,10 +64,13 @@ def run_exit_leaderboard(
     latency: str = "latency_norm",
     strategy_params: dict[str, dict[str, Any]] | None = None,
     progress: Callable[[str, str, int], None] | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Run both modes x strategies x seeds; returns ``runs`` (one row per strategy, mode, seed, budget),
     ``summary``, ``paired`` (exit-aware minus no exits, seed by seed), ``savings`` (table fronts),
-    ``found_savings`` (per strategy at the largest budget), ``fronts`` (for the plot) and ``info``."""
+    ``found_savings`` (per strategy at the largest budget), ``fronts`` (for the plot) and ``info``.
+    ``progress(name, mode, seed)`` is called after each run; ``workers``: runs side by side in that many
+    processes (same results)."""
     names = list(EXIT_STRATEGIES if strategies is None else strategies)
     budgets = sorted({int(b) for b in budgets})
     if not budgets or budgets[0] < 1:
@@ -94,28 +96,25 @@ def run_exit_leaderboard(
 
     best = volume(_front_scores(oracles["exit-aware"]))
     rows, found = [], {}
-    for name in names:
-        for mode, problem in problems.items():
-            for seed in range(seeds):
-                if progress is not None:
-                    progress(name, mode, seed)
-                strat = create_strategy(name, **(strategy_params or {}).get(name, {}))
-                res = run(problem, strat, top, seed=seed)
-                ok = [e.feasible and np.isfinite(e.scores).all() for e in res.evaluations]
-                scores = np.array([e.scores for e in res.evaluations], dtype=float)
-                for b in budgets:
-                    rows.append(
-                        {
-                            "strategy": name,
-                            "mode": mode,
-                            "seed": seed,
-                            "budget": b,
-                            "hv": volume(scores[:b][np.asarray(ok[:b])]) / best,
-                            "archs": len({e.arch for e in res.evaluations[:b]}),
-                            "sim_time_h": float(res.trajectory["sim_time_s"].iloc[b - 1]) / 3600,
-                        }
-                    )
-                found[(name, mode, seed)] = [e for e, good in zip(res.evaluations, ok) if good]
+    jobs = [(name, mode, seed) for name in names for mode in problems for seed in range(seeds)]
+    for (name, mode, seed), res in zip(jobs, run_grid(problems, jobs, top, strategy_params, workers)):
+        ok = [e.feasible and np.isfinite(e.scores).all() for e in res.evaluations]
+        scores = np.array([e.scores for e in res.evaluations], dtype=float)
+        for b in budgets:
+            rows.append(
+                {
+                    "strategy": name,
+                    "mode": mode,
+                    "seed": seed,
+                    "budget": b,
+                    "hv": volume(scores[:b][np.asarray(ok[:b])]) / best,
+                    "archs": len({e.arch for e in res.evaluations[:b]}),
+                    "sim_time_h": float(res.trajectory["sim_time_s"].iloc[b - 1]) / 3600,
+                }
+            )
+        found[(name, mode, seed)] = [e for e, good in zip(res.evaluations, ok) if good]
+        if progress is not None:
+            progress(name, mode, seed)
     runs = pd.DataFrame(rows)
     info = {
         "objectives": [o.name for o in problems["exit-aware"].objectives],

@@ -20,7 +20,7 @@ import pandas as pd
 
 from nasbench_mt.release.provenance import package_versions
 from nasbench_mt.search.base import list_strategies
-from nasbench_mt.search.loop import run
+from nasbench_mt.search.loop import run_grid
 from nasbench_mt.search.problem import SearchProblem
 
 __all__ = ["run_leaderboard", "standard_constraints", "write_leaderboard"]
@@ -52,11 +52,11 @@ def run_leaderboard(
     constraints: Sequence[str] | None = None,
     strategy_params: dict[str, dict[str, Any]] | None = None,
     progress: Callable[[str, int], None] | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Run the grid; returns ``summary`` (per strategy and budget), ``hits`` (per strategy), ``curves`` (mean
-    and std of regret per query) and ``info`` (problem, oracle, constraints)."""
-    from nasbench_mt.search.base import create_strategy
-
+    and std of regret per query) and ``info`` (problem, oracle, constraints).  ``progress(name, seed)`` is
+    called after each run; ``workers``: runs side by side in that many processes (same results)."""
     names = list_strategies() if strategies is None else list(strategies)
     budgets = sorted({int(b) for b in budgets})
     if not budgets or budgets[0] < 1:
@@ -71,18 +71,20 @@ def run_leaderboard(
     size = problem.candidates.size
     if size is not None and top > size:
         raise ValueError(f"invalid budgets {budgets}: the pool holds only {size} admissible archs")
+    jobs = [(name, "", seed) for name in names for seed in range(seeds)]
+    results = run_grid({"": problem}, jobs, top, strategy_params, workers)
+    regrets: dict[str, list] = {name: [] for name in names}
+    firsts: dict[str, list] = {name: [] for name in names}
+    for (name, _, seed), res in zip(jobs, results):
+        reg = res.trajectory["regret"].to_numpy(dtype=float)
+        regrets[name].append(np.where(np.isfinite(reg), reg, oracle["best_score"] - worst))
+        firsts[name].append(res.queries_to_top1)
+        if progress is not None:
+            progress(name, seed)
     rows, hits, curves = [], [], []
     for name in names:
-        regrets, first = [], []
-        for seed in range(seeds):
-            if progress is not None:
-                progress(name, seed)
-            strat = create_strategy(name, **(strategy_params or {}).get(name, {}))
-            res = run(problem, strat, top, seed=seed)
-            reg = res.trajectory["regret"].to_numpy(dtype=float)
-            regrets.append(np.where(np.isfinite(reg), reg, oracle["best_score"] - worst))
-            first.append(res.queries_to_top1)
-        reg = np.vstack(regrets)
+        first = firsts[name]
+        reg = np.vstack(regrets[name])
         for b in budgets:
             reached = [q for q in first if q is not None and q <= b]
             rows.append(

@@ -13,7 +13,7 @@ Example::
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,8 +26,9 @@ from nasbench_mt.search.base import Candidate, Evaluation, Strategy, create_stra
 from nasbench_mt.search.exits import format_threshold
 from nasbench_mt.search.problem import SearchProblem
 from nasbench_mt.space.arch import Arch
+from nasbench_mt.workers import map_jobs
 
-__all__ = ["SearchResult", "run"]
+__all__ = ["SearchResult", "run", "run_grid"]
 
 
 @dataclass
@@ -214,6 +215,29 @@ def run(
     )
     result.extra["best"] = _best_report(problem, result.best)
     return result
+
+
+def run_grid(
+    problems: Mapping[str, SearchProblem],
+    jobs: Sequence[tuple[str, str, int]],
+    budget: int,
+    strategy_params: Mapping[str, Mapping[str, Any]] | None = None,
+    workers: int = 1,
+) -> Iterator[SearchResult]:
+    """:func:`run` for each ``(strategy, problem key, seed)`` of ``jobs`` on ``problems[key]`` for ``budget``
+    queries, a new strategy per run (``strategy_params[strategy]`` its settings); the results in job order.
+
+    ``workers`` > 1 runs them in that many spawned processes, one torch thread each
+    (:func:`nasbench_mt.workers.map_jobs`); every run seeds itself, so the results do not change with it.
+    """
+    params = {name: dict(v) for name, v in (strategy_params or {}).items()}
+    return map_jobs(_grid_run, (dict(problems), params, budget), jobs, workers, threads=1)
+
+
+def _grid_run(context: tuple[dict, dict, int], job: tuple[str, str, int]) -> SearchResult:
+    problems, params, budget = context
+    name, key, seed = job
+    return run(problems[key], create_strategy(name, **params.get(name, {})), budget, seed=seed)
 
 
 def _trajectory(problem: SearchProblem, evals: list[Evaluation], times: list[float]) -> pd.DataFrame:

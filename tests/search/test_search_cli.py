@@ -249,3 +249,21 @@ def test_leaderboard_params_reach_the_strategy_and_its_command_line(capsys, tiny
     for param, match in bad:
         rc, _, err = cli(capsys, *argv, "--param", param, "--out", out_dir, "--quiet")
         assert rc == 2 and err.count("\n") == 1 and re.search(match, err), err
+
+
+@pytest.mark.parametrize(
+    ("command", "strategies", "csv"),
+    [("search-leaderboard", ["random", "brp"], "search.csv"), ("exit-leaderboard", ["random"], "exits.csv")],
+)
+def test_leaderboards_are_the_same_with_workers(capsys, tiny_path, tmp_path, command, strategies, csv):
+    written = {}
+    for workers in (1, 2):
+        out_dir = tmp_path / f"w{workers}"
+        argv = [command, "--fast", "--path", tiny_path, "--strategies", *strategies, "--workers", workers]
+        rc, _, err = cli(capsys, *argv, "--out", out_dir, "--quiet")
+        assert rc == 0, err
+        written[workers] = (out_dir / csv).read_text()
+    assert written[1] == written[2]
+    assert "--workers 2" in (tmp_path / "w2" / csv.replace(".csv", ".md")).read_text()
+    rc, _, err = cli(capsys, command, "--fast", "--path", tiny_path, "--workers", 0, "--out", tmp_path / "w0")
+    assert rc == 2 and "invalid workers: 0; allowed: an int >= 1" in err
