@@ -52,8 +52,9 @@ from _report import append_report
 from nasbench_mt import load_benchmark
 from nasbench_mt.space.costs import analytic_costs
 from predictors import encode_archs
-from predictors.evaluation import _fit_predict, _training_order, noise_ceiling, split_rows
+from predictors.evaluation import noise_ceiling, split_rows
 from predictors.features import _shared_depths
+from predictors.fitting import fit_predict, training_order
 from predictors.metrics import kendall_tau
 
 VARIANTS = ("lgb", "xgb", "lgb bag10", "lgb+xgb", "ridge", "gp", "lgb val+test", "lgb +path", "xgb tuned")
@@ -79,7 +80,7 @@ def tuned_xgb(X: np.ndarray, Y: np.ndarray, train, val, test, seed: int) -> tupl
     rows = np.concatenate([val, test])
     best, best_tau, best_pred = None, -np.inf, None
     for params in XGB_GRID:
-        pred = _fit_predict("xgb", params, seed, X[train], Y[train], X[rows], joint=False)
+        pred = fit_predict("xgb", params, seed, X[train], Y[train], X[rows], joint=False)
         tau = kendall_tau(Y[val].mean(axis=1), pred[: len(val)].mean(axis=1))
         if tau > best_tau:
             best, best_tau, best_pred = params, tau, pred[len(val) :]
@@ -131,12 +132,12 @@ def main(argv: list[str] | None = None) -> None:
     bar = tqdm(total=len(args.sizes) * args.seeds, desc="ablations")
     for n in args.sizes:
         for seed in range(args.seeds):
-            order = _training_order(pool, seed)
+            order = training_order(pool, seed)
             tr, val = order[:n], order[-N_VALIDATION:]
 
             def fit(name: str, X_all: np.ndarray, Y: np.ndarray, s: int = seed, rows=tr) -> np.ndarray:
                 """The leaderboard's fit: one model per target, standardised on the sample, mapped back."""
-                return _fit_predict(name, {}, s, X_all[rows], Y, X_all[test], joint=False)
+                return fit_predict(name, {}, s, X_all[rows], Y, X_all[test], joint=False)
 
             # GCV picks each target's alpha independently of that target's scale: no standardising needed
             alphas = np.logspace(-1, 4, 30)

@@ -44,16 +44,16 @@ Example (any release directory; here the test fixture)::
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from nasbench_mt.params import check_param
 from nasbench_mt.workers import map_jobs
+from predictors.fitting import FitContext, FitJob, job_prediction, take, training_order
 from predictors.metrics import (
     accuracy_within,
     kendall_tau,
@@ -83,7 +83,6 @@ AUX_MAX_SIZE = 200  # default aux_sizes: the train sizes up to this (where label
 METRICS = ("pairwise_acc", "kendall_tau", "spearman", "precision_top5", "within_10pct", "rmse")
 # predictors whose output is a ranking score, not target units: no RMSE or +-10% accuracy for them
 TOP_FRACTION = 0.05
-_SAMPLE_STREAM = 7  # keeps training-sample streams apart from the split's stream
 _AUX_STREAM = 11  # the stream of the unlabelled archs drawn from the space
 
 
@@ -129,11 +128,6 @@ def split_rows(
         raise ValueError(f"invalid test_size: {size} test rows of {n}; allowed: 2..{n - 2} rows")
     perm = np.random.default_rng(split_seed).permutation(n)
     return np.sort(perm[:size]), np.sort(perm[size:])
-
-
-def _training_order(pool: np.ndarray, seed: int) -> np.ndarray:
-    """The pool in seed ``seed``'s order: the training sample of size n is its first n entries."""
-    return np.random.default_rng([_SAMPLE_STREAM, seed]).permutation(pool)
 
 
 # ---------------------------------------------------------------------------------------------- noise ceiling
@@ -274,48 +268,6 @@ def derived_means(bench: Any, targets: Sequence[str]) -> dict[int, list[int]]:
     return out
 
 
-def _take(inputs: Any, rows: np.ndarray) -> Any:
-    return inputs[rows] if isinstance(inputs, np.ndarray) else [inputs[i] for i in rows]
-
-
-def _concat(a: Any, b: Any) -> Any:
-    return np.vstack([a, b]) if isinstance(a, np.ndarray) else [*a, *b]
-
-
-def _fit_predict(
-    name: str,
-    params: dict[str, Any],
-    seed: int,
-    X_train: Any,
-    y: np.ndarray,
-    X_test: Any,
-    joint: bool,
-    skip: Sequence[int] = (),
-) -> np.ndarray:
-    """Standardise ``y`` (n, t) on the training sample (over the labelled rows of each column: NaN is a
-    missing label), fit, predict ``X_test``, map back: (n_test, t).  A separate fit leaves the columns
-    ``skip`` unfitted (NaN; derived afterwards)."""
-    from predictors.registry import create_predictor
-
-    mu, sd = np.nanmean(y, axis=0), np.nanstd(y, axis=0)
-    sd = np.where(sd > 0, sd, 1.0)
-    z = (y - mu) / sd
-    if joint:
-        pred = create_predictor(name, **{**params, "random_state": seed}).fit(X_train, z).predict(X_test)
-    else:
-        n_test = X_test.shape[0] if isinstance(X_test, np.ndarray) else len(X_test)
-        cols = [
-            np.full(n_test, np.nan)
-            if j in skip
-            else create_predictor(name, **{**params, "random_state": seed})
-            .fit(X_train, z[:, j])
-            .predict(X_test)
-            for j in range(z.shape[1])
-        ]
-        pred = np.column_stack(cols)
-    return np.asarray(pred, dtype=np.float64).reshape(-1, y.shape[1]) * sd + mu
-
-
 def _score(y: np.ndarray, p: np.ndarray, higher_is_better: bool, latency: bool, units: bool) -> dict:
     out = dict.fromkeys(METRICS, math.nan)
     if not np.isfinite(p).all():
@@ -383,69 +335,13 @@ def _aux_set(bench: Any, source: str, m: int, seed: int, order: np.ndarray, test
     """The ``m`` unlabelled archs of ``seed`` and their inputs (step 6 of the protocol)."""
     if source == "pool":
         rows = order[len(order) - m :]
-        return [archs[i] for i in rows], {kind: _take(x, rows) for kind, x in inputs.items()}
+        return [archs[i] for i in rows], {kind: take(x, rows) for kind, x in inputs.items()}
     from predictors.auxiliary import sample_unlabelled
     from predictors.features import parse_features
 
     draw = int(np.random.default_rng([_AUX_STREAM, seed]).integers(2**31))
     drawn = sample_unlabelled(bench.space, m, draw, exclude=test_archs)
     return drawn, _encode_archs(bench, drawn, inputs, parse_features(features)[0], None)
-
-
-class _FitJob(NamedTuple):
-    """One fit of the protocol: predictor ``name`` on seed ``seed``'s first ``size`` pool rows, ``mode``
-    ``"joint"``/``"separate"``, with ``m`` unlabelled archs (0: none)."""
-
-    name: str
-    seed: int
-    size: int
-    mode: str
-    m: int
-
-
-@dataclass
-class _FitContext:
-    """Everything a fit job reads: the encoded inputs per input kind, the targets, the split, and the
-    unlabelled sets per seed (drawn once, in the calling process)."""
-
-    inputs: dict[str, Any]
-    kinds: dict[str, str]  # predictor name -> its input kind
-    Y: np.ndarray
-    test: np.ndarray
-    pool: np.ndarray
-    targets: list[str]
-    derived: dict[int, list[int]]
-    params: dict[str, dict[str, Any]]
-    archs: list
-    tasks: Any
-    aux_sets: dict[int, tuple[list, dict[str, Any]]]
-
-
-def _job_prediction(ctx: _FitContext, job: _FitJob) -> tuple[np.ndarray, float]:
-    """The test-split predictions (n_test, targets) of ``job``, derived targets filled in, and its fit
-    seconds."""
-    from predictors.auxiliary import with_free_targets
-
-    X = ctx.inputs[ctx.kinds[job.name]]
-    X_test = _take(X, ctx.test)
-    train = _training_order(ctx.pool, job.seed)[: job.size]
-    params = ctx.params.get(job.name, {})
-    t0 = time.perf_counter()
-    if job.m:
-        aux, aux_inputs = ctx.aux_sets[job.seed]
-        train_archs = [ctx.archs[i] for i in train]
-        _, Y_aux, _ = with_free_targets(train_archs, ctx.Y[train], ctx.targets, aux, tasks=ctx.tasks)
-        X_train = _concat(_take(X, train), aux_inputs[ctx.kinds[job.name]])
-        pred = _fit_predict(job.name, params, job.seed, X_train, Y_aux, X_test, True)
-        pred = pred[:, : len(ctx.targets)]
-    else:
-        skip = list(ctx.derived) if job.mode == "separate" else []
-        pred = _fit_predict(
-            job.name, params, job.seed, _take(X, train), ctx.Y[train], X_test, job.mode == "joint", skip
-        )
-    for j, parts in ctx.derived.items():
-        pred[:, j] = pred[:, parts].mean(axis=1)
-    return pred, time.perf_counter() - t0
 
 
 def evaluate_predictors(
@@ -544,20 +440,20 @@ def evaluate_predictors(
     test_archs = {archs[i] for i in test}
     aux_sets = {
         seed: _aux_set(
-            bench, aux_source, int(aux_archs), seed, _training_order(pool, seed), test_archs, archs, inputs,
+            bench, aux_source, int(aux_archs), seed, training_order(pool, seed), test_archs, archs, inputs,
             features,
         )
         for seed in (seed_list if aux_at else [])
     }  # fmt: skip
     jobs = [
-        _FitJob(name, seed, size, mode, m)
+        FitJob(name, seed, size, mode, m)
         for name in models
         for seed in seed_list
         for size in sizes
         for mode, m in variants[name]
         if not (m and size not in aux_at)
     ]
-    ctx = _FitContext(
+    ctx = FitContext(
         inputs={kind: inputs[kind] for kind in {m.input_kind for m in models.values()}},
         kinds={n: mdl.input_kind for n, mdl in models.items()},
         Y=Y, test=test, pool=pool, targets=targets, derived=derived, params=params, archs=archs,
@@ -565,7 +461,7 @@ def evaluate_predictors(
     )  # fmt: skip
 
     records, kept = [], []
-    for i, (job, (pred, fit_s)) in enumerate(zip(jobs, map_jobs(_job_prediction, ctx, jobs, workers))):
+    for i, (job, (pred, fit_s)) in enumerate(zip(jobs, map_jobs(job_prediction, ctx, jobs, workers))):
         units = models[job.name].predicts_units
         for j, target in enumerate(targets):
             scores = _score(Y[test, j], pred[:, j], higher[j], _is_latency(target), units)

@@ -29,16 +29,16 @@ def test_split_is_disjoint_seeded_and_sized():
 
 
 def test_training_samples_never_touch_the_test_split(bench, monkeypatch):
-    import predictors.evaluation as ev_mod
+    import predictors.fitting as ev_mod
 
     seen = []
-    original = ev_mod._fit_predict
+    original = ev_mod.fit_predict
 
     def spy(name, params, seed, X_train, y, X_test, joint, skip=()):
         seen.append((np.asarray(X_train), np.asarray(X_test)))
         return original(name, params, seed, X_train, y, X_test, joint, skip)
 
-    monkeypatch.setattr(ev_mod, "_fit_predict", spy)
+    monkeypatch.setattr(ev_mod, "fit_predict", spy)
     evaluate_predictors(bench, ["flops"], [8, 16], seeds=2)
     assert len(seen) == 4
     test_rows = {r.tobytes() for r in seen[0][1]}
@@ -197,15 +197,15 @@ def test_command_refuses_fast_or_synthetic_output_in_leaderboards(tiny_path, cap
 
 def _record_fits(mp: pytest.MonkeyPatch, calls: list) -> None:
     """Append the arguments of every fit the protocol makes to ``calls``, and let it run."""
-    import predictors.evaluation as ev_mod
+    import predictors.fitting as ev_mod
 
-    original = ev_mod._fit_predict
+    original = ev_mod.fit_predict
 
     def spy(name, params, seed, X_train, y, X_test, joint, skip=()):
         calls.append({"name": name, "X": X_train, "y": y, "joint": joint, "skip": list(skip)})
         return original(name, params, seed, X_train, y, X_test, joint, skip)
 
-    mp.setattr(ev_mod, "_fit_predict", spy)
+    mp.setattr(ev_mod, "fit_predict", spy)
 
 
 @pytest.fixture(scope="module")
