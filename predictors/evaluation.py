@@ -454,7 +454,7 @@ def evaluate_predictors(
         if not (m and size not in aux_at)
     ]
     ctx = FitContext(
-        inputs={kind: inputs[kind] for kind in {m.input_kind for m in models.values()}},
+        inputs=inputs,
         kinds={n: mdl.input_kind for n, mdl in models.items()},
         Y=Y, test=test, pool=pool, targets=targets, derived=derived, params=params, archs=archs,
         tasks=bench.tasks, aux_sets=aux_sets,
