@@ -340,6 +340,8 @@ def _train_supernet(args: argparse.Namespace) -> int:
     net = net.cpu()
     threads = torch.get_num_threads()
     parent_hours = (training_core_hours(parent_meta) or 0.0) if parent_meta else 0.0
+    parent_gpu = float(parent_meta.get("gpu_hours", 0.0)) if parent_meta else 0.0
+    on_gpu = torch.device(device).type == "cuda"
     meta = {
         "command": " ".join(["nasbench-mt", *sys.argv[1:]]),
         "seed": args.seed,
@@ -358,8 +360,10 @@ def _train_supernet(args: argparse.Namespace) -> int:
         "suite_fingerprint": suite.fingerprint,
         "train_seconds": round(seconds, 1),
         "threads": threads,
-        # training cost including the parent's: what it took to get these weights from nothing
-        "core_hours": round(parent_hours + seconds * threads / 3600, 3),
+        # training cost including the parent's: what it took to get these weights from nothing (CPU
+        # core-hours; the hours a GPU trained are counted apart, since a core-hour says nothing of them)
+        "core_hours": round(parent_hours + (0.0 if on_gpu else seconds * threads / 3600), 3),
+        "gpu_hours": round(parent_gpu + (seconds / 3600 if on_gpu else 0.0), 3),
         "device": str(device),
         "torch": torch.__version__,
         "cpu": cpu_model(),
@@ -650,6 +654,7 @@ def _calibrate_args(p: argparse.ArgumentParser) -> None:
     )
     _finetune_args(p)
     workers_arg(p)
+    _device_arg(p, "measuring (and fine-tuning)")
     p.add_argument(
         "--results",
         default="benchmarks/results/fidelity.md",
@@ -680,6 +685,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         workers=args.workers,
         label=args.label,
         progress=not (args.json or args.quiet),
+        device=args.device,
     )
     if not args.no_results:
         path = append_fidelity(report, args.results)
@@ -688,6 +694,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         print(json.dumps(report.as_dict(), indent=2))
         return 0
     how = "the release's own rows" if report.reused else f"median {report.measure_s:.1f} s per row"
+    how += "" if report.device == "cpu" else f" on {report.device}"
     print(f"candidate {report.label}: {report.options} ({how})")
     print(f"{'target':<14}{'candidate tau [90% CI]':>26}{'release tau':>13}{'ceiling tau':>13}{'goal':>7}")
     for col, goal in report.target.items():

@@ -34,6 +34,7 @@ from nasbench_mt.space.arch import V1, Arch, SearchSpace
 __all__ = [
     "FidelityReport",
     "append_fidelity",
+    "candidate_config",
     "candidate_rows",
     "fidelity_row",
     "fidelity_targets",
@@ -58,6 +59,8 @@ class FidelityReport:
     train_core_hours: float | None  # training wall time x threads (including a parent it started from)
     measure_s: float  # median seconds to measure one row, on one thread
     reused: bool  # True when the rows are the release's own (the candidate is the release's supernet)
+    device: str = "cpu"  # where the rows were measured (measure_s is that device's seconds)
+    train_gpu_hours: float = 0.0  # hours trained on a GPU (including a parent's), not in train_core_hours
     stats: dict[str, dict] = field(default_factory=dict)  # target -> n, kendall_tau(_ci90), spearman
     release: dict[str, dict] = field(default_factory=dict)  # the release's supernet-vs-standalone figures
     ceiling: dict[str, dict] = field(default_factory=dict)  # standalone seed-to-seed and its proxy ceiling
@@ -113,6 +116,13 @@ def _options(meta: dict, finetune: dict) -> str:
     return ", ".join(parts) or "defaults"
 
 
+def _work_device(out: Path) -> str | None:
+    """The device a work directory's rows were last measured on, from its manifest; None before any."""
+    if not (out / "manifest.json").is_file():
+        return None
+    return read_manifest(out).get("generation", {}).get("archs", {}).get("device")
+
+
 def candidate_rows(out: str | Path, prefix: str = "archs") -> pd.DataFrame:
     """Every row a ``calibrate`` work directory holds: packed shards and finished rows still in partial/."""
     out = Path(out)
@@ -121,6 +131,51 @@ def candidate_rows(out: str | Path, prefix: str = "archs") -> pd.DataFrame:
     if not paths:
         return pd.DataFrame(columns=["arch_id"])
     return pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
+
+
+def candidate_config(
+    manifest: dict,
+    supernet: str | Path,
+    label: str,
+    work: str | Path | None = None,
+    finetune: dict | None = None,
+    workers: int = 1,
+    device: str = "cpu",
+    root: str | Path = "the release",
+) -> GenerateConfig:
+    """The :func:`~nasbench_mt.measure.generate.generate` run that measures a release's calibration
+    architectures with ``supernet`` exactly as the release measured its table, into ``work`` (default
+    ``runs/fidelity/<label>``).  Only the release's ``manifest`` is read, so the same run can start on
+    another machine (a GPU, ``device="cuda"``) and be resumed or read back by :func:`measure_candidate`."""
+    gen = manifest.get("generation", {})
+    if "calibration" not in gen or "archs" not in gen:
+        raise ReleaseError(
+            f"invalid release: {root}'s manifest does not record how its table and calibration tier "
+            "were generated; allowed: a release written by nasbench-mt generate"
+        )
+    cal_gen, table_spec = gen["calibration"], gen["archs"]["spec"]
+    spec = MeasureSpec(
+        protocol="supernet",
+        supernet=str(supernet),
+        suite=table_spec.get("suite", "mnist-scenes"),
+        suite_kwargs=table_spec.get("suite_kwargs", {}),
+        n_per_sample=table_spec.get("n_per_sample", 1000),
+        calib_images=table_spec.get("calib_images", 1024),
+        calib_batch=table_spec.get("calib_batch", 256),
+        finetune=dict(finetune or {}),
+        device=device,
+    )
+    return GenerateConfig(
+        out=str(Path(work) if work is not None else Path("runs") / "fidelity" / label),
+        n=int(cal_gen["n"]),
+        seed=int(cal_gen["seed"]),
+        offset=int(cal_gen.get("offset", 0)),
+        shard_size=int(cal_gen["n"]),
+        spec=spec,
+        prefix="archs",
+        workers=workers,
+        version=f"fidelity-{label}",
+    )
 
 
 def measure_candidate(
@@ -132,6 +187,7 @@ def measure_candidate(
     workers: int = 1,
     label: str | None = None,
     progress: bool = True,
+    device: str = "cpu",
 ) -> FidelityReport:
     """Measure the calibration architectures of a release (the shipped ``release``, or the release
     directory ``path``) with checkpoint ``supernet`` and compare them with the standalone protocol (see
@@ -153,46 +209,24 @@ def measure_candidate(
     if not supernet.is_file():
         raise ValueError(f"invalid supernet: {supernet} does not exist; allowed: a checkpoint file path")
     finetune = dict(finetune or {})
-    gen = bench.manifest.get("generation", {})
-    if "calibration" not in gen or "archs" not in gen:
-        raise ReleaseError(
-            f"invalid release: {bench.root}'s manifest does not record how its table and calibration tier "
-            "were generated; allowed: a release written by nasbench-mt generate"
-        )
-    cal_gen, table_spec = gen["calibration"], gen["archs"]["spec"]
+    table_spec = bench.manifest.get("generation", {}).get("archs", {}).get("spec", {})
     meta_path = supernet.with_suffix(".json")
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     sha = sha256_file(supernet)
     label = label or supernet.stem + ("-finetune" if finetune else "")
     reused = not finetune and sha == table_spec.get("supernet_sha256")
     ids = set(calibration["arch_id"])
+    device_used = "cpu"
     if reused:
         rows = bench.table[bench.table["arch_id"].isin(ids)]
     else:
-        spec = MeasureSpec(
-            protocol="supernet",
-            supernet=str(supernet),
-            suite=table_spec.get("suite", "mnist-scenes"),
-            suite_kwargs=table_spec.get("suite_kwargs", {}),
-            n_per_sample=table_spec.get("n_per_sample", 1000),
-            calib_images=table_spec.get("calib_images", 1024),
-            calib_batch=table_spec.get("calib_batch", 256),
-            finetune=finetune,
-        )
-        out = Path(work) if work is not None else Path("runs") / "fidelity" / label
-        cfg = GenerateConfig(
-            out=str(out),
-            n=int(cal_gen["n"]),
-            seed=int(cal_gen["seed"]),
-            offset=int(cal_gen.get("offset", 0)),
-            shard_size=int(cal_gen["n"]),
-            spec=spec,
-            prefix="archs",
-            workers=workers,
-            version=f"fidelity-{label}",
-        )
+        cfg = candidate_config(bench.manifest, supernet, label, work, finetune, workers, device, bench.root)
+        out = Path(cfg.out)
+        before = _work_device(out), len(candidate_rows(out)) if out.is_dir() else 0
         generate(cfg, resume=True, progress=progress)
         rows = candidate_rows(out)
+        # rows measured elsewhere (e.g. on a GPU machine) and only read back here keep that run's device
+        device_used = before[0] if before[1] >= len(rows) and before[0] else _work_device(out) or "cpu"
         rows = rows[rows["arch_id"].isin(ids)]
     tasks = bench.tasks
     stats = calibration_stats(rows, calibration, tasks)
@@ -203,8 +237,10 @@ def measure_candidate(
         sha256=sha,
         options=_options(meta, finetune),
         train_core_hours=training_core_hours(meta),
+        train_gpu_hours=float(meta.get("gpu_hours", 0.0)),
         measure_s=float(rows["measure_s"].median()) if len(rows) else float("nan"),
         reused=reused,
+        device=device_used,
         stats=stats,
         release=bench.manifest.get("calibration", {}).get("supernet_vs_standalone", {}),
         ceiling=ceiling,
@@ -234,13 +270,15 @@ def fidelity_row(report: FidelityReport, command: str | None = None) -> str:
     targets = list(report.target)
     n = max((s.get("n", 0) for s in report.stats.values()), default=0)
     hours = "n/a" if report.train_core_hours is None else f"{report.train_core_hours:.2f}"
+    if report.train_gpu_hours:
+        hours += f" + {report.train_gpu_hours:.2f} GPU-h"
     command = command or " ".join(["nasbench-mt", *sys.argv[1:]])
     cells = [
         dt.date.today().isoformat(),
         f"{report.label} (`{report.sha256[:12]}`)" + (" (release rows)" if report.reused else ""),
         report.options,
         hours,
-        f"{report.measure_s:.1f}",
+        f"{report.measure_s:.1f}" + ("" if report.device == "cpu" else f" ({report.device})"),
         str(n),
         *(_tau_cell(report.stats.get(c, {})) for c in targets),
         "yes" if meets_target(report) else "no",

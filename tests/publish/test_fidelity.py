@@ -1,5 +1,6 @@
 """The fidelity harness and the standalone noise ceiling, on a tiny release generated here."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -11,6 +12,8 @@ from nasbench_mt.measure.generate import GenerateConfig, generate
 from nasbench_mt.measure.measurer import MeasureSpec
 from nasbench_mt.publish.fidelity import (
     append_fidelity,
+    candidate_config,
+    fidelity_row,
     fidelity_targets,
     measure_candidate,
     residual_by_choice,
@@ -109,6 +112,35 @@ def test_harness_measures_resumes_and_writes_one_row_per_candidate(release, tmp_
     assert report["stats"]["mean_acc"]["n"] == N_CAL
     pd.testing.assert_frame_equal(pd.read_parquet(next(work.glob("archs-*.parquet"))), before)
     assert md.read_text().count("| ft (`") == 1
+
+
+def test_rows_measured_on_another_machine_are_read_back(release, tmp_path, monkeypatch):
+    """candidate_config needs only the manifest, so a GPU machine can measure the rows; calibrate here then
+    reads them back, measures nothing, and reports where they were measured."""
+    rel, checkpoint = release
+    manifest = json.loads((rel / "manifest.json").read_text())
+    finetune = {"epochs": 0.5, "batch_size": 32}
+    cfg = candidate_config(manifest, checkpoint, "gpu", tmp_path / "w", finetune)
+    assert (cfg.n, cfg.seed, cfg.shard_size) == (N_CAL, 0, N_CAL) and cfg.spec.supernet == str(checkpoint)
+    generate(cfg, progress=False)
+    meta_path = tmp_path / "w" / "manifest.json"
+    meta = json.loads(meta_path.read_text())
+    meta["generation"]["archs"]["device"] = "cuda"  # as the other machine records it
+    meta_path.write_text(json.dumps(meta))
+
+    def no_measuring(*a, **k):
+        raise AssertionError("every row was there: nothing to measure")
+
+    monkeypatch.setattr("nasbench_mt.measure.generate._measure_one", no_measuring)
+    report = measure_candidate(
+        checkpoint, path=rel, work=tmp_path / "w", finetune=finetune, label="gpu", progress=False
+    )
+    assert report.device == "cuda" and report.stats["mean_acc"]["n"] == N_CAL
+    assert "(cuda)" in fidelity_row(report, command="nasbench-mt calibrate ...")
+    gpu_trained = dataclasses.replace(report, train_core_hours=2.85, train_gpu_hours=0.136)
+    assert "| 2.85 + 0.14 GPU-h |" in fidelity_row(gpu_trained, command="nasbench-mt calibrate ...")
+    with pytest.raises(ValueError, match="how its table and calibration tier"):
+        candidate_config({"generation": {}}, checkpoint, "x")
 
 
 def test_release_supernet_reuses_the_table(release, tmp_path):
