@@ -10,7 +10,13 @@ for every architecture of the pool: (a) ONNX Runtime, one thread; (b) PyTorch ea
 :class:`~nasbench_mt.measure.latency_transfer.LatencyTransfer` is fitted on them, and its prediction for every
 other pool architecture (the held-out set) is compared with that set's measured proxy latency.  Also reported:
 the shipped column itself (no transfer) and the prior alone (shipped latency rescaled) on the same held-out
-sets.  Results go to ``benchmarks/results/latency_transfer.md``."""
+sets.  Results go to ``benchmarks/results/latency_transfer.md``.
+
+    python benchmarks/bench_latency_transfer.py --release data/v1 --repeats 20
+
+times nothing: the pool is a release's whole table, the shipped columns are its PyTorch-eager latency and the
+device is its ONNX Runtime columns (``ort_latency_*``, one thread), so the transfer is scored on thousands of
+held-out architectures.  Results go to ``benchmarks/results/latency_transfer_release.md``."""
 
 from __future__ import annotations
 
@@ -27,7 +33,7 @@ from tqdm import tqdm
 from nasbench_mt.measure.latency_transfer import LatencyTransfer, measure_device
 from nasbench_mt.query.benchmark import load_benchmark
 from nasbench_mt.release.provenance import cpu_model
-from nasbench_mt.release.schema import EXIT_POSITIONS
+from nasbench_mt.release.schema import EXIT_POSITIONS, latency_columns, ort_latency_columns
 from nasbench_mt.space.arch import V1, Arch
 from nasbench_mt.space.costs import measure_costs
 from nasbench_mt.space.model import build_model
@@ -56,6 +62,19 @@ def pool_table(extra: int) -> pd.DataFrame:
         )
     rows.append(pd.DataFrame(new))
     return pd.concat(rows, ignore_index=True)
+
+
+def release_frames(path: str) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """A release's rows timed on both runtimes: the pool (costs), its PyTorch columns as the shipped ones,
+    and its ONNX Runtime columns under the same names as the device's measurements."""
+    table = load_benchmark(path=path).table
+    if "ort_latency_ms" not in table or not table["ort_latency_ms"].notna().any():
+        raise SystemExit(f"invalid --release: {path} has no ONNX Runtime latency; allowed: a release with it")
+    table = table[table["ort_latency_ms"].notna() & table["latency_ms"].notna()].reset_index(drop=True)
+    cols = ["arch_id", "arch", "macs"] + [f"macs_e{k}" for k in EXIT_POSITIONS]
+    ort = table[["arch_id", *ort_latency_columns()]].rename(columns=lambda c: c.removeprefix("ort_"))
+    shipped = table[["arch_id", *latency_columns()]]
+    return table[cols], {"shipped": shipped, "onnxruntime-1thread": ort}
 
 
 def measure(pool: pd.DataFrame, backend: str, threads: int, rounds: int, desc: str) -> pd.DataFrame:
@@ -120,7 +139,8 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=10, help="timed rounds per architecture and device")
     p.add_argument("--repeats", type=int, default=20, help="random measured sets per N")
     p.add_argument("--sizes", default="10,20,50")
-    p.add_argument("--out", default="benchmarks/results/latency_transfer.md")
+    p.add_argument("--out", default=None, help="Markdown file appended to (default: by mode, see above)")
+    p.add_argument("--release", default=None, help="release with ONNX Runtime latency: time nothing")
     p.add_argument(
         "--measurements",
         default=None,
@@ -130,20 +150,27 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
 
     t0 = time.time()
-    pool = pool_table(args.extra)
     cache = Path(args.measurements) if args.measurements else None
-    if cache is not None and cache.exists():
+    devices = list(DEVICES)
+    if args.release:
+        pool, frames = release_frames(args.release)
+        devices = ["onnxruntime-1thread"]
+        args.out = args.out or "benchmarks/results/latency_transfer_release.md"
+    elif cache is not None and cache.exists():
+        pool = pool_table(args.extra)
         frames = dict(tuple(pd.read_parquet(cache).groupby("device", sort=False)))
         frames = {k: v.drop(columns="device").reset_index(drop=True) for k, v in frames.items()}
     else:
+        pool = pool_table(args.extra)
         frames = {"shipped": measure(pool, "torch", 1, args.rounds, "shipped: torch eager, 1 thread")}
         for name, (backend, threads) in DEVICES.items():
             frames[name] = measure(pool, backend, threads, args.rounds, f"proxy: {name}")
         if cache is not None:
             pd.concat([f.assign(device=k) for k, f in frames.items()], ignore_index=True).to_parquet(cache)
+    args.out = args.out or "benchmarks/results/latency_transfer.md"
     table = pool.merge(frames["shipped"], on="arch_id")
     results = {}
-    for name in DEVICES:
+    for name in devices:
         device = frames[name]
         full = spearmanr(device["latency_norm"], table["latency_norm"])[0]
         noise = float((device["latency_iqr_ms"] / device["latency_ms"]).median())
@@ -160,20 +187,40 @@ def main() -> None:
     }
     seconds = time.time() - t0
 
+    if args.release:
+        command = (
+            f"python benchmarks/bench_latency_transfer.py --release {args.release} --repeats {args.repeats} "
+            f"--sizes {args.sizes}"
+        )
+        about = (
+            f"Architectures: every row of the release {args.release} timed on both runtimes. *Shipped*: its "
+            "PyTorch-eager latency columns; the device: its ONNX Runtime columns (CPU provider, one "
+            "thread, the same interleaved reference), both measured by `nasbench-mt generate` on one "
+            "machine. Nothing is timed by this run. Each row's held-out Spearman/Kendall compares the "
+            "prediction for the table "
+            f"minus the N 'measured' architectures with their ONNX Runtime latency ({args.repeats} random "
+            "measured sets per N)."
+        )
+    else:
+        command = (
+            f"OMP_NUM_THREADS=1 python benchmarks/bench_latency_transfer.py --extra {args.extra} "
+            f"--rounds {args.rounds} --repeats {args.repeats} --sizes {args.sizes}"
+        )
+        about = (
+            "Architectures: the tiny fixture's 30 plus a seeded V1 sample. The fixture's latency columns are "
+            "synthetic, so the *shipped* columns here are PyTorch-eager, one-thread latencies measured fresh "
+            "by this run (the release protocol, not the v1 release's own numbers). Every proxy device is "
+            "measured on the whole pool; each row's held-out Spearman/Kendall compares the prediction for "
+            f"the pool minus the N measured architectures with their measured proxy latency ({args.repeats} "
+            "random measured sets per N)."
+        )
     lines = [
         f"## Latency transfer, {time.strftime('%Y-%m-%d %H:%M')}",
         "",
-        f"`OMP_NUM_THREADS=1 python benchmarks/bench_latency_transfer.py --extra {args.extra} "
-        f"--rounds {args.rounds} --repeats {args.repeats} --sizes {args.sizes}` ({seconds:.0f} s, "
-        f"{cpu_model()}, {len(pool)} architectures)",
+        f"`{command}` ({seconds:.0f} s, {cpu_model()}, {len(pool)} architectures)",
         "",
-        "Architectures: the tiny fixture's 30 plus a seeded V1 sample. The fixture's latency columns are "
-        "synthetic, so the *shipped* columns here are PyTorch-eager, one-thread latencies measured fresh by "
-        "this run (the release protocol, not the v1 release's own numbers). Every proxy device is measured "
-        "on the whole pool; each row's held-out Spearman/Kendall compares the prediction for the pool minus "
-        f"the N measured architectures with their measured proxy latency ({args.repeats} random measured "
-        "sets per N). `transfer`: LatencyTransfer; `prior only`: shipped latency rescaled (the ranking of "
-        "the shipped column); `shipped`: the shipped column itself.",
+        about + " `transfer`: LatencyTransfer; `prior only`: shipped latency rescaled (the ranking of the "
+        "shipped column); `shipped`: the shipped column itself.",
         "",
     ]
     sh = results["shipped"]
@@ -184,11 +231,11 @@ def main() -> None:
         + "".join(
             f"; {k} {r['median_iqr_over_median']:.3f} / {r['ref_cv']:.3f}"
             for k, r in results.items()
-            if k in DEVICES
+            if k in devices
         ),
         "",
     ]
-    for name in DEVICES:
+    for name in devices:
         r = results[name]
         lines += [
             f"### proxy device: {name} (Spearman of shipped vs device latency_norm on all {len(pool)}: "

@@ -259,6 +259,14 @@ def split_stats(table: pd.DataFrame, tasks: Sequence[TaskSpec]) -> dict[str, dic
     return {test: rank_agreement(table[val], table[test]) for test, val in pairs if val in table.columns}
 
 
+# the columns a latency re-measurement kind repeats: a second PyTorch pass (files noise-latency-*) and a
+# second ONNX Runtime pass (files noise-ort-latency-*)
+LATENCY_NOISE_COLUMNS = {
+    "latency": ["latency_ms", "latency_norm"],
+    "ort-latency": ["ort_latency_ms", "ort_latency_norm"],
+}
+
+
 def noise_stats(
     table: pd.DataFrame,
     noise: pd.DataFrame,
@@ -269,14 +277,15 @@ def noise_stats(
     """Rank agreement between each re-measurement kind and the rows it repeats, per column.
 
     ``columns`` defaults to each task's test score and ``mean_acc`` for the ``seed`` and ``standalone``
-    kinds and to ``latency_ms`` and ``latency_norm`` for ``latency``; a column the kind did not re-measure is
+    kinds, to ``latency_ms`` and ``latency_norm`` for ``latency`` and to ``ort_latency_ms`` and
+    ``ort_latency_norm`` for ``ort-latency``; a column the kind did not re-measure is
     left out.  ``standalone`` (a second training seed of calibration archs, paired with ``calibration``)
     also gets 90% bootstrap intervals and the perfect-proxy ceiling (:func:`proxy_ceiling`) with its
     interval: the most any predictor or supernet can agree with the standalone protocol.
     """
     out: dict[str, dict] = {}
     for kind, merged in noise_pairs(table, noise, calibration).items():
-        default = ["latency_ms", "latency_norm"] if kind == "latency" else stat_targets(tasks)
+        default = LATENCY_NOISE_COLUMNS.get(str(kind)) or stat_targets(tasks)
         stats = {
             c: rank_agreement(merged[c], merged[c + "_again"])
             for c in (columns or default)

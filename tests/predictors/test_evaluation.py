@@ -414,3 +414,35 @@ def test_workers_fit_side_by_side_with_the_same_scores(bench):
     assert len(calls) == 3 * 2 * 2  # one progress call per predictor, size and seed
     with pytest.raises(ValueError, match=r"invalid workers: 0; allowed: an int >= 1"):
         evaluate_predictors(bench, ["flops"], [8], workers=0)
+
+
+def test_onnx_runtime_latency_gets_its_own_run_to_run_ceiling(bench):
+    """A release with ONNX Runtime columns and their repeat tier: ort_latency_norm is a default target, and
+    its ceiling is the ONNX Runtime repeat's tau, not the PyTorch one's."""
+    from types import SimpleNamespace
+
+    from predictors.evaluation import default_targets
+
+    table = bench.table[["arch_id"]].copy()
+    rng = np.random.default_rng(0)
+    table["ort_latency_norm"] = rng.uniform(1, 3, len(table))
+    table["ort_latency_ms"] = table["ort_latency_norm"] * 0.2
+    again = table.iloc[:20].copy()
+    again["ort_latency_norm"] = 4 - again["ort_latency_norm"]  # a repeat in the reverse order
+    again["ort_latency_ms"] = again["ort_latency_norm"] * 0.2
+    noise = pd.concat([bench.noise, again.assign(kind="ort-latency")], ignore_index=True)
+    fake = SimpleNamespace(
+        table=bench.table.merge(table, on="arch_id"),
+        noise=noise,
+        tasks=bench.tasks,
+        manifest={},
+        calibration=None,
+    )
+    assert "ort_latency_norm" in default_targets(fake)
+    ceiling = noise_ceiling(fake, ["latency_norm", "ort_latency_norm"]).set_index("target")
+    assert ceiling.loc["ort_latency_norm", "ceiling_kind"] == "run-to-run"
+    assert ceiling.loc["ort_latency_norm", "ceiling_n"] == 20
+    assert ceiling.loc["ort_latency_norm", "ceiling_tau"] == pytest.approx(-1.0)  # its own repeat's tau
+    assert ceiling.loc["latency_norm", "ceiling_tau"] == pytest.approx(
+        bench.noise_floor()["latency"]["latency_norm"]
+    )
