@@ -46,6 +46,7 @@ _USUAL_PROTOCOL = {
     "latency": "latency",
     "ort-latency": "latency-onnx",
     "noise-latency": "latency",
+    "noise-ort-latency": "latency-onnx",
     "proxies": "proxies",
     "calibration": "standalone",
     "noise-standalone": "standalone",
