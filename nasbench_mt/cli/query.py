@@ -49,9 +49,13 @@ def _release_card(bench) -> dict[str, Any]:
         *(f"test_{x.name}" for x in bench.tasks),
         "latency_ms",
         "latency_norm",
+        "ort_latency_ms",
+        "ort_latency_norm",
         "params",
         "macs",
     ]:
+        if col not in t:
+            continue
         v = t[col].to_numpy(dtype=float)
         v = v[np.isfinite(v)]
         if len(v):
@@ -65,9 +69,11 @@ def _release_card(bench) -> dict[str, Any]:
         calib_tau = {col: s["kendall_tau"] for col, s in stats.items() if "kendall_tau" in s}
     from nasbench_mt.release.stats import compute_stats
 
+    timed = ["latency_ms", "latency_norm", "ort_latency_ms", "ort_latency_norm"]
     noise = bench.noise_floor(
-        ["mean_acc", *(f"test_{x.name}" for x in bench.tasks), "latency_ms", "latency_norm"]
+        ["mean_acc", *(f"test_{x.name}" for x in bench.tasks), *(c for c in timed if c in bench.metrics)]
     )
+    noise = {kind: taus for kind, taus in noise.items() if taus}
     return {
         "version": bench.version,
         "path": str(bench.root),

@@ -1,10 +1,13 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from nasbench_mt.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(capsys, *argv):
@@ -31,6 +34,15 @@ def test_info(capsys, bench, tiny_path):
     assert card["rows"] == len(bench) and [t["name"] for t in card["tasks"]] == [t.name for t in bench.tasks]
     assert {"noise", "calibration", "generation", "summary", "compute"} <= set(card)
     assert card["compute"]["total_core_hours"] >= 0 and "archs" in card["compute"]["tiers"]
+    for kind, taus in card["noise"]["kendall_tau"].items():  # a kind with no figure is not listed empty
+        assert taus, f"noise kind {kind} printed without a figure"
+
+
+@pytest.mark.skipif(not (ROOT / "data" / "v1" / "manifest.json").exists(), reason="no v1 release here")
+def test_info_reports_both_runtimes_run_to_run_noise(capsys):
+    rc, out, _ = run(capsys, "info", "--path", str(ROOT / "data" / "v1"))
+    line = next(x for x in out.splitlines() if "noise floor (ort-latency" in x)
+    assert rc == 0 and "ort_latency_norm: 0.9" in line
 
 
 def test_sample(capsys, bench, tiny_path):
