@@ -166,10 +166,16 @@ def generate(cfg: GenerateConfig, resume: bool = False, progress: bool = True) -
     todo = list(pending_archs(cfg))
     remaining = {k: {a.written_id for kk, a in todo if kk == k} for k in {kk for kk, _ in todo}}
     # shards whose every arch is measured but not yet packed (killed between the last row and packing)
-    for k, shard in enumerate(shards):
-        if not cfg.shard_path(k).exists() and k not in remaining:
-            _pack_shard(cfg, k, shard)
+    unpacked = [k for k in range(len(shards)) if not cfg.shard_path(k).exists() and k not in remaining]
+    for k in unpacked:
+        _pack_shard(cfg, k, shards[k])
     jobs = [(str(cfg.partial_dir(k)), k, a.written_string) for k, a in todo]
+    manifest_path = out / MANIFEST_NAME
+    if not jobs and not unpacked and manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text())
+        if cfg.prefix in manifest.get("generation", {}):
+            # nothing measured or packed here: the record keeps the machine, device and command that did it
+            return manifest
     t0 = time.time()
     bar = tqdm(
         total=len(cfg.archs()),

@@ -116,13 +116,6 @@ def _options(meta: dict, finetune: dict) -> str:
     return ", ".join(parts) or "defaults"
 
 
-def _work_device(out: Path) -> str | None:
-    """The device a work directory's rows were last measured on, from its manifest; None before any."""
-    if not (out / "manifest.json").is_file():
-        return None
-    return read_manifest(out).get("generation", {}).get("archs", {}).get("device")
-
-
 def candidate_rows(out: str | Path, prefix: str = "archs") -> pd.DataFrame:
     """Every row a ``calibrate`` work directory holds: packed shards and finished rows still in partial/."""
     out = Path(out)
@@ -221,12 +214,10 @@ def measure_candidate(
         rows = bench.table[bench.table["arch_id"].isin(ids)]
     else:
         cfg = candidate_config(bench.manifest, supernet, label, work, finetune, workers, device, bench.root)
-        out = Path(cfg.out)
-        before = _work_device(out), len(candidate_rows(out)) if out.is_dir() else 0
-        generate(cfg, resume=True, progress=progress)
-        rows = candidate_rows(out)
-        # rows measured elsewhere (e.g. on a GPU machine) and only read back here keep that run's device
-        device_used = before[0] if before[1] >= len(rows) and before[0] else _work_device(out) or "cpu"
+        manifest = generate(cfg, resume=True, progress=progress)
+        # rows measured elsewhere (e.g. on a GPU machine) and only read back here keep that run's record
+        device_used = manifest.get("generation", {}).get("archs", {}).get("device", "cpu")
+        rows = candidate_rows(cfg.out)
         rows = rows[rows["arch_id"].isin(ids)]
     tasks = bench.tasks
     stats = calibration_stats(rows, calibration, tasks)

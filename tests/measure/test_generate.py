@@ -121,6 +121,22 @@ def test_resume_accepts_spec_fields_added_later_at_their_defaults(env, reference
         generate(changed, resume=True, progress=False)
 
 
+def test_resume_with_nothing_to_do_keeps_the_record_of_the_run_that_measured(
+    reference, generated_config, tmp_path
+):
+    # rows measured on another machine and read back here: the record still names that machine and device
+    out = tmp_path / "elsewhere"
+    shutil.copytree(reference, out)
+    path = out / "manifest.json"
+    manifest = json.loads(path.read_text())
+    record = manifest["generation"]["archs"]
+    record.update(device="cuda", machine={"cpu": "another machine"}, command="nasbench-mt generate ...")
+    path.write_text(json.dumps(manifest))
+    returned = generate(generated_config(out), resume=True, progress=False)
+    assert returned["generation"]["archs"] == record
+    assert json.loads(path.read_text())["generation"]["archs"] == record
+
+
 def test_killed_run_resumes_without_duplicates_or_losses(env, reference, tmp_path):
     out = tmp_path / "killed"
     cmd = [
