@@ -155,19 +155,20 @@ def main() -> None:
     if args.release:
         pool, frames = release_frames(args.release)
         devices = ["onnxruntime-1thread"]
-        args.out = args.out or "benchmarks/results/latency_transfer_release.md"
-    elif cache is not None and cache.exists():
-        pool = pool_table(args.extra)
-        frames = dict(tuple(pd.read_parquet(cache).groupby("device", sort=False)))
-        frames = {k: v.drop(columns="device").reset_index(drop=True) for k, v in frames.items()}
     else:
         pool = pool_table(args.extra)
-        frames = {"shipped": measure(pool, "torch", 1, args.rounds, "shipped: torch eager, 1 thread")}
-        for name, (backend, threads) in DEVICES.items():
-            frames[name] = measure(pool, backend, threads, args.rounds, f"proxy: {name}")
-        if cache is not None:
-            pd.concat([f.assign(device=k) for k, f in frames.items()], ignore_index=True).to_parquet(cache)
-    args.out = args.out or "benchmarks/results/latency_transfer.md"
+        if cache is not None and cache.exists():
+            frames = dict(tuple(pd.read_parquet(cache).groupby("device", sort=False)))
+            frames = {k: v.drop(columns="device").reset_index(drop=True) for k, v in frames.items()}
+        else:
+            frames = {"shipped": measure(pool, "torch", 1, args.rounds, "shipped: torch eager, 1 thread")}
+            for name, (backend, threads) in DEVICES.items():
+                frames[name] = measure(pool, backend, threads, args.rounds, f"proxy: {name}")
+            if cache is not None:
+                every = [f.assign(device=k) for k, f in frames.items()]
+                pd.concat(every, ignore_index=True).to_parquet(cache)
+    default_out = "latency_transfer_release.md" if args.release else "latency_transfer.md"
+    args.out = args.out or f"benchmarks/results/{default_out}"
     table = pool.merge(frames["shipped"], on="arch_id")
     results = {}
     for name in devices:

@@ -41,16 +41,16 @@ def _query(args: argparse.Namespace) -> int:
 def _release_card(bench) -> dict[str, Any]:
     import numpy as np
 
+    from nasbench_mt.release.stats import LATENCY_NOISE_COLUMNS, calibration_stats, compute_stats
+
     m = bench.manifest
     t = bench.table
+    timed = [c for columns in LATENCY_NOISE_COLUMNS.values() for c in columns]  # both runtimes' latency
     summary = {}
     for col in [
         "mean_acc",
         *(f"test_{x.name}" for x in bench.tasks),
-        "latency_ms",
-        "latency_norm",
-        "ort_latency_ms",
-        "ort_latency_norm",
+        *timed,
         "params",
         "macs",
     ]:
@@ -63,13 +63,8 @@ def _release_card(bench) -> dict[str, Any]:
     calib = bench.calibration
     calib_tau = {}
     if calib is not None and len(calib):
-        from nasbench_mt.release.stats import calibration_stats
-
         stats = calibration_stats(t, calib, bench.tasks)
         calib_tau = {col: s["kendall_tau"] for col, s in stats.items() if "kendall_tau" in s}
-    from nasbench_mt.release.stats import compute_stats
-
-    timed = ["latency_ms", "latency_norm", "ort_latency_ms", "ort_latency_norm"]
     noise = bench.noise_floor(
         ["mean_acc", *(f"test_{x.name}" for x in bench.tasks), *(c for c in timed if c in bench.metrics)]
     )
