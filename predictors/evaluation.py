@@ -46,14 +46,25 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from nasbench_mt import __version__
 from nasbench_mt.params import check_param
 from nasbench_mt.workers import map_jobs
-from predictors.fitting import FitContext, FitJob, job_prediction, take, training_order
+from predictors.fitting import (
+    FitContext,
+    FitJob,
+    cached_job_prediction,
+    fit_store,
+    params_tag,
+    stored_job,
+    take,
+    training_order,
+)
 from predictors.metrics import (
     accuracy_within,
     kendall_tau,
@@ -366,6 +377,7 @@ def evaluate_predictors(
     aux_sizes: Sequence[int] | None = None,
     features: str = "onehot",
     workers: int = 1,
+    work: str | Path | None = None,
 ) -> PredictorEvaluation:
     """Score ``predictors`` (registry names; default all) on release ``bench`` by the fixed protocol.
 
@@ -376,7 +388,8 @@ def evaluate_predictors(
     ``aux_archs``, ``aux_source``, ``aux_sizes`` (default: the sizes up to 200): free auxiliary targets
     (step 6); ``features``: the flat encoding and whether to append proxies (step 7); ``workers``: fit in
     that many processes (the scores are the same as with one, only ``fit_s`` then includes the contention
-    of fits running side by side).
+    of fits running side by side); ``work``: a folder that keeps each finished fit (:func:`fit_store`), so a
+    rerun with the same settings on the same table fits only what is missing (``info["reused_fits"]``).
     """
     from predictors.auxiliary import free_target_names
     from predictors.features import parse_features
@@ -463,10 +476,19 @@ def evaluate_predictors(
         kinds={n: mdl.input_kind for n, mdl in models.items()},
         Y=Y, test=test, pool=pool, targets=targets, derived=derived, params=params, archs=archs,
         tasks=bench.tasks, aux_sets=aux_sets,
+        tags={n: params_tag(mdl.get_params(deep=False)) for n, mdl in models.items()},
     )  # fmt: skip
+    if work is not None:
+        settings = {
+            "version": __version__, "targets": targets, "features": features, "derived": derived,
+            "aux_archs": int(aux_archs), "aux_source": aux_source, "split_seed": split_seed,
+        }  # fmt: skip
+        flat = [inputs[k] for k in sorted(inputs) if isinstance(inputs[k], np.ndarray)]
+        ctx.store = fit_store(work, settings, [Y, test, pool, arch_ids, *flat])
+    reused = sum(stored_job(ctx, job) is not None for job in jobs) if work is not None else 0
 
     records, kept = [], []
-    for i, (job, (pred, fit_s)) in enumerate(zip(jobs, map_jobs(job_prediction, ctx, jobs, workers))):
+    for i, (job, (pred, fit_s)) in enumerate(zip(jobs, map_jobs(cached_job_prediction, ctx, jobs, workers))):
         units = models[job.name].predicts_units
         for j, target in enumerate(targets):
             scores = _score(Y[test, j], pred[:, j], higher[j], _is_latency(target), units)
@@ -524,6 +546,9 @@ def evaluate_predictors(
         "derived_targets": {targets[j]: [targets[i] for i in parts] for j, parts in derived.items()},
         "predictor_params": {n: params.get(n, {}) for n in names},
         "workers": workers,
+        "fits": len(jobs),
+        "reused_fits": reused,
+        "fit_s_total": float(sum(r["fit_s"] for r in records[:: len(targets)])),
     }
     return PredictorEvaluation(
         pd.DataFrame(records), pd.concat(kept, ignore_index=True), noise_ceiling(bench, targets), info

@@ -7,14 +7,30 @@ targets) and predicts the test split.  Jobs read one shared :class:`FitContext` 
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["FitContext", "FitJob", "concat_inputs", "fit_predict", "job_prediction", "take", "training_order"]
+__all__ = [
+    "FitContext",
+    "FitJob",
+    "cached_job_prediction",
+    "concat_inputs",
+    "fit_predict",
+    "fit_store",
+    "job_prediction",
+    "params_tag",
+    "stored_job",
+    "take",
+    "training_order",
+]
 
 SAMPLE_STREAM = 7  # keeps training-sample streams apart from the test split's stream
 
@@ -95,6 +111,8 @@ class FitContext:
     archs: list
     tasks: Any
     aux_sets: dict[int, tuple[list, dict[str, Any]]]
+    store: Path | None = None  # where finished fits are kept (:func:`fit_store`); None: nowhere
+    tags: dict[str, str] | None = None  # predictor name -> digest of its full parameters (file names)
 
 
 def job_prediction(ctx: FitContext, job: FitJob) -> tuple[np.ndarray, float]:
@@ -122,3 +140,68 @@ def job_prediction(ctx: FitContext, job: FitJob) -> tuple[np.ndarray, float]:
     for j, parts in ctx.derived.items():
         pred[:, j] = pred[:, parts].mean(axis=1)
     return pred, time.perf_counter() - t0
+
+
+# ------------------------------------------------------------------------------------------- stored fits
+def fit_store(work: str | Path, settings: dict[str, Any], arrays: Sequence[np.ndarray]) -> Path:
+    """The folder under ``work`` that keeps the finished fits of one protocol run.
+
+    Its name is a digest of ``settings`` (JSON-able: targets, features, auxiliary settings, package
+    version) and of ``arrays`` (the targets, the split, the flat features); each fit's file name carries
+    its predictor's :func:`params_tag`.  So a rerun with the same settings on the same table finds its fits
+    again, and any other run gets files of its own.  The settings are written beside the fits
+    (``settings.json``) for a person to read.
+    """
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
+    for a in arrays:
+        a = np.ascontiguousarray(a.astype(str) if a.dtype == object else a)  # objects: by value
+        digest.update(f"{a.dtype.str}{a.shape}".encode())
+        digest.update(a.tobytes())
+    folder = Path(work) / digest.hexdigest()[:16]
+    folder.mkdir(parents=True, exist_ok=True)
+    info = folder / "settings.json"
+    if not info.exists():
+        tmp = info.with_name(f".{info.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(settings, sort_keys=True, indent=1, default=str) + "\n")
+        os.replace(tmp, info)
+    return folder
+
+
+def params_tag(params: dict[str, Any]) -> str:
+    """A short digest of a predictor's full parameters: a fit stored under other parameters is not reused."""
+    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def _job_path(store: Path, job: FitJob, tag: str) -> Path:
+    return store / f"{job.name}-{tag}-{job.mode}-m{job.m}-n{job.size}-s{job.seed}.npz"
+
+
+def stored_job(ctx: FitContext, job: FitJob) -> tuple[np.ndarray, float] | None:
+    """The stored predictions and fit seconds of ``job``, or None when it has not finished before (or the
+    file does not hold what a fit of this run writes)."""
+    if ctx.store is None:
+        return None
+    path = _job_path(ctx.store, job, (ctx.tags or {}).get(job.name, ""))
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            pred, fit_s = np.asarray(z["pred"], dtype=np.float64), float(z["fit_s"])
+    except (OSError, ValueError, KeyError):
+        return None  # a damaged file is fitted again and replaced
+    return (pred, fit_s) if pred.shape == (len(ctx.test), len(ctx.targets)) else None
+
+
+def cached_job_prediction(ctx: FitContext, job: FitJob) -> tuple[np.ndarray, float]:
+    """:func:`job_prediction`, read from ``ctx.store`` when the job finished before; a new fit is written
+    there atomically as soon as it finishes, so a killed run loses at most the fits in progress."""
+    found = stored_job(ctx, job)
+    if found is not None:
+        return found
+    pred, fit_s = job_prediction(ctx, job)
+    if ctx.store is not None:
+        path = _job_path(ctx.store, job, (ctx.tags or {}).get(job.name, ""))
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+        np.savez(tmp, pred=pred, fit_s=np.float64(fit_s))
+        os.replace(tmp, path)
+    return pred, fit_s

@@ -24,6 +24,7 @@ from scipy.stats import t as student_t
 from nasbench_mt.plotting import pyplot
 from nasbench_mt.release.provenance import package_versions
 from predictors.evaluation import PredictorEvaluation
+from predictors.metrics import kendall_tau
 from predictors.registry import list_predictors, predictor_class
 
 __all__ = [
@@ -132,6 +133,14 @@ def _checks(ev: PredictorEvaluation, summary: pd.DataFrame, head: int, ceiling: 
     return lines
 
 
+def _fits_text(info: dict) -> str:
+    if "fits" not in info:
+        return ""
+    text = f"; {info['fits']:,} fits, {info['fit_s_total']:,.0f} s of fitting summed over them"
+    reused = info.get("reused_fits", 0)
+    return text + (f" ({reused:,} read back from an earlier run's `--work` folder)" if reused else "")
+
+
 def _markdown(full: PredictorEvaluation, bench: Any, command: str, wall_s: float) -> str:
     ev = full.main_variant()
     info, summary = ev.info, ev.summary()
@@ -152,7 +161,7 @@ def _markdown(full: PredictorEvaluation, bench: Any, command: str, wall_s: float
         f"- versions: {package_versions()}",
         f"- release: {bench.version} ({info['rows']:,} rows, {bench.root}){synthetic}",
         f"- wall time: {wall_s:,.1f} s on {platform.machine()}, {os.cpu_count()} CPU cores, "
-        f"OMP_NUM_THREADS={threads}",
+        f"OMP_NUM_THREADS={threads}{_fits_text(info)}",
         f"- protocol: {info['complete_rows']:,} rows with every target measured, ordered by arch_id; a "
         f"fixed test split of {info['test_rows']:,} archs (split seed {info['split_seed']}) that no training "
         f"sample touches; training samples of {sizes} archs from the other {info['pool_rows']:,} (seeds "
@@ -260,7 +269,7 @@ def _markdown(full: PredictorEvaluation, bench: Any, command: str, wall_s: float
     ]
     for name in info["predictors"]:
         lines.append(f"| {name} | " + " | ".join(f"{fit_s.loc[(name, s)]:.2f}" for s in sizes) + " |")
-    lines += _joint_vs_separate(full) + _auxiliary(full)
+    lines += _joint_vs_separate(full) + _auxiliary(full) + _proxies(ev, bench, summary)
     nonfinite = int(ev.scores["nonfinite"].sum())
     if nonfinite:
         bad = sorted(ev.scores.loc[ev.scores["nonfinite"] > 0, "predictor"].unique())
@@ -424,6 +433,59 @@ def _auxiliary(ev: PredictorEvaluation) -> list[str]:
         lines += _variant_tables(
             ev, against, info["aux_sizes"], ("joint", m), ("separate", 0), ("with aux", "separate"), "####"
         )
+    return lines
+
+
+def proxy_taus(ev: PredictorEvaluation, table: pd.DataFrame) -> pd.DataFrame:
+    """Kendall tau of each zero-cost proxy column (``proxy_*``) of ``table`` against every target of ``ev``
+    on its test split (the same archs the predictors are scored on), with no training: one row per proxy,
+    one column per target, and ``rows`` (test archs with the proxy measured).  Empty without proxies."""
+    test_ids = ev.predictions["arch_id"].unique()
+    rows = table.set_index("arch_id").loc[test_ids]
+    out = []
+    for proxy in [c for c in rows.columns if c.startswith("proxy_")]:
+        have = rows[proxy].notna().to_numpy()
+        y, x = rows[ev.info["targets"]].to_numpy()[have], rows[proxy].to_numpy()[have]
+        taus = {t: kendall_tau(y[:, j], x) for j, t in enumerate(ev.info["targets"])}
+        out.append({"proxy": proxy.removeprefix("proxy_"), **taus, "rows": int(have.sum())})
+    return pd.DataFrame(out)
+
+
+def _proxies(ev: PredictorEvaluation, bench: Any, summary: pd.DataFrame) -> list[str]:
+    taus = proxy_taus(ev, bench.table)
+    if taus.empty:
+        return []
+    targets, smallest = ev.info["targets"], ev.info["train_sizes"][0]
+    lines = [
+        "",
+        "## Zero-cost proxies alone",
+        "",
+        f"Kendall tau of each zero-cost proxy (computed from the network at initialisation, no training, no "
+        f"labels) against every target on the same {ev.info['test_rows']:,} test archs; a positive tau "
+        "ranks the larger value higher, so for latency, params and FLOPs (lower is better) it means "
+        "the proxy grows with the cost. Last rows: the best learned predictor at the smallest train size "
+        f"({smallest} archs) and the flops baseline, for scale.",
+        "",
+        "| proxy | " + " | ".join(targets) + " | archs |",
+        "|---|" + "---|" * (len(targets) + 1),
+    ]
+    for r in taus.to_dict("records"):
+        cells = [_num(r[t]) for t in targets]
+        lines.append(f"| {r['proxy']} | " + " | ".join(cells) + f" | {r['rows']:,} |")
+    learned = summary[~summary["predictor"].map(_baseline).astype(bool)]
+    best = [_best(learned, t, smallest) for t in targets]
+    cells = [f"{b.kendall_tau_mean:.3f} ({b.predictor})" if b is not None else "-" for b in best]
+    lines.append(f"| best predictor @{smallest} | " + " | ".join(cells) + f" | {ev.info['test_rows']:,} |")
+    flops = summary[(summary["predictor"] == "flops") & (summary["train_size"] == smallest)]
+    if not flops.empty:
+        by = flops.set_index("target")["kendall_tau_mean"]
+        cells = [_num(by.get(t, math.nan)) for t in targets]
+        lines.append("| flops baseline | " + " | ".join(cells) + f" | {ev.info['test_rows']:,} |")
+    lines += [
+        "",
+        "The proxies are also predictor features: `--features onehot+proxies` appends them to the flat "
+        "features, to each graph's global node and to each sequence's global token.",
+    ]
     return lines
 
 

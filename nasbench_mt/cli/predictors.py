@@ -123,6 +123,13 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
         "--out", default="leaderboards", metavar="DIR", help="output directory (default: %(default)s)"
     )
     p.add_argument(
+        "--work",
+        default=None,
+        metavar="DIR",
+        help="keep each finished fit in DIR, so that a killed or repeated run with the same settings fits "
+        "only what is missing; the scores do not depend on it (default: keep nothing)",
+    )
+    p.add_argument(
         "--fast",
         action="store_true",
         help=f"smoke mode: sizes {' '.join(map(str, FAST_SIZES))}, {FAST_SEEDS} seeds, light predictors; "
@@ -191,6 +198,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         aux_sizes=args.aux_sizes,
         features=args.features,
         workers=args.workers,
+        work=args.work,
     )
     bar.close()
     flags = [f"--path {shlex.quote(args.path)}" if args.path else f"--release {args.release}"]

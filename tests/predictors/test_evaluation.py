@@ -8,6 +8,7 @@ import pytest
 
 from nasbench_mt.cli import main
 from predictors.evaluation import METRICS, evaluate_predictors, noise_ceiling, split_rows
+from predictors.metrics import kendall_tau
 
 SUBSET = ["xgb", "gin", "brp", "flops"]  # a tree, a GNN, a ranker and a baseline
 LIGHT = {"xgb": {"n_estimators": 30}, "gin": {"epochs": 5}, "brp": {"epochs": 5}}
@@ -362,8 +363,14 @@ def test_command_fit_and_aux_flags(tiny_path, tmp_path):
     argv = ["evaluate-predictors", "--path", str(tiny_path), "--predictors", "gin", "--fast", "--quiet",
             "--targets", "params", "test_digit", "--fit", "both", "--aux-archs", "10",
             "--out", str(out)]  # fmt: skip
-    assert main(argv) == 0
+    assert main([*argv, "--work", str(tmp_path / "work")]) == 0
+    first = (out / "predictors.md").read_text()
+    assert "read back" not in first and len(list((tmp_path / "work").rglob("*.npz"))) == 2 * 2 * 3
+    assert main([*argv, "--work", str(tmp_path / "work")]) == 0
     md = (out / "predictors.md").read_text()
+    assert "12 fits" in md and "(12 read back from an earlier run's `--work` folder)" in md
+    assert "--work" not in md.split("- command: ")[1].split("\n")[0]  # it does not change the scores
+    assert md.split("## Headline")[1] == first.split("## Headline")[1]
     assert "--fast --targets params test_digit --fit both --aux-archs 10 --aux-source space --out" in md
     assert "## Joint vs separate fitting" in md and "## Free auxiliary targets" in md
     csv = pd.read_csv(out / "predictors.csv")
@@ -446,3 +453,50 @@ def test_onnx_runtime_latency_gets_its_own_run_to_run_ceiling(bench):
     assert ceiling.loc["latency_norm", "ceiling_tau"] == pytest.approx(
         bench.noise_floor()["latency"]["latency_norm"]
     )
+
+
+def test_work_folder_keeps_finished_fits_and_a_rerun_reuses_them(bench, tmp_path, monkeypatch):
+    import predictors.fitting as fit_mod
+
+    args = (bench, ["xgb", "brp"], [8, 16])
+    kw = {"seeds": 2, "predictor_params": LIGHT, "fit": "both", "work": tmp_path}
+    first = evaluate_predictors(*args, **kw)
+    assert first.info["reused_fits"] == 0 and first.info["fits"] == 12  # xgb 2x2, brp 2x2x2 (both fits)
+    stored = sorted(tmp_path.rglob("*.npz"))
+    assert len(stored) == 12 and len({p.parent for p in stored}) == 1
+    assert (stored[0].parent / "settings.json").exists()
+
+    calls = []
+    original = fit_mod.job_prediction
+    monkeypatch.setattr(fit_mod, "job_prediction", lambda ctx, job: calls.append(job) or original(ctx, job))
+    stored[0].write_bytes(b"not an npz file")  # a damaged fit is fitted again and replaced
+    again = evaluate_predictors(*args, **kw)
+    assert again.info["reused_fits"] == 11 and len(calls) == 1
+    cols = ["predictor", "fit", "train_size", "seed", "target", "kendall_tau", "rmse"]
+    pd.testing.assert_frame_equal(again.scores[cols], first.scores[cols])
+    assert again.info["fit_s_total"] > 0
+
+    calls.clear()  # other parameters of one predictor: only its fits run again
+    evaluate_predictors(*args, **{**kw, "predictor_params": {**LIGHT, "brp": {"epochs": 6}}})
+    assert {job.name for job in calls} == {"brp"} and len(calls) == 8
+    calls.clear()  # other targets: another folder, nothing reused
+    evaluate_predictors(*args, **{**kw, "targets": ["params", "flops"]})
+    assert len(calls) == 12 and len({p.parent for p in tmp_path.rglob("*.npz")}) == 2
+
+
+def test_leaderboard_reports_each_proxy_alone_on_the_test_split(bench, variants):
+    from predictors.leaderboard import _markdown, proxy_taus
+
+    assert "## Zero-cost proxies alone" not in _markdown(variants[0], bench, "cmd", 1.0)
+    with_proxies = _with_proxies(bench)
+    with_proxies.table["proxy_synflow"] = with_proxies.table["params"] * 3.0  # ranks exactly like params
+    ev = evaluate_predictors(with_proxies, ["xgb", "flops"], [8, 16], seeds=2, predictor_params=LIGHT)
+    taus = proxy_taus(ev, with_proxies.table)
+    assert list(taus["proxy"]) == ["synflow", "jacob_cov"] and (taus["rows"] == 6).all()
+    assert taus.set_index("proxy").loc["synflow", "params"] == pytest.approx(1.0)
+    test = with_proxies.table.set_index("arch_id").loc[ev.predictions["arch_id"].unique()]
+    expected = kendall_tau(test["test_digit"], test["proxy_jacob_cov"])
+    assert taus.set_index("proxy").loc["jacob_cov", "test_digit"] == pytest.approx(expected)
+    section = _markdown(ev, with_proxies, "cmd", 1.0).split("## Zero-cost proxies alone")[1]
+    assert "| synflow | " in section and "| best predictor @8 | " in section and "(xgb)" in section
+    assert "| flops baseline | " in section and "--features onehot+proxies" in section
