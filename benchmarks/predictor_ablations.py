@@ -18,6 +18,9 @@ each seed's pool permutation, as in :func:`predictors.evaluate_predictors`):
 - ``xgb tuned``: ``xgb`` with the best of :data:`XGB_GRID` (24 settings), chosen per seed by the Kendall tau
   of the derived mean_acc on 1,000 validation rows (the last 1,000 of the seed's pool permutation, never in
   a training sample of up to ``len(pool) - 1000`` rows);
+- ``lgb +proxies`` / ``xgb +proxies``: the flat features plus the release's zero-cost proxies
+  (:func:`predictors.features.proxy_features`, the leaderboard's ``--features onehot+proxies``); only when
+  every row has them;
 - ``gp``: a Gaussian process (constant x RBF + constant x linear + white noise, hyper-parameters by marginal
   likelihood) per target on the standardised flat features.
 
@@ -53,11 +56,14 @@ from nasbench_mt import load_benchmark
 from nasbench_mt.space.costs import analytic_costs
 from predictors import encode_archs
 from predictors.evaluation import noise_ceiling, split_rows
-from predictors.features import _shared_depths
+from predictors.features import _shared_depths, proxy_features
 from predictors.fitting import fit_predict, training_order
 from predictors.metrics import kendall_tau
 
-VARIANTS = ("lgb", "xgb", "lgb bag10", "lgb+xgb", "ridge", "gp", "lgb val+test", "lgb +path", "xgb tuned")
+VARIANTS = (
+    "lgb", "xgb", "lgb bag10", "lgb+xgb", "ridge", "gp", "lgb val+test", "lgb +path", "lgb +proxies",
+    "xgb +proxies", "xgb tuned",
+)  # fmt: skip
 XGB_GRID = [
     {"max_depth": d, "n_estimators": n, "learning_rate": lr, "colsample_bytree": c}
     for d, n, lr, c in product((2, 3, 6), (300, 1000), (0.02, 0.05), (0.3, 0.8))
@@ -117,6 +123,10 @@ def main(argv: list[str] | None = None) -> None:
     archs = [bench.space.validate(a) for a in table["arch"]]
     X = encode_archs(archs, tasks=bench.tasks)
     X_path = np.hstack([X, np.array([path_features(a, bench.tasks) for a in archs], dtype=float)])
+    has_proxies = any(c.startswith("proxy_") for c in table.columns) and table.filter(
+        like="proxy_"
+    ).notna().all(None)
+    X_proxies = np.hstack([X, proxy_features(table)[1]]) if has_proxies else None
     test_cols = [f"test_{t.name}" for t in tasks]
     Y_test = table[test_cols].to_numpy(dtype=float)
     Y_val = table[[f"val_{t.name}" for t in tasks]].to_numpy(dtype=float)
@@ -149,6 +159,9 @@ def main(argv: list[str] | None = None) -> None:
                 "lgb val+test": fit("lgb", X, (Y_test[tr] + Y_val[tr]) / 2),
                 "lgb +path": fit("lgb", X_path, Y_test[tr]),
             }
+            if X_proxies is not None:
+                preds["lgb +proxies"] = fit("lgb", X_proxies, Y_test[tr])
+                preds["xgb +proxies"] = fit("xgb", X_proxies, Y_test[tr])
             preds["gp"] = gaussian_process(X[tr], Y_test[tr], X[test], seed)
             preds["xgb tuned"], params = tuned_xgb(X, Y_test, tr, val, test, seed)
             chosen[n][tuple(sorted(params.items()))] += 1
@@ -178,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
         "| | seed-to-seed ceiling | " + " | ".join(f"{ceiling.get(t, np.nan):.3f}" for t in targets) + " |",
     ]
     for n in args.sizes:
-        for name in VARIANTS:
+        for name in [v for v in VARIANTS if (n, v) in scores]:
             v = np.asarray(scores[(n, name)])
             cells = [f"{m:.3f} +- {s:.3f}" for m, s in zip(v.mean(axis=0), v.std(axis=0))]
             lines.append(f"| {n} | {name} | " + " | ".join(cells) + " |")

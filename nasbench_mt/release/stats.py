@@ -304,15 +304,16 @@ def noise_stats(
 def compute_stats(bench) -> dict[str, dict]:
     """CPU time the release behind the loaded benchmark ``bench`` cost, from its own records.
 
-    Per measured tier (``archs``, ``calibration``, ``noise-seed``): rows and the sum of their ``measure_s``
-    (each row is measured by one single-threaded worker, so this is core-seconds; queueing is not counted).
+    Per measured tier (``archs``, ``calibration``, ``noise-seed``, ``proxies``): rows and the sum of their
+    ``measure_s`` (each row is measured by one single-threaded worker, so this is core-seconds; queueing is
+    not counted).
     Per supernet card beside the release (``supernet-*.json``): its training wall time and threads
     (core-seconds = wall x threads, an upper bound). The latency passes record no per-row time and are
     left out (the manifest's ``generation`` entries hold the wall time of their last run only).
     """
     import json
 
-    from nasbench_mt.release.manifest import ReleaseError
+    from nasbench_mt.release.manifest import ReleaseError, role_paths
 
     root = Path(bench.root)
     costs: dict[str, pd.Series] = {"archs": bench.table["measure_s"]}
@@ -323,6 +324,10 @@ def compute_stats(bench) -> dict[str, dict]:
             costs.update({f"noise-{kind}": part["measure_s"] for kind, part in frame.groupby("kind")})
         else:
             costs[name] = frame["measure_s"]
+    proxies = role_paths(root, bench.manifest, "proxies")  # the side table is merged without its times
+    if proxies:
+        frames = [pd.read_parquet(path, columns=["measure_s"]) for path in proxies]
+        costs["proxies"] = pd.concat(frames)["measure_s"]
     tiers: dict[str, dict] = {}
     for tier, s in costs.items():
         s = s.dropna()

@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from nasbench_mt.measure.datasets import load_suite
@@ -82,5 +83,10 @@ def test_a_proxies_side_table_joins_the_release(tiny_copy, generation_env):
     assert set(stats) == set(proxy_columns())
     assert stats["proxy_synflow"]["vs_table:mean_acc"]["n"] == 3
     assert stats["proxy_naswot"]["vs_standalone:test_digit"]["n"] == 3
+    from nasbench_mt.release.stats import compute_stats
+
+    side = pd.concat(pd.read_parquet(p) for p in sorted(tiny_copy.glob("proxies-*.parquet")))
+    tier = compute_stats(bench)["tiers"]["proxies"]  # the side table's own measuring time is counted
+    assert tier["rows"] == 3 and tier["core_hours"] == pytest.approx(side["measure_s"].sum() / 3600)
     res = {r["check"]: r for r in check_release(tiny_copy, rebuild=False, progress=False)}
     assert res["manifest sha256"]["ok"] and res["values"]["ok"]

@@ -135,3 +135,21 @@ def test_readme_quotes_the_standalone_ceiling(manifest):
     assert f"a perfect proxy could reach {ceiling}" in " ".join(README.read_text().split()), (
         f"README.md does not quote the mean_acc ceiling {ceiling} (manifest noise.standalone)"
     )
+
+
+def test_card_quotes_each_zero_cost_proxy(manifest, card):
+    proxies = manifest["calibration"].get("proxies")
+    if not proxies:
+        pytest.skip("this release has no zero-cost proxies side table")
+    for proxy, stats in proxies.items():
+        cells = []
+        for target in SHORT:
+            s = stats[f"vs_table:{target}"]
+            lo, hi = s["kendall_tau_ci90"]
+            cells.append(f"{s['kendall_tau']:.3f} [{lo:.3f}, {hi:.3f}]")
+        cells.append(f"{stats['vs_standalone:mean_acc']['kendall_tau']:.3f}")
+        row = f"| `{proxy.removeprefix('proxy_')}` | " + " | ".join(cells) + " |"
+        assert row in card, f"data/README.md lacks the proxy row {row!r}"
+    tier = manifest["compute"]["tiers"]["proxies"]
+    row = f"| {tier['rows']:,} zero-cost proxy rows (median {tier['median_s']:.1f} s per row) | "
+    assert row + f"{tier['core_hours']:.1f} |" in card, "the proxies' compute row is stale in data/README.md"
