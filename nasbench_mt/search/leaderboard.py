@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from nasbench_mt.release.provenance import package_versions
-from nasbench_mt.search.base import list_strategies
+from nasbench_mt.search.base import create_strategy, list_strategies
 from nasbench_mt.search.loop import run_grid
 from nasbench_mt.search.problem import SearchProblem
 
@@ -127,6 +127,7 @@ def run_leaderboard(
         "budgets": budgets,
         "seeds": seeds,
         "strategy_params": {n: dict(v) for n, v in (strategy_params or {}).items() if n in names},
+        "settings": {n: repr(create_strategy(n, **(strategy_params or {}).get(n, {}))) for n in names},
     }
     return {
         "summary": pd.DataFrame(rows),
@@ -190,6 +191,10 @@ def write_leaderboard(board: dict[str, Any], out: str | Path, bench: Any, comman
             f"| {r.strategy} | {r.budget} | {r.regret_mean:.3f} +- {r.regret_std:.3f} | {r.top1_rate:.2f} "
             f"| {q} |"
         )
+    if info.get("settings"):
+        lines += ["", "## Strategy settings", "", "Each strategy as it ran (its defaults and any `--param`):"]
+        lines.append("")
+        lines += [f"- {name}: `{text}`" for name, text in info["settings"].items()]
     paths = [out / "search.md", out / "search.csv", out / "search.png"]
     paths[0].write_text("\n".join(lines) + "\n")
     summary.to_csv(paths[1], index=False)

@@ -100,6 +100,9 @@ def test_leaderboard_fast(capsys, tiny_path, tmp_path):
     assert csv[0].startswith("strategy,budget,seeds,regret_mean,regret_std")
     assert len(csv) == 1 + 2 * len(info["hits"])  # budgets 5 and 10 per strategy
     assert (out_dir / "search.png").stat().st_size > 1000
+    settings = md.split("## Strategy settings")[1]  # each strategy as it ran, --fast's light predictor too
+    assert "- evolution: `RegularizedEvolution(population=" in settings
+    assert f"- brp: `{info['info']['settings']['brp']}`" in settings and "aux_archs=" in settings
 
 
 def test_standard_constraints_use_normalised_latency(bench):
