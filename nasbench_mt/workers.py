@@ -11,6 +11,7 @@ hang.
 from __future__ import annotations
 
 import multiprocessing
+import pickle
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
@@ -26,9 +27,9 @@ R = TypeVar("R")
 _WORKER: tuple[Callable[[Any, Any], Any], Any] | None = None
 
 
-def _start_worker(fn: Callable[[Any, Any], Any], context: Any, threads: int | None) -> None:
+def _start_worker(payload: bytes, threads: int | None) -> None:
     global _WORKER
-    _WORKER = (fn, context)
+    _WORKER = pickle.loads(payload)  # the (fn, context) this process pickled in _pooled, not a file
     if threads is not None:
         import torch
 
@@ -64,7 +65,10 @@ def map_jobs(
 
 def _pooled(fn: Callable, context: Any, jobs: list, workers: int, threads: int | None) -> Iterator:
     spawn = multiprocessing.get_context("spawn")
+    # pickled to bytes here, by value: handed to the pool as objects, every torch tensor of the context
+    # (thousands of encoded graphs) would travel as a shared-memory file descriptor, past the open-file limit
+    payload = pickle.dumps((fn, context), protocol=pickle.HIGHEST_PROTOCOL)
     with ProcessPoolExecutor(
-        workers, mp_context=spawn, initializer=_start_worker, initargs=(fn, context, threads)
+        workers, mp_context=spawn, initializer=_start_worker, initargs=(payload, threads)
     ) as pool:
         yield from pool.map(_run_in_worker, jobs)
