@@ -378,6 +378,7 @@ def evaluate_predictors(
     features: str = "onehot",
     workers: int = 1,
     work: str | Path | None = None,
+    separate_sizes: Sequence[int] | None = None,
 ) -> PredictorEvaluation:
     """Score ``predictors`` (registry names; default all) on release ``bench`` by the fixed protocol.
 
@@ -389,7 +390,9 @@ def evaluate_predictors(
     (step 6); ``features``: the flat encoding and whether to append proxies (step 7); ``workers``: fit in
     that many processes (the scores are the same as with one, only ``fit_s`` then includes the contention
     of fits running side by side); ``work``: a folder that keeps each finished fit (:func:`fit_store`), so a
-    rerun with the same settings on the same table fits only what is missing (``info["reused_fits"]``).
+    rerun with the same settings on the same table fits only what is missing (``info["reused_fits"]``);
+    ``separate_sizes`` (default: every train size): the sizes at which ``fit="both"`` also fits one model per
+    target (a separate fit of a neural predictor costs one fit per target).
     """
     from predictors.auxiliary import free_target_names
     from predictors.features import parse_features
@@ -408,6 +411,13 @@ def evaluate_predictors(
         raise ValueError(f"invalid fit: {fit!r}; allowed: {list(FIT_MODES)}")
     parse_features(features)
     aux_at = _check_aux(aux_archs, aux_source, aux_sizes, sizes, fit, features)
+    sep_at = sizes if separate_sizes is None else sorted({int(s) for s in separate_sizes})
+    if fit != "both" and separate_sizes is not None:
+        raise ValueError(f"invalid separate_sizes with fit={fit!r}; allowed: only with fit='both'")
+    if not sep_at or not set(sep_at) <= set(sizes):
+        raise ValueError(
+            f"invalid separate_sizes: {separate_sizes}; allowed: some of the train sizes {sizes}"
+        )
     table = bench.table
     dropped: list[str] = []
     if targets is None:
@@ -470,6 +480,7 @@ def evaluate_predictors(
         for size in sizes
         for mode, m in variants[name]
         if not (m and size not in aux_at)
+        and not (mode == "separate" and fit == "both" and size not in sep_at)
     ]
     ctx = FitContext(
         inputs=inputs,
@@ -536,6 +547,7 @@ def evaluate_predictors(
         "top_k": max(1, round(TOP_FRACTION * len(test))),
         "fit": fit,
         "fit_modes": modes,
+        "separate_sizes": sep_at if fit == "both" else [],
         "multi_target": [n for n, mdl in models.items() if mdl.multi_target],
         "features": features,
         "aux_archs": int(aux_archs),

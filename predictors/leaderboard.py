@@ -393,9 +393,10 @@ def _joint_vs_separate(ev: PredictorEvaluation) -> list[str]:
         f"separate (joint - separate), {_interval_text(ev)}. {_TALLY}",
         "",
     ]
-    return lines + _variant_tables(
-        ev, names, ev.info["train_sizes"], ("joint", 0), ("separate", 0), ("joint", "separate")
-    )
+    sizes = ev.info.get("separate_sizes") or ev.info["train_sizes"]
+    if sizes != ev.info["train_sizes"]:
+        lines[-2] += f" Separate fits at {sizes} archs only (`--separate-sizes`)."
+    return lines + _variant_tables(ev, names, sizes, ("joint", 0), ("separate", 0), ("joint", "separate"))
 
 
 def _auxiliary(ev: PredictorEvaluation) -> list[str]:

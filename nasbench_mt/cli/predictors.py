@@ -91,6 +91,15 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
         "(separate), or both, compared in the leaderboard (default: %(default)s)",
     )
     p.add_argument(
+        "--separate-sizes",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="ARCHS",
+        help="with --fit both: train sizes that also get the separate fit (default: every size; a neural "
+        "predictor's separate fit costs one fit per target)",
+    )
+    p.add_argument(
         "--aux-archs",
         type=int,
         default=0,
@@ -199,6 +208,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         features=args.features,
         workers=args.workers,
         work=args.work,
+        separate_sizes=args.separate_sizes,
     )
     bar.close()
     flags = [f"--path {shlex.quote(args.path)}" if args.path else f"--release {args.release}"]
@@ -211,6 +221,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     flags += [f"--test-size {test_size}"] if test_size is not None else []
     flags += ["--fit-means"] if args.fit_means else []
     flags += [f"--fit {args.fit}"] if args.fit != "joint" else []
+    flags += ["--separate-sizes " + " ".join(map(str, args.separate_sizes))] if args.separate_sizes else []
     if args.aux_archs:
         flags += [f"--aux-archs {args.aux_archs}", f"--aux-source {args.aux_source}"]
         flags += ["--aux-sizes " + " ".join(map(str, args.aux_sizes))] if args.aux_sizes else []

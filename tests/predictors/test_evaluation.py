@@ -500,3 +500,21 @@ def test_leaderboard_reports_each_proxy_alone_on_the_test_split(bench, variants)
     section = _markdown(ev, with_proxies, "cmd", 1.0).split("## Zero-cost proxies alone")[1]
     assert "| synflow | " in section and "| best predictor @8 | " in section and "(xgb)" in section
     assert "| flops baseline | " in section and "--features onehot+proxies" in section
+
+
+def test_separate_fits_at_some_sizes_only(bench):
+    from predictors.leaderboard import _markdown
+
+    ev = evaluate_predictors(
+        bench, ["gin", "xgb"], [8, 16], seeds=2, predictor_params=LIGHT, fit="both", separate_sizes=[8]
+    )
+    fits = ev.scores.drop_duplicates(["predictor", "fit", "train_size", "seed"])
+    assert sorted(fits.loc[fits["fit"] == "separate", "train_size"].unique()) == [8]
+    assert sorted(fits.loc[fits["fit"] == "joint", "train_size"].unique()) == [8, 16]
+    assert ev.info["separate_sizes"] == [8]
+    section = _markdown(ev, bench, "cmd", 1.0).split("## Joint vs separate fitting")[1].split("\n## ")[0]
+    assert "Separate fits at [8] archs only" in section and "| predictor | 8 |" in section
+    with pytest.raises(ValueError, match=r"invalid separate_sizes: \[32\]; allowed: some of the train sizes"):
+        evaluate_predictors(bench, ["gin"], [8, 16], fit="both", separate_sizes=[32])
+    with pytest.raises(ValueError, match=r"invalid separate_sizes with fit='joint'; allowed: only with"):
+        evaluate_predictors(bench, ["gin"], [8, 16], separate_sizes=[8])
