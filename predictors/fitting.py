@@ -150,7 +150,8 @@ def fit_store(work: str | Path, settings: dict[str, Any], arrays: Sequence[np.nd
     version) and of ``arrays`` (the targets, the split, the flat features); each fit's file name carries
     its predictor's :func:`params_tag`.  So a rerun with the same settings on the same table finds its fits
     again, and any other run gets files of its own.  The settings are written beside the fits
-    (``settings.json``) for a person to read.
+    (``settings.json``) for a person to read.  Code is not part of the key: after changing a predictor's
+    code, use another ``work`` folder.
     """
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
     for a in arrays:

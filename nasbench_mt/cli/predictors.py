@@ -136,7 +136,9 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="DIR",
         help="keep each finished fit in DIR, so that a killed or repeated run with the same settings fits "
-        "only what is missing; the scores do not depend on it (default: keep nothing)",
+        "only what is missing; the scores do not depend on it. Fits are matched by settings, table and "
+        "predictor parameters, not by code: after changing a predictor's code, use a new DIR (default: keep "
+        "nothing)",
     )
     p.add_argument(
         "--fast",
