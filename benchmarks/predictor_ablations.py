@@ -123,10 +123,10 @@ def main(argv: list[str] | None = None) -> None:
     archs = [bench.space.validate(a) for a in table["arch"]]
     X = encode_archs(archs, tasks=bench.tasks)
     X_path = np.hstack([X, np.array([path_features(a, bench.tasks) for a in archs], dtype=float)])
-    has_proxies = any(c.startswith("proxy_") for c in table.columns) and table.filter(
-        like="proxy_"
-    ).notna().all(None)
-    X_proxies = np.hstack([X, proxy_features(table)[1]]) if has_proxies else None
+    try:
+        X_proxies = np.hstack([X, proxy_features(table)[1]])
+    except ValueError:  # no proxies side table, or rows without one: the +proxies variants are left out
+        X_proxies = None
     test_cols = [f"test_{t.name}" for t in tasks]
     Y_test = table[test_cols].to_numpy(dtype=float)
     Y_val = table[[f"val_{t.name}" for t in tasks]].to_numpy(dtype=float)

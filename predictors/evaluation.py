@@ -61,7 +61,6 @@ from predictors.fitting import (
     cached_job_prediction,
     fit_store,
     params_tag,
-    stored_job,
     take,
     training_order,
 )
@@ -479,8 +478,7 @@ def evaluate_predictors(
         for seed in seed_list
         for size in sizes
         for mode, m in variants[name]
-        if not (m and size not in aux_at)
-        and not (mode == "separate" and fit == "both" and size not in sep_at)
+        if not (m and size not in aux_at) and not (mode == "separate" and size not in sep_at)
     ]
     ctx = FitContext(
         inputs=inputs,
@@ -496,10 +494,12 @@ def evaluate_predictors(
         }  # fmt: skip
         flat = [inputs[k] for k in sorted(inputs) if isinstance(inputs[k], np.ndarray)]
         ctx.store = fit_store(work, settings, [Y, test, pool, arch_ids, *flat])
-    reused = sum(stored_job(ctx, job) is not None for job in jobs) if work is not None else 0
 
-    records, kept = [], []
-    for i, (job, (pred, fit_s)) in enumerate(zip(jobs, map_jobs(cached_job_prediction, ctx, jobs, workers))):
+    records, kept, reused = [], [], 0
+    for i, (job, (pred, fit_s, read)) in enumerate(
+        zip(jobs, map_jobs(cached_job_prediction, ctx, jobs, workers))
+    ):
+        reused += read
         units = models[job.name].predicts_units
         for j, target in enumerate(targets):
             scores = _score(Y[test, j], pred[:, j], higher[j], _is_latency(target), units)

@@ -27,7 +27,6 @@ __all__ = [
     "fit_store",
     "job_prediction",
     "params_tag",
-    "stored_job",
     "take",
     "training_order",
 ]
@@ -177,12 +176,9 @@ def _job_path(store: Path, job: FitJob, tag: str) -> Path:
     return store / f"{job.name}-{tag}-{job.mode}-m{job.m}-n{job.size}-s{job.seed}.npz"
 
 
-def stored_job(ctx: FitContext, job: FitJob) -> tuple[np.ndarray, float] | None:
-    """The stored predictions and fit seconds of ``job``, or None when it has not finished before (or the
-    file does not hold what a fit of this run writes)."""
-    if ctx.store is None:
-        return None
-    path = _job_path(ctx.store, job, (ctx.tags or {}).get(job.name, ""))
+def _read_fit(path: Path, shape: tuple[int, int]) -> tuple[np.ndarray, float] | None:
+    """The predictions and fit seconds stored at ``path``, or None when there are none (or the file does not
+    hold predictions of ``shape``)."""
     if not path.exists():
         return None
     try:
@@ -190,19 +186,21 @@ def stored_job(ctx: FitContext, job: FitJob) -> tuple[np.ndarray, float] | None:
             pred, fit_s = np.asarray(z["pred"], dtype=np.float64), float(z["fit_s"])
     except (OSError, ValueError, KeyError):
         return None  # a damaged file is fitted again and replaced
-    return (pred, fit_s) if pred.shape == (len(ctx.test), len(ctx.targets)) else None
+    return (pred, fit_s) if pred.shape == shape else None
 
 
-def cached_job_prediction(ctx: FitContext, job: FitJob) -> tuple[np.ndarray, float]:
-    """:func:`job_prediction`, read from ``ctx.store`` when the job finished before; a new fit is written
-    there atomically as soon as it finishes, so a killed run loses at most the fits in progress."""
-    found = stored_job(ctx, job)
+def cached_job_prediction(ctx: FitContext, job: FitJob) -> tuple[np.ndarray, float, bool]:
+    """:func:`job_prediction`, read from ``ctx.store`` when the job finished before (then the last item is
+    True); a new fit is written there atomically as soon as it finishes, so a killed run loses at most the
+    fits in progress."""
+    if ctx.store is None:
+        return (*job_prediction(ctx, job), False)
+    path = _job_path(ctx.store, job, (ctx.tags or {}).get(job.name, ""))
+    found = _read_fit(path, (len(ctx.test), len(ctx.targets)))
     if found is not None:
-        return found
+        return (*found, True)
     pred, fit_s = job_prediction(ctx, job)
-    if ctx.store is not None:
-        path = _job_path(ctx.store, job, (ctx.tags or {}).get(job.name, ""))
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-        np.savez(tmp, pred=pred, fit_s=np.float64(fit_s))
-        os.replace(tmp, path)
-    return pred, fit_s
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, pred=pred, fit_s=np.float64(fit_s))
+    os.replace(tmp, path)
+    return pred, fit_s, False

@@ -24,6 +24,7 @@ from scipy.stats import t as student_t
 from nasbench_mt.plotting import pyplot
 from nasbench_mt.release.provenance import package_versions
 from predictors.evaluation import PredictorEvaluation
+from predictors.features import PROXY_PREFIX
 from predictors.metrics import kendall_tau
 from predictors.registry import list_predictors, predictor_class
 
@@ -444,11 +445,11 @@ def proxy_taus(ev: PredictorEvaluation, table: pd.DataFrame) -> pd.DataFrame:
     test_ids = ev.predictions["arch_id"].unique()
     rows = table.set_index("arch_id").loc[test_ids]
     out = []
-    for proxy in [c for c in rows.columns if c.startswith("proxy_")]:
+    for proxy in [c for c in rows.columns if str(c).startswith(PROXY_PREFIX)]:
         have = rows[proxy].notna().to_numpy()
         y, x = rows[ev.info["targets"]].to_numpy()[have], rows[proxy].to_numpy()[have]
         taus = {t: kendall_tau(y[:, j], x) for j, t in enumerate(ev.info["targets"])}
-        out.append({"proxy": proxy.removeprefix("proxy_"), **taus, "rows": int(have.sum())})
+        out.append({"proxy": proxy.removeprefix(PROXY_PREFIX), **taus, "rows": int(have.sum())})
     return pd.DataFrame(out)
 
 

@@ -192,8 +192,8 @@ def write_leaderboard(board: dict[str, Any], out: str | Path, bench: Any, comman
             f"| {q} |"
         )
     if info.get("settings"):
-        lines += ["", "## Strategy settings", "", "Each strategy as it ran (its defaults and any `--param`):"]
-        lines.append("")
+        lines += ["", "## Strategy settings", ""]
+        lines += ["Each strategy as it ran (its defaults and any `--param`):", ""]
         lines += [f"- {name}: `{text}`" for name, text in info["settings"].items()]
     paths = [out / "search.md", out / "search.csv", out / "search.png"]
     paths[0].write_text("\n".join(lines) + "\n")
