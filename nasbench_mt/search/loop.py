@@ -162,7 +162,7 @@ def run(
     if not isinstance(strat, Strategy):
         raise ValueError(f"invalid strategy: {strategy!r}; allowed: a registered name or a Strategy")
     oracle = problem.oracle()
-    start_wall, start_clock = time.perf_counter(), problem.answers.clock_s
+    start_wall = time.perf_counter()
     strat.setup(problem.candidates, seed)
     bar = None
     if progress is True:
@@ -175,21 +175,28 @@ def run(
     trained: set[Arch] = set()
     times: list[float] = []
     cache: dict[Candidate, Evaluation] = {}
-    for i in range(int(budget)):
-        candidate = problem.candidates.check(strat.ask(), strat)
-        ev = cache.get(candidate)  # a repeat is answered from the cache, not charged
-        if ev is None:
-            arch = getattr(candidate, "arch", candidate)
-            ev = problem.evaluate(candidate, charge=arch not in trained)
-            trained.add(arch)
-        cache[candidate] = ev
-        evaluations.append(ev)
-        times.append(problem.answers.clock_s - start_clock)
-        strat.tell(candidate, ev)
-        if bar is not None:
-            bar.update(1)
-        elif callable(progress):
-            progress(i + 1, ev)
+    # the run's own clock starts at zero, so its times do not depend on what the benchmark was charged
+    # before (a float difference from a larger clock would round differently); the total is added back after
+    outer_clock = problem.answers.clock_s
+    problem.answers.reset_clock()
+    try:
+        for i in range(int(budget)):
+            candidate = problem.candidates.check(strat.ask(), strat)
+            ev = cache.get(candidate)  # a repeat is answered from the cache, not charged
+            if ev is None:
+                arch = getattr(candidate, "arch", candidate)
+                ev = problem.evaluate(candidate, charge=arch not in trained)
+                trained.add(arch)
+            cache[candidate] = ev
+            evaluations.append(ev)
+            times.append(problem.answers.clock_s)
+            strat.tell(candidate, ev)
+            if bar is not None:
+                bar.update(1)
+            elif callable(progress):
+                progress(i + 1, ev)
+    finally:
+        problem.answers.clock_s += outer_clock
     if bar is not None:
         bar.close()
     traj = _trajectory(problem, evaluations, times)

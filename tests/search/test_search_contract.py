@@ -244,6 +244,15 @@ def test_simulated_time_is_the_tables_measure_s(tiny_problem, bench):
     assert np.allclose(res.trajectory["sim_time_s"], np.cumsum(measured))
 
 
+def test_a_runs_times_do_not_depend_on_what_the_benchmark_was_charged_before(tiny_problem):
+    problem = tiny_problem()
+    first = run(problem, "random", 10, seed=3)
+    problem.answers.clock_s = 1234.5678901  # an earlier run's charge, as in a serial leaderboard
+    again = run(problem, "random", 10, seed=3)
+    assert again.trajectory["sim_time_s"].tolist() == first.trajectory["sim_time_s"].tolist()  # bit for bit
+    assert problem.answers.clock_s == 1234.5678901 + again.sim_time_s  # the charge is kept
+
+
 def test_multi_objective_front_and_hypervolume(tiny_problem, bench):
     problem = tiny_problem(objective=["mean_acc", "latency_ms"])
     res = run(problem, "nsga2", problem.candidates.size, seed=0)
