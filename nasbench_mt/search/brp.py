@@ -37,7 +37,8 @@ class PredictorGuidedSearch(Strategy):
 
     The first ``initial`` proposals are random.  Then, whenever its queue is empty, it fits ``predictor`` (any
     name of :func:`predictors.list_predictors`; default the binary-relation ranker ``brp``, with
-    ``predictor_params``) on every evaluation so far - target: feasible archs by the primary objective, above
+    ``predictor_params``; flat-feature, graph and sequence predictors alike, each gets its own
+    ``input_kind``) on every evaluation so far - target: feasible archs by the primary objective, above
     infeasible ones by least violation (:func:`~nasbench_mt.search.base.rank_targets`) - ranks the candidates
     with ``predictor.rank`` and queues the ``batch`` best.  With several objectives (a Pareto search) it
     fits one such target per objective and queues the candidates of the best predicted fronts
@@ -123,8 +124,9 @@ class PredictorGuidedSearch(Strategy):
         y = np.column_stack([rank_targets(self.history, j) for j in range(m)])
         if self.aux_archs and model.accepts_missing_targets:
             told, y = self._with_free_targets(told, y)
-        model.fit(self.candidates.encode(told), y if y.shape[1] > 1 else y[:, 0])
-        X = self.candidates.encode(pool)
+        kind = model.input_kind
+        model.fit(self.candidates.encode(told, kind), y if y.shape[1] > 1 else y[:, 0])
+        X = self.candidates.encode(pool, kind)
         if m == 1:
             order = model.rank(X, target=0)
         else:

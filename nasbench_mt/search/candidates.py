@@ -21,6 +21,22 @@ from nasbench_mt.space.encoding import onehot
 __all__ = ["Candidates"]
 
 _MAX_TRIES = 10_000
+INPUT_KINDS = ("features", "graphs", "sequences")  # a predictor's ``input_kind``
+
+
+def _encoder(kind: str) -> Any:
+    """The predictor library's encoder of one input kind (imported only when a search needs it)."""
+    if kind == "graphs":
+        from predictors.graph import encode_graphs
+
+        return encode_graphs
+    if kind == "sequences":
+        from predictors.sequence import encode_sequences
+
+        return encode_sequences
+    from predictors.features import encode_archs
+
+    return encode_archs
 
 
 class Candidates:
@@ -41,7 +57,7 @@ class Candidates:
     ) -> None:
         self.space, self.tasks, self.static, self.neighbours = space, tuple(tasks), tuple(static), neighbours
         self.pool = None if pool is None else list(pool)
-        self._features: dict[Arch, np.ndarray] = {}
+        self._inputs: dict[str, dict[Arch, Any]] = {kind: {} for kind in INPUT_KINDS}
         self._costs: dict[Arch, dict[str, float]] = {}
         if self.pool is not None:
             self._row = {a: i for i, a in enumerate(self.pool)}
@@ -184,12 +200,17 @@ class Candidates:
             raise ValueError("unevaluated() lists the pool; in full-space mode use sample()")
         return [self.pool[int(i)] for i in np.flatnonzero(self._free(exclude))]
 
-    def encode(self, archs: Sequence[Arch]) -> np.ndarray:
-        """Predictor features (:func:`predictors.encode_archs`, with exact costs), cached per arch."""
-        missing = [a for a in dict.fromkeys(archs) if a not in self._features]
+    def encode(self, archs: Sequence[Arch], kind: str = "features") -> Any:
+        """Predictor input of ``archs`` for a predictor's ``input_kind``, cached per arch: ``"features"`` a
+        2-D array (:func:`predictors.encode_archs`, with exact costs), ``"graphs"`` a list of graphs
+        (:func:`predictors.encode_graphs`), ``"sequences"`` a list of per-layer arrays
+        (:func:`predictors.encode_sequences`)."""
+        if kind not in INPUT_KINDS:
+            raise ValueError(f"invalid input kind: {kind!r}; allowed: {list(INPUT_KINDS)}")
+        cache = self._inputs[kind]
+        missing = [a for a in dict.fromkeys(archs) if a not in cache]
         if missing:
-            from predictors.features import encode_archs
-
-            for a, row in zip(missing, encode_archs(missing, tasks=self.tasks, space=self.space)):
-                self._features[a] = row
-        return np.stack([self._features[a] for a in archs]) if archs else np.zeros((0, 0))
+            cache.update(zip(missing, _encoder(kind)(missing, tasks=self.tasks, space=self.space)))
+        if kind != "features":
+            return [cache[a] for a in archs]
+        return np.stack([cache[a] for a in archs]) if archs else np.zeros((0, 0))

@@ -258,11 +258,22 @@ class JointCandidates(Candidates):
             out += [ArchPolicy(a, c.thresholds) for a in super().neighbors(c.arch, rng, blocked)]
         return out
 
-    def encode(self, candidates: Sequence[ArchPolicy]) -> np.ndarray:
-        """Arch features, then per task its threshold (``inf`` as 1) and an ``inf`` flag."""
+    def encode(self, candidates: Sequence[ArchPolicy], kind: str = "features") -> Any:
+        """The arch's predictor input (see :meth:`Candidates.encode`) and per task its threshold (``inf``
+        as 1) and an ``inf`` flag: appended to the flat features, or carried by each graph's global node
+        or each sequence's global token."""
         if not candidates:
-            return np.zeros((0, 0))
-        archs = super().encode([c.arch for c in candidates])
+            return np.zeros((0, 0)) if kind == "features" else []
         thr = np.array([c.thresholds for c in candidates], dtype=float)
         off = np.isinf(thr)
-        return np.hstack([archs, np.where(off, 1.0, thr), off.astype(float)])
+        policy = np.hstack([np.where(off, 1.0, thr), off.astype(float)])
+        archs = [c.arch for c in candidates]
+        if kind == "graphs":
+            from predictors.graph import add_global_features
+
+            return add_global_features(super().encode(archs, kind), policy)
+        if kind == "sequences":
+            from predictors.sequence import layer_table
+
+            return layer_table(archs, tasks=self.tasks, space=self.space, extra=policy).sequences()
+        return np.hstack([super().encode(archs, kind), policy])

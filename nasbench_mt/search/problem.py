@@ -23,6 +23,7 @@ exit modes objectives and constraints name the policy's metrics, ``policy_mean_a
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Sequence
@@ -227,8 +228,11 @@ class SearchProblem:
             raise ValueError(f"cannot fit a surrogate: fewer than 2 table rows with {targets}")
         archs = [Arch.from_string(s, space=self.bench.space) for s in table["arch"][keep]]
         kwargs = {"random_state": seed} if "random_state" in create_predictor(name).get_params() else {}
-        self.predictor = create_predictor(name, **kwargs).fit(self.candidates.encode(archs), y[keep])
-        self.answers = self.bench.with_surrogate(self.predictor, self.candidates.encode, targets)
+        model = create_predictor(name, **kwargs)
+        kind = model.input_kind
+        self.predictor = model.fit(self.candidates.encode(archs, kind), y[keep])
+        encoder = functools.partial(self.candidates.encode, kind=kind)
+        self.answers = self.bench.with_surrogate(self.predictor, encoder, targets)
 
     # ------------------------------------------------------------------ scoring
     def _metrics(self, arch: Arch, result: Any) -> dict[str, float]:
@@ -243,7 +247,8 @@ class SearchProblem:
         """The surrogate's predictions of its targets for ``arch`` (full-space mode)."""
         if self.predictor is None or not self.surrogate_targets:
             return []
-        y = np.asarray(self.predictor.predict(self.candidates.encode([arch])), dtype=float).reshape(-1)
+        X = self.candidates.encode([arch], self.predictor.input_kind)
+        y = np.asarray(self.predictor.predict(X), dtype=float).reshape(-1)
         return y.tolist()
 
     def _score(self, metrics: dict[str, Any]) -> tuple[list[Any], list[Any], Any, Any]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
-from nasbench_mt.search import SearchProblem, create_strategy, run
+from nasbench_mt.search import ArchPolicy, SearchProblem, create_strategy, run
 
 
 @pytest.fixture
@@ -21,7 +23,7 @@ def fits(monkeypatch):
         fit = model.fit
 
         def record(X, y):
-            calls.append((name, np.asarray(X), np.asarray(y)))
+            calls.append((name, X if isinstance(X, list) else np.asarray(X), np.asarray(y)))
             return fit(X, y)
 
         model.fit = record
@@ -101,3 +103,43 @@ def test_a_pareto_search_fits_every_objective_and_proposes_from_the_predicted_fr
         assert np.allclose(y[:, 1], [e.scores[1] for e in told])  # latency oriented: larger is better
     again = _search(problem, aux_archs=0)
     assert [e.candidate for e in res.evaluations] == [e.candidate for e in again.evaluations]  # seeded
+
+
+@pytest.mark.parametrize(
+    ("predictor", "kind"), [("gcn", "graphs"), ("mtlp_jr", "sequences"), ("brp", "features")]
+)
+@pytest.mark.parametrize("exits", ["none", "joint"])
+def test_every_input_kind_guides_the_search(tiny_problem, fits, predictor, kind, exits):
+    """Graph and sequence predictors guide the search too, exit thresholds included (joint exit mode): each
+    fit gets its own kind of input, one per told candidate plus the unlabelled ones with free targets."""
+    from predictors import create_predictor
+
+    joint = {"exits": "joint", "exit_grid": [0.7, math.inf]} if exits == "joint" else {}
+    objective = "policy_mean_acc" if joint else "mean_acc"
+    problem = tiny_problem(objective=objective, **joint)
+    res = _search(problem, predictor=predictor, aux_archs=5)
+    assert len({e.candidate for e in res.evaluations}) == 10
+    assert fits and all(name == predictor for name, _, _ in fits)
+    for _, X, y in fits:
+        assert len(X) == len(y) and np.isnan(y[:, 0]).sum() == 5  # the unlabelled candidates
+    X = fits[-1][1]
+    if kind == "features":
+        assert isinstance(X, np.ndarray) and X.ndim == 2
+    else:
+        assert isinstance(X, list) and create_predictor(predictor).input_kind == kind
+    if joint:  # the thresholds reach the predictor: two candidates of one arch get different inputs
+        arch, tasks = res.evaluations[0].arch, len(problem.tasks)
+        pair = [ArchPolicy(arch, (0.7,) * tasks), ArchPolicy(arch, (math.inf,) * tasks)]
+        a, b = problem.candidates.encode(pair, kind)
+        first, second = (a.x, b.x) if kind == "graphs" else (a, b)
+        assert not np.array_equal(np.asarray(first), np.asarray(second))
+
+
+def test_a_graph_surrogate_answers_the_full_space(bench):
+    problem = SearchProblem(bench, "mean_acc", ["latency_ms <= 3"], full_space=True, surrogate="gcn", seed=0)
+    res = run(problem, "random", 5, seed=0)
+    assert len(res.evaluations) == 5
+    values = problem.surrogate_values(res.evaluations[0].arch)
+    assert len(values) == len(problem.surrogate_targets) and np.isfinite(values).all()
+    with pytest.raises(ValueError, match=r"invalid input kind: 'pixels'; allowed: \['features', 'graphs'"):
+        problem.candidates.encode([res.evaluations[0].arch], "pixels")
