@@ -189,8 +189,7 @@ def write_report(
         lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "",
-        "Speed targets: tree fit on 1,000 < 2 s, neural fit on 1,000 < 60 s on 2 cores, "
-        "rank 10k < 5 s.",
+        "Speed targets: tree fit on 1,000 < 2 s, neural fit on 1,000 < 60 s on 2 cores, rank 10k < 5 s.",
         "",
         "## Multi-task tree variants on the 30-row test fixture",
         "",
