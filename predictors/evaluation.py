@@ -240,24 +240,17 @@ class PredictorEvaluation:
 
 
 def _encode_archs(bench: Any, archs: list, kinds: Any, encoding: str, extra: np.ndarray | None) -> dict:
-    """Inputs of ``archs`` for each input kind of ``kinds``; ``extra`` (one row per arch) is appended to the
-    flat features and to each graph's global node and sequence's global token."""
-    from predictors.features import encode_archs
-    from predictors.graph import add_global_features, encode_graphs
+    """Inputs of ``archs`` for each input kind of ``kinds`` (:func:`predictors.inputs.encode_inputs`);
+    ``extra`` (one row per arch) is appended to the flat features and to each graph's global node and
+    sequence's global token."""
+    from predictors.base import INPUT_KINDS
+    from predictors.inputs import encode_inputs
 
-    inputs: dict[str, Any] = {}
-    if "features" in kinds:
-        X = encode_archs(archs, tasks=bench.tasks, encoding=encoding, space=bench.space)
-        inputs["features"] = X if extra is None else np.hstack([X, extra])
-    if "graphs" in kinds:
-        graphs = encode_graphs(archs, tasks=bench.tasks, space=bench.space)
-        inputs["graphs"] = graphs if extra is None else add_global_features(graphs, extra)
-    if "sequences" in kinds:
-        from predictors.sequence import layer_table
-
-        layers = layer_table(archs, tasks=bench.tasks, space=bench.space, extra=extra)
-        inputs["sequences"] = layers.sequences()
-    return inputs
+    return {
+        kind: encode_inputs(archs, kind, bench.tasks, bench.space, extra, encoding)
+        for kind in INPUT_KINDS
+        if kind in kinds
+    }
 
 
 def _encode(bench: Any, table: pd.DataFrame, kinds: set[str], features: str) -> tuple[list, dict[str, Any]]:

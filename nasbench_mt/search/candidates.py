@@ -21,22 +21,6 @@ from nasbench_mt.space.encoding import onehot
 __all__ = ["Candidates"]
 
 _MAX_TRIES = 10_000
-INPUT_KINDS = ("features", "graphs", "sequences")  # a predictor's ``input_kind``
-
-
-def _encoder(kind: str) -> Any:
-    """The predictor library's encoder of one input kind (imported only when a search needs it)."""
-    if kind == "graphs":
-        from predictors.graph import encode_graphs
-
-        return encode_graphs
-    if kind == "sequences":
-        from predictors.sequence import encode_sequences
-
-        return encode_sequences
-    from predictors.features import encode_archs
-
-    return encode_archs
 
 
 class Candidates:
@@ -57,7 +41,7 @@ class Candidates:
     ) -> None:
         self.space, self.tasks, self.static, self.neighbours = space, tuple(tasks), tuple(static), neighbours
         self.pool = None if pool is None else list(pool)
-        self._inputs: dict[str, dict[Arch, Any]] = {kind: {} for kind in INPUT_KINDS}
+        self._inputs: dict[str, dict[Arch, Any]] = {}  # input kind -> arch -> its encoding
         self._costs: dict[Arch, dict[str, float]] = {}
         if self.pool is not None:
             self._row = {a: i for i, a in enumerate(self.pool)}
@@ -205,12 +189,12 @@ class Candidates:
         2-D array (:func:`predictors.encode_archs`, with exact costs), ``"graphs"`` a list of graphs
         (:func:`predictors.encode_graphs`), ``"sequences"`` a list of per-layer arrays
         (:func:`predictors.encode_sequences`)."""
-        if kind not in INPUT_KINDS:
-            raise ValueError(f"invalid input kind: {kind!r}; allowed: {list(INPUT_KINDS)}")
-        cache = self._inputs[kind]
+        from predictors.inputs import check_input_kind, encode_inputs
+
+        cache = self._inputs.setdefault(check_input_kind(kind), {})
         missing = [a for a in dict.fromkeys(archs) if a not in cache]
         if missing:
-            cache.update(zip(missing, _encoder(kind)(missing, tasks=self.tasks, space=self.space)))
+            cache.update(zip(missing, encode_inputs(missing, kind, self.tasks, self.space)))
         if kind != "features":
             return [cache[a] for a in archs]
         return np.stack([cache[a] for a in archs]) if archs else np.zeros((0, 0))

@@ -272,8 +272,8 @@ class JointCandidates(Candidates):
             from predictors.graph import add_global_features
 
             return add_global_features(super().encode(archs, kind), policy)
-        if kind == "sequences":
-            from predictors.sequence import layer_table
+        if kind == "sequences":  # a sequence's global token is built with its values: encoded afresh
+            from predictors.inputs import encode_inputs
 
-            return layer_table(archs, tasks=self.tasks, space=self.space, extra=policy).sequences()
+            return encode_inputs(archs, kind, self.tasks, self.space, extra=policy)
         return np.hstack([super().encode(archs, kind), policy])
