@@ -56,6 +56,12 @@ class PredictorGuidedSearch(Strategy):
     candidates are drawn from their own stream (``seed``, fit number), so the rest of the search draws the
     same numbers with or without them; 0 turns them off, and a predictor that needs every label never gets
     them.
+
+    Exploration (``ensemble``, default 1): with ``ensemble=k >= 2`` each refit fits ``k`` predictors, each on
+    a resample with replacement of the evaluations (Thompson sampling by bootstrap), and the batch takes the
+    best candidate of each model in turn, skipping one already taken.  A greedy fit of a deterministic model
+    can keep proposing the same region; the resamples spread the batch over what the evaluations leave
+    uncertain.  It costs ``k`` fits per refit.
     """
 
     def __init__(
@@ -66,6 +72,7 @@ class PredictorGuidedSearch(Strategy):
         pool_size: int = 1000,
         predictor_params: Mapping[str, Any] | None = None,
         aux_archs: int = 64,
+        ensemble: int = 1,
     ) -> None:
         self.predictor = predictor
         self.initial = initial
@@ -73,6 +80,7 @@ class PredictorGuidedSearch(Strategy):
         self.pool_size = pool_size
         self.predictor_params = predictor_params
         self.aux_archs = aux_archs
+        self.ensemble = ensemble
 
     def _setup(self) -> None:
         from predictors import list_predictors
@@ -81,6 +89,7 @@ class PredictorGuidedSearch(Strategy):
         check_param("batch", self.batch, "int", 1)
         check_param("pool_size", self.pool_size, "int", 1)
         check_param("aux_archs", self.aux_archs, "int", 0)
+        check_param("ensemble", self.ensemble, "int", 1)
         if self.predictor not in list_predictors():
             raise ValueError(f"unknown predictor: {self.predictor!r}; allowed: {list_predictors()}")
         self.queue: list[Candidate] = []
@@ -109,29 +118,44 @@ class PredictorGuidedSearch(Strategy):
         return pool
 
     def _ranked(self) -> list[Candidate]:
-        from predictors import create_predictor
-
         pool = self._candidates()
         if not pool:
             return [self.candidates.random(self.rng, self.seen)]
+        told = [e.candidate for e in self.history]
+        m = len(self.history[0].scores)
+        y = np.column_stack([rank_targets(self.history, j) for j in range(m)])
+        if self.ensemble == 1:
+            return [pool[int(i)] for i in self._fit_order(told, y, pool)[: self.batch]]
+        # Thompson sampling by bootstrap: each model is fitted on a resample (with replacement) of the
+        # evaluations, and the batch takes each model's best candidate not yet taken, model by model
+        rng = np.random.default_rng([self.seed, self.fits, 7])
+        orders: list[np.ndarray] = []
+        picks: list[int] = []
+        for k in range(min(self.batch, len(pool))):
+            if len(orders) < self.ensemble:
+                rows = rng.integers(0, len(told), len(told))
+                orders.append(self._fit_order([told[i] for i in rows], y[rows], pool))
+            picks.append(next(int(i) for i in orders[k % self.ensemble] if int(i) not in picks))
+        return [pool[i] for i in picks]
+
+    def _fit_order(self, told: list[Candidate], y: np.ndarray, pool: list[Candidate]) -> np.ndarray:
+        """Fit a new predictor on ``told`` with targets ``y`` (plus the free targets) and order ``pool``."""
+        from predictors import create_predictor
+
         params = dict(self.predictor_params or {})
         model = create_predictor(self.predictor, **params)
         if "random_state" in model.get_params() and "random_state" not in params:
             model.set_params(random_state=self.seed + self.fits)
         self.fits += 1
-        told = [e.candidate for e in self.history]
-        m = len(self.history[0].scores)
-        y = np.column_stack([rank_targets(self.history, j) for j in range(m)])
+        m = y.shape[1]
         if self.aux_archs and model.accepts_missing_targets:
             told, y = self._with_free_targets(told, y)
         kind = model.input_kind
         model.fit(self.candidates.encode(told, kind), y if y.shape[1] > 1 else y[:, 0])
         X = self.candidates.encode(pool, kind)
         if m == 1:
-            order = model.rank(X, target=0)
-        else:
-            order = predicted_front_order(model.predict(X).reshape(len(pool), -1)[:, :m])
-        return [pool[int(i)] for i in order[: self.batch]]
+            return model.rank(X, target=0)
+        return predicted_front_order(model.predict(X).reshape(len(pool), -1)[:, :m])
 
     def _with_free_targets(self, told: list[Candidate], y: np.ndarray) -> tuple[list[Candidate], np.ndarray]:
         """The evaluated candidates plus ``aux_archs`` unevaluated ones, and their targets: the search

@@ -143,3 +143,24 @@ def test_a_graph_surrogate_answers_the_full_space(bench):
     assert len(values) == len(problem.surrogate_targets) and np.isfinite(values).all()
     with pytest.raises(ValueError, match=r"invalid input kind: 'pixels'; allowed: \['features', 'graphs'"):
         problem.candidates.encode([res.evaluations[0].arch], "pixels")
+
+
+def test_a_bootstrap_ensemble_fits_one_model_per_resample_and_takes_each_ones_best(tiny_problem, fits):
+    """``ensemble=k``: every refit fits k models, each on a resample with replacement of the evaluations
+    (Thompson sampling by bootstrap), and the batch takes the models' best candidates in turn, no repeats."""
+    problem = tiny_problem(objective="mean_acc")
+    params = {"predictor": "xgb", "predictor_params": {"n_estimators": 10}, "ensemble": 3, "batch": 3}
+    res = _search(problem, **params)
+    assert len(fits) % 3 == 0 and len(fits) >= 6
+    told = [e.candidate for e in res.evaluations]
+    encoded = {tuple(row) for row in problem.candidates.encode(told, "features")}
+    for i, (_, X, y) in enumerate(fits):
+        n = 4 + 3 * (i // 3)  # evaluations before this refit
+        assert X.shape[0] == len(y) == n
+        assert {tuple(row) for row in X} <= encoded  # rows of evaluated candidates only
+    assert any(len({tuple(row) for row in X}) < len(X) for _, X, _ in fits)  # resampled with replacement
+    assert len(set(told)) == len(told) == 10
+    again = _search(problem, **params)
+    assert [e.candidate for e in again.evaluations] == told  # one seed, one search
+    with pytest.raises(ValueError, match="invalid ensemble: 0; allowed: an int >= 1"):
+        _search(problem, ensemble=0)
