@@ -307,7 +307,7 @@ def _board_run(
     seeds, budgets, params = args.seeds, args.budgets, {}
     if args.fast:
         seeds, budgets = 2, [5, 10]
-        params = {"brp": {"initial": 4, "batch": 3, "predictor_params": {"epochs": 10}}}
+        params = {"brp": {"initial": 4, "batch": 3, "ensemble": 2, "predictor_params": {"n_estimators": 20}}}
     for name, given in board_params(args.param, strategies).items():
         params[name] = {**params.get(name, {}), **given}
         create_strategy(name, **params[name])  # an unknown setting fails here, before any run

@@ -17,8 +17,8 @@ Driving a strategy yourself (ask/tell)::
 
     >>> from nasbench_mt.search import SearchProblem
     >>> problem = SearchProblem(bench, "mean_acc", ["latency_norm <= 2.3"])
-    >>> strategy = create_strategy("evolution")
-    >>> strategy.setup(problem.candidates, seed=0)
+    >>> strategy = create_strategy("brp")
+    >>> strategy.setup(problem.candidates, seed=0, problem=problem)
     >>> for _ in range(50):
     ...     arch = strategy.ask()
     ...     strategy.tell(arch, problem.evaluate(arch))

@@ -65,9 +65,13 @@ class Strategy(abc.ABC):
 
     registry_name = ""
 
-    def setup(self, candidates: Candidates, seed: int = 0) -> None:
-        """Start a new search over ``candidates`` with ``seed`` (discards any previous state)."""
+    def setup(self, candidates: Candidates, seed: int = 0, problem: Any = None) -> None:
+        """Start a new search over ``candidates`` with ``seed`` (discards any previous state).  ``problem``
+        (the :class:`~nasbench_mt.search.problem.SearchProblem`; :func:`~nasbench_mt.search.run` passes
+        it) lets a strategy score metrics it predicts itself; strategies that only compare evaluations
+        ignore it."""
         self.candidates = candidates
+        self.problem = problem
         self.seed = seed
         # its own stream: random.Random(seed) would replay space.sample(n, seed), which drew the table's archs
         self.rng = random.Random(f"nasbench-mt-search:{seed}")

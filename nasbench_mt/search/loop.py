@@ -163,7 +163,7 @@ def run(
         raise ValueError(f"invalid strategy: {strategy!r}; allowed: a registered name or a Strategy")
     oracle = problem.oracle()
     start_wall = time.perf_counter()
-    strat.setup(problem.candidates, seed)
+    strat.setup(problem.candidates, seed, problem)
     bar = None
     if progress is True:
         from tqdm.auto import tqdm

@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -251,7 +251,11 @@ class SearchProblem:
         y = np.asarray(self.predictor.predict(X), dtype=float).reshape(-1)
         return y.tolist()
 
-    def _score(self, metrics: dict[str, Any]) -> tuple[list[Any], list[Any], Any, Any]:
+    def score(self, metrics: Mapping[str, Any]) -> tuple[list[Any], list[Any], Any, Any]:
+        """``(values, scores, feasible, violation)`` from metric values: one per objective (in metric units,
+        and oriented so that larger is better), whether every constraint holds, and the summed relative
+        violation (0 when feasible).  ``metrics`` maps every name of :attr:`columns` to a number or an array
+        (then every result is an array over its entries); a strategy scores its predicted metrics with it."""
         values = [o.value(metrics) for o in self.objectives]
         scores = [o.score(v) for o, v in zip(self.objectives, values)]
         violation = sum(np.vectorize(c.violation)(metrics[c.metric]) for c in self.constraints)
@@ -276,7 +280,7 @@ class SearchProblem:
             policy = policy_metrics(self.bench.exit_metrics(arch, candidate.thresholds))
             metrics.update({c: float(v[0]) for c, v in policy.items()})
             thresholds = dict(zip(self.tasks, candidate.thresholds))
-        values, scores, feasible, violation = self._score(metrics)
+        values, scores, feasible, violation = self.score(metrics)
         return Evaluation(
             arch=arch,
             result=result,
@@ -317,7 +321,7 @@ class SearchProblem:
             for c in self.columns:
                 metrics[c] = np.full(n, np.nan)
                 metrics[c][keep] = [e[c] for e in evals]
-        values, scores, feasible, _ = self._score(metrics)
+        values, scores, feasible, _ = self.score(metrics)
         feasible = np.broadcast_to(np.asarray(feasible), (n,)).copy() & ok
         scores = np.column_stack([np.asarray(s, dtype=float) for s in scores])
         feasible &= np.isfinite(scores).all(axis=1)
@@ -400,7 +404,7 @@ class SearchProblem:
         policy = policy_metrics(self.bench.exit_metrics(arch, self.exit_grid))
         size = len(self.exit_grid)
         grid = {c: policy[c] if c in policy else np.full(size, base[c]) for c in self.columns}
-        _, scores, feasible, violation = self._score(grid)
+        _, scores, feasible, violation = self.score(grid)
         feasible = np.broadcast_to(feasible, (size,))
         if feasible.any():
             best = int(np.argmax(np.where(feasible, scores[0], -np.inf)))

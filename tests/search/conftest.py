@@ -17,7 +17,7 @@ import pytest
 from nasbench_mt.search import SearchProblem, SearchResult, Strategy, run
 from nasbench_mt.space.arch import V1
 
-FAST_PARAMS = {"brp": {"initial": 4, "batch": 3, "predictor_params": {"epochs": 5}}}
+FAST_PARAMS = {"brp": {"initial": 4, "batch": 3, "ensemble": 2, "predictor_params": {"n_estimators": 10}}}
 
 
 def _fast_strategy(name: str) -> Strategy:

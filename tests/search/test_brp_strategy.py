@@ -34,9 +34,9 @@ def fits(monkeypatch):
 
 
 def _search(problem, seed=0, **params):
-    strategy = create_strategy(
-        "brp", **{"initial": 4, "batch": 3, "predictor_params": {"epochs": 5}, **params}
-    )
+    """A short search; by default with the ranker ``brp`` on ranking targets, one fit per refit."""
+    ranker = {"predictor": "brp", "targets": "rank", "ensemble": 1, "predictor_params": {"epochs": 5}}
+    strategy = create_strategy("brp", **{"initial": 4, "batch": 3, **ranker, **params})
     return run(problem, strategy, 10, seed=seed)
 
 
@@ -164,3 +164,61 @@ def test_a_bootstrap_ensemble_fits_one_model_per_resample_and_takes_each_ones_be
     assert [e.candidate for e in again.evaluations] == told  # one seed, one search
     with pytest.raises(ValueError, match="invalid ensemble: 0; allowed: an int >= 1"):
         _search(problem, ensemble=0)
+
+
+def _told(problem, n=8, seed=0, **params):
+    """A metrics-target strategy set up on ``problem`` and told ``n`` random candidates."""
+    strategy = create_strategy("brp", predictor="xgb", predictor_params={"n_estimators": 10}, **params)
+    strategy.setup(problem.candidates, seed=seed, problem=problem)
+    for _ in range(n):
+        c = strategy.candidates.random(strategy.rng, strategy.seen)
+        strategy.seen.add(c)
+        strategy.tell(c, problem.evaluate(c))
+    return strategy
+
+
+def test_mean_accuracy_is_fitted_as_its_tasks_and_other_metrics_as_themselves(tiny_problem):
+    from nasbench_mt.search.brp import metric_parts
+
+    problem = tiny_problem(objective="mean_acc", constraints=["latency_ms <= 3"])
+    history = _told(problem, targets="metrics").history
+    tasks = list(history[0].result.accuracy)
+    assert metric_parts(history, "mean_acc") == [f"task:accuracy:{t}" for t in tasks] and len(tasks) == 3
+    assert metric_parts(history, "latency_ms") == ["latency_ms"]
+    assert metric_parts([], "mean_acc") == ["mean_acc"]
+    # a mean the task scores do not reproduce is fitted as itself, never silently replaced
+    e = history[0]
+    off = type(e)(**{**e.__dict__, "metrics": {**e.metrics, "mean_acc": e.metrics["mean_acc"] + 1.0}})
+    assert metric_parts([off, *history[1:]], "mean_acc") == ["mean_acc"]
+
+
+def test_metric_targets_are_in_units_and_the_order_puts_predicted_feasible_first(tiny_problem):
+    problem = tiny_problem(objective="mean_acc", constraints=["latency_ms <= 3"])
+    strategy = _told(problem, targets="metrics")
+    y, order = strategy._metric_targets()
+    history = strategy.history
+    assert y.shape == (len(history), 4)  # three task accuracies, then latency
+    np.testing.assert_allclose(
+        y.mean(axis=1, where=[True, True, True, False]), [e.metrics["mean_acc"] for e in history]
+    )
+    np.testing.assert_allclose(y[:, 3], [e.metrics["latency_ms"] for e in history])
+    # predicted: 5 candidates, accuracy by task, latency; two break the bound (3.5 by less than 4.0)
+    pred = np.array(
+        [[50, 50, 50, 1.0], [90, 90, 90, 3.5], [70, 70, 70, 2.0], [80, 80, 80, 4.0], [60, 60, 60, 2.9]], float
+    )
+    np.testing.assert_array_equal(order(pred), [2, 4, 0, 1, 3])
+
+
+def test_a_metrics_target_search_runs_and_refuses_a_ranker_or_a_missing_problem(tiny_problem, fits):
+    problem = tiny_problem(objective="mean_acc", constraints=["latency_ms <= 3"])
+    params = {"predictor": "xgb", "predictor_params": {"n_estimators": 10}, "targets": "metrics"}
+    res = _search(problem, **params, ensemble=2)
+    assert len({e.candidate for e in res.evaluations}) == 10
+    assert fits and all(y.shape[1] == 4 for _, _, y in fits)
+    with pytest.raises(ValueError, match="invalid targets: 'metrics' with predictor 'brp'"):
+        _search(problem, targets="metrics")
+    with pytest.raises(ValueError, match="invalid targets: 'values'; allowed: \\['rank', 'metrics'\\]"):
+        _search(problem, targets="values")
+    strategy = create_strategy("brp", **params)
+    with pytest.raises(ValueError, match="problem=problem"):
+        strategy.setup(problem.candidates, seed=0)
