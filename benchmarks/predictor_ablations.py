@@ -21,6 +21,12 @@ each seed's pool permutation, as in :func:`predictors.evaluate_predictors`):
 - ``lgb +proxies`` / ``xgb +proxies``: the flat features plus the release's zero-cost proxies
   (:func:`predictors.features.proxy_features`, the leaderboard's ``--features onehot+proxies``); only when
   every row has them;
+- ``xgb d3`` / ``xgb d3 ordinal``: ``xgb`` with the setting the tuning picks most often (:data:`XGB_D3`),
+  on the one-hot and on the ordinal features (kernel and expand as numbers: one cut where one-hot needs two);
+- ``xgb d3 task-stacked``: one :data:`XGB_D3` model for all tasks, on one row per (arch, task): the task as a
+  one-hot, that task's own branch columns (branch point one-hot and number, shared depth, path parameters)
+  and the columns every task shares (blocks, depths, exits, costs); targets standardised per task on the
+  training sample and mapped back.  Tasks can share what a branch point or a block does to accuracy;
 - ``gp``: a Gaussian process (constant x RBF + constant x linear + white noise, hyper-parameters by marginal
   likelihood) per target on the standardised flat features.
 
@@ -56,14 +62,15 @@ from nasbench_mt import load_benchmark
 from nasbench_mt.space.costs import analytic_costs
 from predictors import encode_archs
 from predictors.evaluation import noise_ceiling, split_rows
-from predictors.features import _shared_depths, proxy_features
+from predictors.features import _shared_depths, feature_names, proxy_features
 from predictors.fitting import fit_predict, training_order
 from predictors.metrics import kendall_tau
 
 VARIANTS = (
     "lgb", "xgb", "lgb bag10", "lgb+xgb", "ridge", "gp", "lgb val+test", "lgb +path", "lgb +proxies",
-    "xgb +proxies", "xgb tuned",
+    "xgb +proxies", "xgb tuned", "xgb d3", "xgb d3 ordinal", "xgb d3 task-stacked",
 )  # fmt: skip
+XGB_D3 = {"max_depth": 3, "n_estimators": 1000, "learning_rate": 0.02, "colsample_bytree": 0.8}
 XGB_GRID = [
     {"max_depth": d, "n_estimators": n, "learning_rate": lr, "colsample_bytree": c}
     for d, n, lr, c in product((2, 3, 6), (300, 1000), (0.02, 0.05), (0.3, 0.8))
@@ -91,6 +98,32 @@ def tuned_xgb(X: np.ndarray, Y: np.ndarray, train, val, test, seed: int) -> tupl
         if tau > best_tau:
             best, best_tau, best_pred = params, tau, pred[len(val) :]
     return best_pred, best
+
+
+def task_stacked(X: np.ndarray, names: list[str], Y: np.ndarray, train, test, seed: int) -> np.ndarray:
+    """One :data:`XGB_D3` model over (arch, task) rows (see the module docstring): (len(test), n_tasks)."""
+    n_tasks = Y.shape[1]
+    own = [
+        [i for i, n in enumerate(names) if n.startswith(f"branch_t{t}") or n == f"shared_depth_t{t}"]
+        for t in range(n_tasks)
+    ]
+    task_cols = {i for cols in own for i in cols}
+    params_cols = [i for i, n in enumerate(names) if n.startswith("params_")]
+    common = [i for i in range(len(names)) if i not in task_cols and i not in params_cols]
+
+    def rows(idx: np.ndarray) -> np.ndarray:
+        blocks = []
+        for t in range(n_tasks):
+            onehot = np.zeros((len(idx), n_tasks))
+            onehot[:, t] = 1.0
+            x = X[idx]
+            blocks.append(np.hstack([onehot, x[:, own[t]], x[:, [params_cols[t]]], x[:, common]]))
+        return np.vstack(blocks)
+
+    mu, sd = Y[train].mean(axis=0), Y[train].std(axis=0)
+    z = ((Y[train] - mu) / sd).T.reshape(-1, 1)
+    pred = fit_predict("xgb", XGB_D3, seed, rows(train), z, rows(test), joint=False)
+    return pred.reshape(n_tasks, len(test)).T * sd + mu
 
 
 def path_features(arch, tasks) -> list[float]:
@@ -122,6 +155,8 @@ def main(argv: list[str] | None = None) -> None:
     tasks = [t for t in bench.tasks if t.higher_is_better]
     archs = [bench.space.validate(a) for a in table["arch"]]
     X = encode_archs(archs, tasks=bench.tasks)
+    X_ordinal = encode_archs(archs, tasks=bench.tasks, encoding="ordinal")
+    names = feature_names(bench.space, tasks=bench.tasks)
     X_path = np.hstack([X, np.array([path_features(a, bench.tasks) for a in archs], dtype=float)])
     try:
         X_proxies = np.hstack([X, proxy_features(table)[1]])
@@ -162,6 +197,11 @@ def main(argv: list[str] | None = None) -> None:
             if X_proxies is not None:
                 preds["lgb +proxies"] = fit("lgb", X_proxies, Y_test[tr])
                 preds["xgb +proxies"] = fit("xgb", X_proxies, Y_test[tr])
+            preds["xgb d3"] = fit_predict("xgb", XGB_D3, seed, X[tr], Y_test[tr], X[test], joint=False)
+            preds["xgb d3 ordinal"] = fit_predict(
+                "xgb", XGB_D3, seed, X_ordinal[tr], Y_test[tr], X_ordinal[test], joint=False
+            )
+            preds["xgb d3 task-stacked"] = task_stacked(X, names, Y_test, tr, test, seed)
             preds["gp"] = gaussian_process(X[tr], Y_test[tr], X[test], seed)
             preds["xgb tuned"], params = tuned_xgb(X, Y_test, tr, val, test, seed)
             chosen[n][tuple(sorted(params.items()))] += 1
