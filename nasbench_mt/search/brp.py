@@ -184,6 +184,11 @@ class PredictorGuidedSearch(Strategy):
             return [self.candidates.random(self.rng, self.seen)]
         told = [e.candidate for e in self.history]
         y, order = self._metric_targets() if self.targets == "metrics" else self._rank_targets()
+        if self.targets == "metrics":  # an evaluation missing a metric (NaN) teaches nothing about it
+            keep = np.isfinite(y).all(axis=1)
+            if not keep.any():
+                return [self.candidates.random(self.rng, self.seen)]
+            told, y = [c for c, k in zip(told, keep) if k], y[keep]
         if self.ensemble == 1:
             return [pool[int(i)] for i in order(self._fit_predict(told, y, pool))[: self.batch]]
         # Thompson sampling by bootstrap: each model is fitted on a resample (with replacement) of the

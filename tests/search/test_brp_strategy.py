@@ -222,3 +222,15 @@ def test_a_metrics_target_search_runs_and_refuses_a_ranker_or_a_missing_problem(
     strategy = create_strategy("brp", **params)
     with pytest.raises(ValueError, match="problem=problem"):
         strategy.setup(problem.candidates, seed=0)
+
+
+def test_an_evaluation_missing_a_metric_is_left_out_of_the_metric_fit(tiny_problem, fits):
+    problem = tiny_problem(objective="mean_acc", constraints=["latency_ms <= 3"])
+    strategy = _told(problem, targets="metrics", ensemble=1, batch=2)
+    e = strategy.history[0]
+    strategy.history[0] = type(e)(**{**e.__dict__, "metrics": {**e.metrics, "latency_ms": float("nan")}})
+    fits.clear()
+    batch = strategy._ranked()
+    assert len(batch) == 2 and not set(batch) & strategy.seen
+    ((_, X, y),) = fits
+    assert len(X) == len(y) == len(strategy.history) - 1 and np.isfinite(y).all()
