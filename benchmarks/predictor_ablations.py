@@ -112,11 +112,10 @@ def task_stacked(X: np.ndarray, names: list[str], Y: np.ndarray, train, test, se
     common = [i for i in range(len(names)) if i not in task_cols and i not in params_cols]
 
     def rows(idx: np.ndarray) -> np.ndarray:
-        blocks = []
+        blocks, x = [], X[idx]
         for t in range(n_tasks):
             onehot = np.zeros((len(idx), n_tasks))
             onehot[:, t] = 1.0
-            x = X[idx]
             blocks.append(np.hstack([onehot, x[:, own[t]], x[:, [params_cols[t]]], x[:, common]]))
         return np.vstack(blocks)
 

@@ -13,8 +13,6 @@ appends one line per call to ``benchmarks/results/search_seeds.md``.
 from __future__ import annotations
 
 import argparse
-import json
-import multiprocessing as mp
 import sys
 from pathlib import Path
 
@@ -24,23 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import append_report
 
 from nasbench_mt import load_benchmark
-from nasbench_mt.search import SearchProblem, create_strategy, run
+from nasbench_mt.cli.options import key_values
+from nasbench_mt.search import SearchProblem, create_strategy
+from nasbench_mt.search.loop import run_grid
 
 CONSTRAINT = "latency_norm <= 2.3"
-
-
-def _value(text: str):
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
-def _queries(job: tuple[str, str, dict, int, int]) -> int:
-    path, strategy, params, budget, seed = job
-    problem = SearchProblem(load_benchmark(path=path), "mean_acc", [CONSTRAINT])
-    res = run(problem, create_strategy(strategy, **params), budget, seed=seed)
-    return budget if res.queries_to_top1 is None else int(res.queries_to_top1)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -54,17 +40,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "search_seeds.md"))
     args = ap.parse_args(argv)
-    params = {}
-    for pair in args.param:
-        name, sep, value = pair.partition("=")
-        if not sep:
-            ap.error(f"invalid --param {pair!r}; allowed: NAME=VALUE")
-        params[name] = _value(value)
-    create_strategy(args.strategy, **params)  # an unknown setting fails here
+    try:
+        params = key_values(args.param, "--param", "targets=rank")
+        create_strategy(args.strategy, **params)  # an unknown setting fails here
+    except ValueError as err:
+        ap.error(str(err))
+    problem = SearchProblem(load_benchmark(path=args.path), "mean_acc", [CONSTRAINT])
     seeds = range(args.first_seed, args.first_seed + args.seeds)
-    jobs = [(args.path, args.strategy, params, args.budget, s) for s in seeds]
-    with mp.get_context("spawn").Pool(args.workers) as pool:
-        q = np.array(pool.map(_queries, jobs), dtype=float)
+    jobs = [(args.strategy, "board", s) for s in seeds]
+    runs = run_grid({"board": problem}, jobs, args.budget, {args.strategy: params}, args.workers)
+    q = np.array([args.budget if r.queries_to_top1 is None else r.queries_to_top1 for r in runs], dtype=float)
     reached = int((q < args.budget).sum())
     mean = f"{'>= ' if reached < len(q) else ''}{q.mean():.1f} +- {q.std(ddof=1):.1f}"
     shown = " ".join(args.param) or "(defaults)"

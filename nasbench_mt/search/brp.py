@@ -59,6 +59,14 @@ def predicted_front_order(pred: np.ndarray) -> np.ndarray:
     return np.array(order, dtype=int)
 
 
+def _best_first(scores: np.ndarray) -> np.ndarray:
+    """Candidates ordered by predicted scores ``(n, m)``, larger is better: by the one column, or with several
+    objectives front by front (:func:`predicted_front_order`)."""
+    if scores.shape[1] == 1:
+        return np.argsort(-scores[:, 0], kind="stable")
+    return predicted_front_order(scores)
+
+
 @register_strategy("brp")
 class PredictorGuidedSearch(Strategy):
     """Iterative predictor-guided search.
@@ -182,13 +190,11 @@ class PredictorGuidedSearch(Strategy):
         pool = self._candidates()
         if not pool:
             return [self.candidates.random(self.rng, self.seen)]
-        told = [e.candidate for e in self.history]
         y, order = self._metric_targets() if self.targets == "metrics" else self._rank_targets()
-        if self.targets == "metrics":  # an evaluation missing a metric (NaN) teaches nothing about it
-            keep = np.isfinite(y).all(axis=1)
-            if not keep.any():
-                return [self.candidates.random(self.rng, self.seen)]
-            told, y = [c for c, k in zip(told, keep) if k], y[keep]
+        keep = np.isfinite(y).all(axis=1)  # an evaluation missing a metric (NaN) teaches nothing about it
+        if not keep.any():
+            return [self.candidates.random(self.rng, self.seen)]
+        told, y = [e.candidate for e, k in zip(self.history, keep) if k], y[keep]
         if self.ensemble == 1:
             return [pool[int(i)] for i in order(self._fit_predict(told, y, pool))[: self.batch]]
         # Thompson sampling by bootstrap: each model is fitted on a resample (with replacement) of the
@@ -207,10 +213,7 @@ class PredictorGuidedSearch(Strategy):
         """One ranking target per objective (feasible by score, infeasible below by least violation), and
         the order of predicted targets: by the primary, or front by front with several objectives."""
         m = len(self.history[0].scores)
-        y = np.column_stack([rank_targets(self.history, j) for j in range(m)])
-        if m == 1:
-            return y, lambda pred: np.argsort(-pred[:, 0], kind="stable")
-        return y, predicted_front_order
+        return np.column_stack([rank_targets(self.history, j) for j in range(m)]), _best_first
 
     def _metric_targets(self) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
         """One target per metric the problem scores (objectives' columns, constrained metrics), each in its
@@ -229,11 +232,9 @@ class PredictorGuidedSearch(Strategy):
             scores = np.column_stack(scores)
             ok = np.flatnonzero(violation == 0)
             rest = np.flatnonzero(violation != 0)
-            if scores.shape[1] == 1:
-                first = ok[np.argsort(-scores[ok, 0], kind="stable")]
-            else:
-                first = ok[predicted_front_order(scores[ok])]
-            return np.concatenate([first, rest[np.argsort(violation[rest], kind="stable")]])
+            return np.concatenate(
+                [ok[_best_first(scores[ok])], rest[np.argsort(violation[rest], kind="stable")]]
+            )
 
         return y, order
 
